@@ -1,0 +1,129 @@
+import {Command, Flags, type Interfaces} from '@oclif/core'
+import type {Database, DatabaseTarget} from './db/client.js'
+import {ExitCode, InterruptedError, mapDatabaseError, OpenMemoryError, ValidationError} from './errors.js'
+import {formatError} from './ui/format.js'
+
+export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
+  (typeof BaseCommand)['baseFlags'] & T['flags']
+>
+
+/**
+ * The one base class: `--json` (oclif's enableJsonFlag: the value `run()`
+ * returns is the JSON output), `--database-url`, a lazily opened database,
+ * errors mapped to one line and the documented exit code, and the database
+ * closed whatever happens.
+ */
+export abstract class BaseCommand<T extends typeof Command = typeof Command> extends Command {
+  static enableJsonFlag = true
+
+  static baseFlags = {
+    'database-url': Flags.string({
+      summary: 'PostgreSQL URL of the OpenMemory database.',
+      description:
+        'Default: OPENMEMORY_DATABASE_URL, then DATABASE_URL, else the embedded database in the data directory (OPENMEMORY_DATA_DIR).',
+      helpGroup: 'DATABASE',
+    }),
+  }
+
+  /** How long to wait for a busy embedded database before exiting 75. */
+  protected lockWaitMs = 15_000
+
+  private database?: Database
+  private databaseUrlFlag?: string
+  private targetCache?: DatabaseTarget
+
+  public async init(): Promise<void> {
+    await super.init()
+    const {flags} = await this.parse({
+      flags: this.ctor.flags,
+      baseFlags: (super.ctor as typeof BaseCommand).baseFlags,
+      enableJsonFlag: this.ctor.enableJsonFlag,
+      args: this.ctor.args,
+      strict: this.ctor.strict,
+    })
+    this.databaseUrlFlag = (flags as {'database-url'?: string})['database-url']
+  }
+
+  /** Where the database is, without opening it. */
+  protected async target(): Promise<DatabaseTarget> {
+    if (!this.targetCache) {
+      const {resolveTarget} = await import('./db/client.js')
+      this.targetCache = resolveTarget({
+        flag: this.databaseUrlFlag,
+        env: process.env,
+        defaultDataDir: this.config.dataDir,
+      })
+    }
+    return this.targetCache
+  }
+
+  /** The open database (opened on first use). */
+  protected async connect(opts: {migrate?: boolean} = {}): Promise<Database> {
+    if (!this.database) {
+      const {openDatabase} = await import('./db/client.js')
+      this.database = await openDatabase(await this.target(), {
+        notify: (m) => this.logToStderr(m),
+        lockWaitMs: this.lockWaitMs,
+        migrate: opts.migrate,
+      })
+    }
+    return this.database
+  }
+
+  /** The drizzle database for services. */
+  protected async db() {
+    return (await this.connect()).db
+  }
+
+  /** Progress and warnings: stderr, never under --json. */
+  protected note(message: string): void {
+    if (!this.jsonEnabled()) process.stderr.write(`${message}\n`)
+  }
+
+  protected async catch(err: Error & {oclif?: {exit?: number}; code?: string}): Promise<never> {
+    // this.exit() inside run(): not an error.
+    if (err.code === 'EEXIT') throw err
+    const display = this.targetCache?.display ?? 'the configured database'
+    let error: OpenMemoryError
+    if (err.name === 'ExitPromptError' || err.name === 'AbortPromptError') {
+      error = new InterruptedError()
+    } else if (err instanceof OpenMemoryError) {
+      error = err
+    } else if (err.oclif?.exit !== undefined && err.constructor?.name !== 'Error') {
+      // oclif's own parse errors (missing arg, unknown flag, bad option): usage.
+      const firstLine = err.message.split('\n').find((l) => l.trim() !== '') ?? 'Invalid usage'
+      error = new ValidationError(`${firstLine.trim()} See --help.`)
+    } else {
+      error =
+        mapDatabaseError(err, display) ??
+        new OpenMemoryError(unexpectedMessage(err), {code: 'UNEXPECTED', exitCode: ExitCode.failure})
+    }
+    if (process.env.DEBUG && err.stack) process.stderr.write(`${err.stack}\n`)
+    if (error.exitCode !== ExitCode.interrupted) {
+      process.stderr.write(`${formatError(error.message)}\n`)
+    }
+    if (this.jsonEnabled()) {
+      this.logJson({
+        error: {code: error.code, message: error.message, exitCode: error.exitCode, suggestions: error.suggestions},
+      })
+    }
+    this.exit(error.exitCode)
+    throw error // unreachable: exit() throws
+  }
+
+  protected async finally(err: Error | undefined): Promise<void> {
+    const database = this.database
+    this.database = undefined
+    if (database) await database.close().catch(() => {})
+    await super.finally(err)
+  }
+}
+
+function unexpectedMessage(err: Error): string {
+  const code = (err as {code?: unknown}).code ?? (err.cause as {code?: unknown} | undefined)?.code
+  // Driver messages can carry SQL and parameters: name the code only.
+  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
+    return `The database refused the operation (SQLSTATE ${code}); nothing was changed. Set DEBUG=1 for details.`
+  }
+  return `Unexpected failure: ${err.message.split('\n')[0]}. Set DEBUG=1 for details.`
+}

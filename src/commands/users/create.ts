@@ -1,0 +1,78 @@
+import {Args, Flags} from '@oclif/core'
+import {BaseCommand} from '../../base-command.js'
+import {defaultContext} from '../../services/context.js'
+import {createUser, DEFAULT_APP, type UsersCreateResult, validateCreateUser} from '../../services/users.js'
+import {emailProblem, nameProblem, titleCase, userIdProblem} from '../../services/validation.js'
+import {type KeyDelivery, KeyOutput, keyFlags} from '../../ui/key-output.js'
+import {askText, isInteractive} from '../../ui/prompts.js'
+
+export type UsersCreateCommandResult = Omit<UsersCreateResult, 'apiKey'> & {apiKey: string | null} & KeyDelivery
+
+export default class UsersCreate extends BaseCommand<typeof UsersCreate> {
+  static summary = 'Create a user with an API key and a default app, in one transaction.'
+
+  static description = `Writes the user row, the SHA-256 hash of a new mem_lab_ key and the user's app exactly as the OpenMemory server does. The plain key is shown once and never stored.
+
+On a terminal, a missing userId (and then name and email) is asked for.`
+
+  static examples = [
+    '<%= config.bin %> <%= command.id %> charlie "Charlie Brown" charlie@example.com',
+    '<%= config.bin %> <%= command.id %> dana --key-file ./dana.key',
+    '<%= config.bin %> <%= command.id %> erin --mcp-config --api-url https://memory.example.com',
+    '<%= config.bin %> <%= command.id %> frank --json | jq -r .apiKey',
+  ]
+
+  static args = {
+    userId: Args.string({description: 'Login name: 3-20 of a-z, 0-9, _ (starting with a letter).'}),
+    name: Args.string({description: 'Display name, 1-50 characters (default: the userId title-cased).'}),
+    email: Args.string({description: 'Email address (unique, case-insensitive).'}),
+  }
+
+  static flags = {
+    ...keyFlags,
+    app: Flags.string({summary: 'Name of the app created for the user.', default: DEFAULT_APP}),
+  }
+
+  async run(): Promise<UsersCreateCommandResult> {
+    const {args, flags} = await this.parse(UsersCreate)
+    const json = this.jsonEnabled()
+    let {userId, name, email} = args
+    if (userId === undefined) {
+      userId = await askText({name: 'userId', message: 'userId', json, validate: userIdProblem, hint: 'openmemory users create <userId> [name] [email]'})
+      if (isInteractive(json)) {
+        name = await askText({name: 'name', message: 'Display name', json, default: titleCase(userId), validate: nameProblem})
+        const typed = await askText({
+          name: 'email',
+          message: 'Email (empty for none)',
+          json,
+          validate: (v) => (v.trim() === '' ? undefined : emailProblem(v)),
+        })
+        email = typed.trim() === '' ? undefined : typed
+      }
+    }
+
+    const output = new KeyOutput(flags)
+    const ctx = defaultContext('users create')
+    // Validation happens in the service before any write; the key file is created first so a
+    // file problem (it exists) stops the command before the database is touched.
+    validateCreateUser({userId, name, email, keyLength: flags['key-length'], appName: flags.app})
+    output.prepare()
+    let result: UsersCreateResult
+    try {
+      result = await createUser(
+        await this.db(),
+        {userId, name, email, keyLength: flags['key-length'], appName: flags.app},
+        ctx,
+      )
+    } catch (error) {
+      output.abort()
+      throw error
+    }
+
+    this.log(
+      `Created user ${result.userId} (${result.name}${result.email ? ` <${result.email}>` : ''}) with app '${result.app.name}'.`,
+    )
+    const delivery = output.deliver(result.apiKey, json, (line) => this.log(line))
+    return {...result, apiKey: delivery.keyFile ? null : result.apiKey, ...delivery}
+  }
+}

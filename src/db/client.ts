@@ -1,0 +1,259 @@
+/**
+ * Where the database is (pure target resolution, SPEC §3) and how it opens.
+ *
+ * Only the chosen driver is imported: postgres.js for a URL, PGlite for the
+ * embedded database. Nothing connects at import time.
+ */
+import {existsSync, mkdirSync} from 'node:fs'
+import path from 'node:path'
+import {type SQL, sql as sqlTag} from 'drizzle-orm'
+import type {PgDatabase, PgQueryResultHKT} from 'drizzle-orm/pg-core'
+import {BusyError, DatabaseUnavailableError, mapDatabaseError, ValidationError} from '../errors.js'
+import * as schema from './schema.js'
+
+export type Schema = typeof schema
+/** A database or a transaction: services accept either. */
+export type Db = PgDatabase<PgQueryResultHKT, Schema>
+
+export type TargetSource = '--database-url' | 'OPENMEMORY_DATABASE_URL' | 'DATABASE_URL' | 'OPENMEMORY_DATA_DIR' | 'default'
+
+export type DatabaseTarget =
+  | {kind: 'postgres'; url: string; source: TargetSource; display: string}
+  | {kind: 'pglite'; dataDir: string; source: TargetSource; display: string}
+
+/** Replace the password of a connection URL (if any) with `***`. */
+export function maskUrl(url: string): string {
+  try {
+    const u = new URL(url)
+    if (u.password) u.password = '***'
+    // Passwords can also be given as a query parameter.
+    if (u.searchParams.has('password')) u.searchParams.set('password', '***')
+    return u.toString()
+  } catch {
+    // Not parseable: hide everything between "://" and "@".
+    return url.replace(/\/\/[^@/]*@/, '//***@')
+  }
+}
+
+/** Pure: decide the target from a flag and the environment, in the SPEC §3 order. */
+export function resolveTarget(opts: {flag?: string; env: NodeJS.ProcessEnv; defaultDataDir: string}): DatabaseTarget {
+  const candidates: [TargetSource, string | undefined][] = [
+    ['--database-url', opts.flag],
+    ['OPENMEMORY_DATABASE_URL', opts.env.OPENMEMORY_DATABASE_URL],
+    ['DATABASE_URL', opts.env.DATABASE_URL],
+  ]
+  for (const [source, value] of candidates) {
+    if (value === undefined || value.trim() === '') continue
+    const url = value.trim()
+    if (!/^postgres(ql)?:\/\//i.test(url)) {
+      throw new ValidationError(
+        `The database URL from ${source} must start with postgres:// or postgresql:// (got ${maskUrl(url).slice(0, 40)}).`,
+      )
+    }
+    return {kind: 'postgres', url, source, display: maskUrl(url)}
+  }
+  const fromEnv = opts.env.OPENMEMORY_DATA_DIR?.trim()
+  const dataDir = path.resolve(fromEnv || path.join(opts.defaultDataDir, 'pgdata'))
+  return {
+    kind: 'pglite',
+    dataDir,
+    source: fromEnv ? 'OPENMEMORY_DATA_DIR' : 'default',
+    display: `embedded PGlite at ${dataDir}`,
+  }
+}
+
+export interface OpenOptions {
+  /** Progress and notices go here (stderr in the CLI). */
+  notify?: (message: string) => void
+  /**
+   * How long to wait for another process that holds the embedded database
+   * before giving up with exit 75. 0 fails at once.
+   */
+  lockWaitMs?: number
+  /** Apply pending migrations on open (always done for the embedded database). */
+  migrate?: boolean
+}
+
+export interface Database {
+  readonly db: Db
+  readonly target: DatabaseTarget
+  readonly dialect: 'postgres' | 'pglite'
+  /** Run raw SQL and get its rows, whatever the driver. */
+  rows<T = Record<string, unknown>>(query: SQL, on?: Db): Promise<T[]>
+  /**
+   * Take a named run lock for the whole session (PostgreSQL advisory lock; the
+   * embedded database is already held by this process through its file lock).
+   * Returns false when another session holds it.
+   */
+  tryRunLock(name: string): Promise<boolean>
+  close(): Promise<void>
+}
+
+/** Normalise the result of `db.execute` (postgres.js returns an array, PGlite `{rows}`). */
+export function resultRows<T>(result: unknown): T[] {
+  if (Array.isArray(result)) return result as T[]
+  return ((result as {rows?: T[]}).rows ?? []) as T[]
+}
+
+export const MIGRATIONS_FOLDER = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../drizzle')
+export const MIGRATIONS_SCHEMA = 'openmemory_admin'
+export const MIGRATIONS_TABLE = 'migrations'
+
+/** A stable 64-bit key for advisory locks, computed by PostgreSQL itself. */
+export function advisoryKey(name: string): SQL {
+  return sqlTag`hashtextextended(${`openmemory:${name}`}, 0)`
+}
+
+export async function openDatabase(target: DatabaseTarget, opts: OpenOptions = {}): Promise<Database> {
+  try {
+    return target.kind === 'postgres' ? await openPostgres(target, opts) : await openPglite(target, opts)
+  } catch (error) {
+    throw mapDatabaseError(error, target.display) ?? error
+  }
+}
+
+async function openPostgres(
+  target: Extract<DatabaseTarget, {kind: 'postgres'}>,
+  opts: OpenOptions,
+): Promise<Database> {
+  const [{default: postgres}, {drizzle}] = await Promise.all([import('postgres'), import('drizzle-orm/postgres-js')])
+  const connectTimeout = Number(process.env.OPENMEMORY_CONNECT_TIMEOUT ?? 10)
+  // One connection: the CLI is sequential, and session-level advisory locks
+  // must live on the connection that does the work.
+  const client = postgres(target.url, {
+    max: 1,
+    connect_timeout: Number.isFinite(connectTimeout) && connectTimeout > 0 ? connectTimeout : 10,
+    idle_timeout: 0,
+    onnotice: () => {},
+    connection: {application_name: 'openmemory-cli', TimeZone: 'UTC'},
+  })
+  const db = drizzle({client, schema}) as unknown as Db
+  const database: Database = {
+    db,
+    target,
+    dialect: 'postgres',
+    rows: async (query, on) => resultRows(await (on ?? db).execute(query)),
+    async tryRunLock(name) {
+      const [row] = resultRows<{locked: boolean}>(
+        await db.execute(sqlTag`select pg_try_advisory_lock(${advisoryKey(name)}) as locked`),
+      )
+      return row?.locked === true
+    },
+    close: () => client.end({timeout: 5}),
+  }
+  try {
+    await db.execute(sqlTag`select 1`)
+  } catch (error) {
+    await client.end({timeout: 0}).catch(() => {})
+    throw error
+  }
+  if (opts.migrate) await runMigrations(database)
+  return database
+}
+
+async function openPglite(target: Extract<DatabaseTarget, {kind: 'pglite'}>, opts: OpenOptions): Promise<Database> {
+  const {lockDataDir} = await import('./lock.js')
+  const fresh = !existsSync(path.join(target.dataDir, 'PG_VERSION'))
+  mkdirSync(path.dirname(target.dataDir), {recursive: true, mode: 0o700})
+  const release = await lockDataDir(target.dataDir, opts.lockWaitMs ?? 15_000)
+  try {
+    if (fresh) opts.notify?.(`Creating the embedded database in ${target.dataDir} (first run, a few seconds)...`)
+    const [{PGlite}, {drizzle}] = await Promise.all([import('@electric-sql/pglite'), import('drizzle-orm/pglite')])
+    let client: InstanceType<typeof PGlite>
+    try {
+      client = await PGlite.create(target.dataDir)
+    } catch (error) {
+      throw new DatabaseUnavailableError(
+        `Cannot open the embedded database at ${target.dataDir}: ${(error as Error).message ?? 'unknown error'}.`,
+        error,
+      )
+    }
+    const db = drizzle({client, schema}) as unknown as Db
+    const database: Database = {
+      db,
+      target,
+      dialect: 'pglite',
+      rows: async (query, on) => resultRows(await (on ?? db).execute(query)),
+      // The whole data directory is held by this process's file lock.
+      tryRunLock: async () => true,
+      async close() {
+        try {
+          await client.close()
+        } finally {
+          await release()
+        }
+      },
+    }
+    // The embedded database is the tool's own: keep it migrated.
+    try {
+      await runMigrations(database)
+    } catch (error) {
+      await database.close().catch(() => {})
+      throw error
+    }
+    return database
+  } catch (error) {
+    await release().catch(() => {})
+    throw error
+  }
+}
+
+/**
+ * Apply pending migrations, serialised across processes by an advisory lock
+ * (blocking: a second `db migrate` waits, then finds nothing to do).
+ */
+export async function runMigrations(database: Database): Promise<{applied: string[]}> {
+  const {readMigrationFiles} = await import('drizzle-orm/migrator')
+  const config = {
+    migrationsFolder: MIGRATIONS_FOLDER,
+    migrationsSchema: MIGRATIONS_SCHEMA,
+    migrationsTable: MIGRATIONS_TABLE,
+  }
+  const all = readMigrationFiles(config)
+  const {db} = database
+  if (database.dialect === 'postgres') {
+    await db.execute(sqlTag`select pg_advisory_lock(${advisoryKey('migrate')})`)
+  }
+  try {
+    const before = await appliedMigrationTimes(database)
+    if (database.dialect === 'postgres') {
+      const {migrate} = await import('drizzle-orm/postgres-js/migrator')
+      await migrate(db as never, config)
+    } else {
+      const {migrate} = await import('drizzle-orm/pglite/migrator')
+      await migrate(db as never, config)
+    }
+    const after = await appliedMigrationTimes(database)
+    const tags = await migrationTags()
+    return {
+      applied: all
+        .filter((m) => after.has(m.folderMillis) && !before.has(m.folderMillis))
+        .map((m) => tags.get(m.folderMillis) ?? String(m.folderMillis)),
+    }
+  } finally {
+    if (database.dialect === 'postgres') {
+      await db.execute(sqlTag`select pg_advisory_unlock(${advisoryKey('migrate')})`)
+    }
+  }
+}
+
+/** `created_at` (the migration's folder time) of every applied migration; empty when none. */
+export async function appliedMigrationTimes(database: Database): Promise<Set<number>> {
+  const [exists] = await database.rows<{present: boolean}>(
+    sqlTag`select to_regclass(${`${MIGRATIONS_SCHEMA}.${MIGRATIONS_TABLE}`}) is not null as present`,
+  )
+  if (!exists?.present) return new Set()
+  const rows = await database.rows<{created_at: string | number}>(
+    sqlTag.raw(`select created_at from "${MIGRATIONS_SCHEMA}"."${MIGRATIONS_TABLE}"`),
+  )
+  return new Set(rows.map((r) => Number(r.created_at)))
+}
+
+/** The migrations shipped with the tool: tag and folder time, from drizzle's journal. */
+export async function migrationTags(): Promise<Map<number, string>> {
+  const {readFileSync} = await import('node:fs')
+  const journal = JSON.parse(readFileSync(path.join(MIGRATIONS_FOLDER, 'meta', '_journal.json'), 'utf8')) as {
+    entries: {when: number; tag: string}[]
+  }
+  return new Map(journal.entries.map((e) => [e.when, e.tag]))
+}

@@ -1,0 +1,173 @@
+/**
+ * Domain errors and the exit-code table (SPEC "Conventions").
+ *
+ * Services throw these; the base command turns them into one line on stderr
+ * (or a JSON error under --json) and the process exit code.
+ */
+export const ExitCode = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  notFound: 3,
+  conflict: 4,
+  unavailable: 5,
+  busy: 75,
+  interrupted: 130,
+} as const
+
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode]
+
+export class OpenMemoryError extends Error {
+  readonly code: string
+  readonly exitCode: ExitCodeValue
+  readonly suggestions: string[]
+
+  constructor(message: string, opts: {code: string; exitCode: ExitCodeValue; suggestions?: string[]; cause?: unknown}) {
+    super(message, opts.cause === undefined ? undefined : {cause: opts.cause})
+    this.name = new.target.name
+    this.code = opts.code
+    this.exitCode = opts.exitCode
+    this.suggestions = opts.suggestions ?? []
+  }
+}
+
+/** Bad usage or invalid input: exit 2. */
+export class ValidationError extends OpenMemoryError {
+  constructor(message: string, suggestions: string[] = []) {
+    super(message, {code: 'INVALID_INPUT', exitCode: ExitCode.usage, suggestions})
+  }
+}
+
+/** A required input is missing and there is no terminal to ask on: exit 2. */
+export class MissingInputError extends OpenMemoryError {
+  constructor(what: string, hint?: string) {
+    super(`Missing ${what}${hint ? `: ${hint}` : ''}`, {code: 'MISSING_INPUT', exitCode: ExitCode.usage})
+  }
+}
+
+export class NotFoundError extends OpenMemoryError {
+  constructor(message: string, suggestions: string[] = []) {
+    super(message, {code: 'NOT_FOUND', exitCode: ExitCode.notFound, suggestions})
+  }
+}
+
+export class UserNotFoundError extends NotFoundError {
+  constructor(userId: string) {
+    super(`User '${userId}' not found. Run 'openmemory users list' to see existing users.`, [
+      'openmemory users list',
+    ])
+  }
+}
+
+export class ConflictError extends OpenMemoryError {
+  constructor(message: string, suggestions: string[] = []) {
+    super(message, {code: 'CONFLICT', exitCode: ExitCode.conflict, suggestions})
+  }
+}
+
+export class DatabaseUnavailableError extends OpenMemoryError {
+  constructor(message: string, cause?: unknown) {
+    super(message, {code: 'DB_UNAVAILABLE', exitCode: ExitCode.unavailable, cause})
+  }
+}
+
+/** Another run holds the lock: exit 75 (EX_TEMPFAIL), try later. */
+export class BusyError extends OpenMemoryError {
+  constructor(message: string) {
+    super(message, {code: 'BUSY', exitCode: ExitCode.busy})
+  }
+}
+
+/** Ctrl-C or Esc at a prompt: exit 130, quietly. */
+export class InterruptedError extends OpenMemoryError {
+  constructor() {
+    super('Interrupted.', {code: 'INTERRUPTED', exitCode: ExitCode.interrupted})
+  }
+}
+
+/** The database schema is not one the tool can work with. */
+export class SchemaError extends OpenMemoryError {
+  constructor(message: string, suggestions: string[] = []) {
+    super(message, {code: 'SCHEMA', exitCode: ExitCode.failure, suggestions})
+  }
+}
+
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'CONNECT_TIMEOUT',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+])
+
+/** SQLSTATE classes that mean "the server refused us": auth, missing database, too many connections, shutdown. */
+function isRefusal(sqlState: string): boolean {
+  return (
+    sqlState.startsWith('08') ||
+    sqlState === '28P01' ||
+    sqlState === '28000' ||
+    sqlState === '3D000' ||
+    sqlState === '53300' ||
+    sqlState === '57P01' ||
+    sqlState === '57P02' ||
+    sqlState === '57P03'
+  )
+}
+
+function driverCode(err: unknown): string | undefined {
+  let e: unknown = err
+  for (let depth = 0; e && depth < 5; depth++) {
+    const code = (e as {code?: unknown}).code
+    if (typeof code === 'string' && code !== '') return code
+    e = (e as {cause?: unknown}).cause
+  }
+  return undefined
+}
+
+/**
+ * The one place PostgreSQL and driver errors are mapped. The raw driver
+ * message is never shown: it can carry SQL and parameters.
+ */
+export function mapDatabaseError(err: unknown, target: string): OpenMemoryError | undefined {
+  if (err instanceof OpenMemoryError) return err
+  const code = driverCode(err)
+  if (!code) return undefined
+  if (CONNECTION_CODES.has(code) || isRefusal(code)) {
+    const why =
+      code === '28P01' || code === '28000'
+        ? 'authentication failed: check the user name and password'
+        : code === '3D000'
+          ? 'the database does not exist: check the database name'
+          : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
+            ? 'the host name does not resolve: check the host'
+            : code === 'ECONNREFUSED'
+              ? 'connection refused: check that PostgreSQL is running and the host and port are right'
+              : code === 'CONNECT_TIMEOUT' || code === 'ETIMEDOUT'
+                ? 'connection timed out: check the host, port and firewall'
+                : code === '53300'
+                  ? 'too many connections: try again later'
+                  : code.startsWith('57P')
+                    ? 'the server is shutting down or starting up: try again later'
+                    : 'the connection failed or was closed: check that PostgreSQL is running and reachable'
+    return new DatabaseUnavailableError(`Cannot use database ${target}: ${why}.`, err)
+  }
+  if (code === '23505') {
+    return new ConflictError('That record already exists (a unique constraint refused it); nothing was written.')
+  }
+  if (code === '55P03' || code === '40P01') {
+    return new BusyError('The rows are locked by another session; try again later.')
+  }
+  if (code === '42P01' || code === '42703' || code === '42704') {
+    return new SchemaError(
+      `The database ${target} does not have the schema this tool expects. Run 'openmemory db status' to see what differs.`,
+      ['openmemory db status', 'openmemory db migrate'],
+    )
+  }
+  return undefined
+}

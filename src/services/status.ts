@@ -1,0 +1,157 @@
+/**
+ * `db status`: which schema the target holds, what the tool's migrations
+ * would still add, and any incompatibility named precisely.
+ */
+import {sql} from 'drizzle-orm'
+import {getTableConfig, type PgTable} from 'drizzle-orm/pg-core'
+import {appliedMigrationTimes, type Database, migrationTags} from '../db/client.js'
+import * as schema from '../db/schema.js'
+
+export type SchemaKind = 'empty' | 'upstream' | 'multi-user' | 'managed' | 'unknown'
+
+export interface Incompatibility {
+  table: string
+  column?: string
+  expected: string
+  found: string
+}
+
+export interface DbStatusResult {
+  target: string
+  source: string
+  driver: 'postgres' | 'pglite'
+  serverVersion: string
+  schema: SchemaKind
+  memoryStates: string[]
+  appliedMigrations: string[]
+  pendingMigrations: string[]
+  /** Server-owned tables or columns the migrations would add (upstream databases). */
+  missing: string[]
+  incompatibilities: Incompatibility[]
+  compatible: boolean
+}
+
+/** The server-owned tables the tool reads and writes, as the multi-user server defines them. */
+export const SERVER_TABLES: PgTable[] = [
+  schema.users,
+  schema.apiKeys,
+  schema.apps,
+  schema.categories,
+  schema.configs,
+  schema.memories,
+  schema.memoryCategories,
+]
+
+/** What the migrations add to an upstream database; everything else must already be there. */
+const ADDED_BY_MIGRATION = new Set(['api_keys', 'users.last_active'])
+
+/** Columns the tool never reads or writes: a difference there is not an incompatibility. */
+const NOT_USED = new Set(['memory_categories.assigned_at', 'categories.created_at'])
+
+const TYPE_NAMES: Record<string, string> = {
+  uuid: 'uuid',
+  varchar: 'character varying',
+  timestamp: 'timestamp without time zone',
+  boolean: 'boolean',
+  json: 'json',
+  jsonb: 'jsonb',
+  text: 'text',
+  memorystate: 'memorystate',
+}
+
+function expectedType(sqlType: string): string {
+  return TYPE_NAMES[sqlType] ?? sqlType
+}
+
+export async function dbStatus(database: Database): Promise<DbStatusResult> {
+  const {target} = database
+  const [version] = await database.rows<{server_version: string}>(sql`show server_version`)
+
+  const columns = await database.rows<{table_name: string; column_name: string; type: string; not_null: boolean}>(sql`
+    select c.relname as table_name, a.attname as column_name,
+           format_type(a.atttypid, a.atttypmod) as type, a.attnotnull as not_null
+    from pg_attribute a
+    join pg_class c on c.oid = a.attrelid
+    join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = 'public' and c.relkind = 'r' and a.attnum > 0 and not a.attisdropped`)
+  const found = new Map<string, Map<string, {type: string; notNull: boolean}>>()
+  for (const c of columns) {
+    if (!found.has(c.table_name)) found.set(c.table_name, new Map())
+    found.get(c.table_name)!.set(c.column_name, {type: c.type, notNull: c.not_null})
+  }
+
+  const enumRows = await database.rows<{label: string}>(sql`
+    select e.enumlabel as label from pg_enum e
+    join pg_type t on t.oid = e.enumtypid
+    join pg_namespace n on n.oid = t.typnamespace
+    where t.typname = 'memorystate' and n.nspname = 'public'
+    order by e.enumsortorder`)
+  const memoryStates = enumRows.map((r) => r.label)
+
+  const missing: string[] = []
+  const incompatibilities: Incompatibility[] = []
+  for (const table of SERVER_TABLES) {
+    const config = getTableConfig(table)
+    const have = found.get(config.name)
+    if (!have) {
+      if (found.size > 0) {
+        if (ADDED_BY_MIGRATION.has(config.name)) missing.push(config.name)
+        else incompatibilities.push({table: config.name, expected: 'table', found: 'missing'})
+      }
+      continue
+    }
+    for (const column of config.columns) {
+      const key = `${config.name}.${column.name}`
+      const got = have.get(column.name)
+      const want = expectedType(column.getSQLType())
+      if (!got) {
+        if (ADDED_BY_MIGRATION.has(key)) missing.push(key)
+        else if (!NOT_USED.has(key)) {
+          incompatibilities.push({table: config.name, column: column.name, expected: want, found: 'missing'})
+        }
+        continue
+      }
+      if (got.type !== want) {
+        incompatibilities.push({table: config.name, column: column.name, expected: want, found: got.type})
+      }
+    }
+  }
+  if (found.size > 0 && found.has('memories')) {
+    for (const state of ['active', 'archived', 'deleted']) {
+      if (!memoryStates.includes(state)) {
+        incompatibilities.push({
+          table: 'memories',
+          column: 'state',
+          expected: `memorystate enum with '${state}'`,
+          found: memoryStates.length > 0 ? `memorystate (${memoryStates.join(', ')})` : 'no memorystate enum',
+        })
+      }
+    }
+  }
+
+  const applied = await appliedMigrationTimes(database)
+  const tags = await migrationTags()
+  const appliedMigrations = [...tags].filter(([when]) => applied.has(when)).map(([, tag]) => tag)
+  const pendingMigrations = [...tags].filter(([when]) => !applied.has(when)).map(([, tag]) => tag)
+
+  let kind: SchemaKind
+  if (found.size === 0 || !found.has('users')) kind = found.size === 0 ? 'empty' : 'unknown'
+  else if (applied.size > 0) kind = 'managed'
+  else if (found.has('api_keys') && found.get('users')!.has('last_active')) kind = 'multi-user'
+  else if (!found.has('api_keys')) kind = 'upstream'
+  else kind = 'unknown'
+
+  return {
+    target: target.display,
+    source: target.source,
+    driver: database.dialect,
+    serverVersion: version?.server_version ?? 'unknown',
+    schema: kind,
+    memoryStates,
+    appliedMigrations,
+    pendingMigrations,
+    missing,
+    incompatibilities,
+    compatible: incompatibilities.length === 0,
+  }
+}

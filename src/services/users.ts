@@ -1,0 +1,264 @@
+/**
+ * Users: create (user + hashed key + default app, one transaction) and list
+ * (one query whatever the number of users).
+ */
+import {and, asc, desc, eq, type SQL, sql} from 'drizzle-orm'
+import {advisoryKey, type Db} from '../db/client.js'
+import {apiKeys, apps, deactivations, memories, users} from '../db/schema.js'
+import {ConflictError, UserNotFoundError, ValidationError} from '../errors.js'
+import {recordAudit} from './audit.js'
+import {iso, type ServiceContext} from './context.js'
+import {checkKeyLength, fingerprint, hashKey, KEY_LENGTH} from './keys.js'
+import {parseEmail, parseName, parseUserId, titleCase} from './validation.js'
+
+export const DEFAULT_APP = 'default'
+
+export interface CreateUserInput {
+  userId: string
+  name?: string
+  email?: string
+  keyLength?: number
+  appName?: string
+}
+
+export interface UsersCreateResult {
+  id: string
+  userId: string
+  name: string
+  email: string | null
+  apiKey: string
+  keyFingerprint: string
+  app: {id: string; name: string}
+  createdAt: string
+}
+
+/** Validate everything before touching the database; throws ValidationError (exit 2). */
+export function validateCreateUser(input: CreateUserInput) {
+  const userId = parseUserId(input.userId)
+  const name = input.name === undefined ? titleCase(userId) : parseName(input.name)
+  const email = input.email === undefined ? null : parseEmail(input.email)
+  const keyLength = checkKeyLength(input.keyLength ?? KEY_LENGTH.default)
+  const appName = (input.appName ?? DEFAULT_APP).trim()
+  if (appName.length === 0 || appName.length > 100 || /\p{Cc}/u.test(appName)) {
+    throw new ValidationError('--app must be 1 to 100 characters with no control characters.')
+  }
+  return {userId, name, email, keyLength, appName}
+}
+
+/**
+ * Serialise writers that must see each other's rows (email uniqueness has no
+ * index in the multi-user schema). Transaction-scoped: released at commit.
+ */
+export async function lockUsers(tx: Db): Promise<void> {
+  await tx.execute(sql`select pg_advisory_xact_lock(${advisoryKey('users')})`)
+}
+
+export async function assertUserAvailable(tx: Db, userId: string, email: string | null): Promise<void> {
+  const [taken] = await tx.select({id: users.id}).from(users).where(eq(users.userId, userId)).limit(1)
+  if (taken) {
+    throw new ConflictError(`User '${userId}' already exists. Choose another userId, or see 'openmemory users show ${userId}'.`)
+  }
+  if (email) {
+    const [sameEmail] = await tx
+      .select({userId: users.userId})
+      .from(users)
+      .where(sql`lower(${users.email}) = lower(${email})`)
+      .limit(1)
+    if (sameEmail) {
+      throw new ConflictError(`Email ${email} is already used by user '${sameEmail.userId}'.`)
+    }
+  }
+}
+
+export async function createUser(db: Db, input: CreateUserInput, ctx: ServiceContext): Promise<UsersCreateResult> {
+  const v = validateCreateUser(input)
+  const apiKey = ctx.newKey(v.keyLength)
+  const keyHash = hashKey(apiKey)
+  const now = ctx.now()
+  const ids = {user: ctx.uuid(), key: ctx.uuid(), app: ctx.uuid()}
+
+  await db.transaction(async (tx) => {
+    await lockUsers(tx)
+    await assertUserAvailable(tx, v.userId, v.email)
+    await tx.insert(users).values({
+      id: ids.user,
+      userId: v.userId,
+      name: v.name,
+      email: v.email,
+      createdAt: now,
+      updatedAt: now,
+      lastActive: now,
+    })
+    await tx.insert(apiKeys).values({
+      id: ids.key,
+      userId: ids.user,
+      keyHash,
+      createdAt: now,
+      lastUsed: null,
+      isActive: true,
+    })
+    await tx.insert(apps).values({
+      id: ids.app,
+      ownerId: ids.user,
+      name: v.appName,
+      isActive: true,
+      createdAt: now,
+      updatedAt: now,
+    })
+    await recordAudit(tx, ctx, [
+      {
+        targetUserId: v.userId,
+        outcome: 'created',
+        details: {name: v.name, email: v.email, app: v.appName, keyFingerprint: fingerprint(keyHash)},
+      },
+    ])
+  })
+
+  return {
+    id: ids.user,
+    userId: v.userId,
+    name: v.name,
+    email: v.email,
+    apiKey,
+    keyFingerprint: fingerprint(keyHash),
+    app: {id: ids.app, name: v.appName},
+    createdAt: now.toISOString(),
+  }
+}
+
+// ---------------------------------------------------------------------------
+
+export type KeyStatus = 'active' | 'revoked' | 'none'
+export type UserSort = 'created' | 'last-active' | 'user-id' | 'memories'
+export const USER_SORTS: UserSort[] = ['user-id', 'created', 'last-active', 'memories']
+
+export interface UserListItem {
+  id: string
+  userId: string
+  name: string | null
+  email: string | null
+  keyStatus: KeyStatus
+  deactivated: boolean
+  activeMemories: number
+  apps: string[]
+  createdAt: string | null
+  lastActive: string | null
+}
+
+export interface ListUsersInput {
+  sort?: UserSort
+  limit?: number
+  /** Only users whose last activity (or creation, if never active) is older than this many days. */
+  inactiveDays?: number
+}
+
+/** SQL for "the time of a user's last sign of life": last_active, else created_at. */
+export const lastSeen = sql`coalesce(${users.lastActive}, ${users.createdAt})`
+
+export function inactiveCutoff(now: Date, days: number): Date {
+  return new Date(now.getTime() - days * 86_400_000)
+}
+
+export async function listUsers(db: Db, input: ListUsersInput, ctx: Pick<ServiceContext, 'now'>): Promise<UserListItem[]> {
+  const memoryCounts = db
+    .select({
+      userUuid: memories.userId,
+      active: sql<number>`count(*) filter (where ${memories.state} = 'active')`.as('active'),
+    })
+    .from(memories)
+    .groupBy(memories.userId)
+    .as('mc')
+  const appNames = db
+    .select({
+      ownerId: apps.ownerId,
+      names: sql<string[]>`array_agg(${apps.name}::text order by ${apps.name})`.as('names'),
+    })
+    .from(apps)
+    .groupBy(apps.ownerId)
+    .as('an')
+
+  const where: SQL[] = []
+  if (input.inactiveDays !== undefined) {
+    const cutoff = inactiveCutoff(ctx.now(), input.inactiveDays)
+    where.push(sql`${lastSeen} < ${cutoff.toISOString()}::timestamp`)
+  }
+  const activeCount = sql`coalesce(${memoryCounts.active}, 0)`
+  const order: SQL[] = {
+    'user-id': [asc(users.userId)],
+    created: [sql`${users.createdAt} desc nulls last`, asc(users.userId)],
+    'last-active': [sql`${lastSeen} desc nulls last`, asc(users.userId)],
+    memories: [desc(activeCount), asc(users.userId)],
+  }[input.sort ?? 'user-id']
+
+  const rows = await db
+    .select({
+      id: users.id,
+      userId: users.userId,
+      name: users.name,
+      email: users.email,
+      keyActive: apiKeys.isActive,
+      keyId: apiKeys.id,
+      deactivated: sql<boolean>`${deactivations.userUuid} is not null`,
+      activeMemories: sql<number>`${activeCount}::int`,
+      apps: appNames.names,
+      createdAt: users.createdAt,
+      lastActive: users.lastActive,
+    })
+    .from(users)
+    .leftJoin(apiKeys, eq(apiKeys.userId, users.id))
+    .leftJoin(deactivations, eq(deactivations.userUuid, users.id))
+    .leftJoin(memoryCounts, eq(memoryCounts.userUuid, users.id))
+    .leftJoin(appNames, eq(appNames.ownerId, users.id))
+    .where(where.length > 0 ? and(...where) : undefined)
+    .orderBy(...order)
+    .limit(input.limit ?? 1_000_000)
+
+  return rows.map((r) => ({
+    id: r.id,
+    userId: r.userId,
+    name: r.name,
+    email: r.email,
+    keyStatus: r.keyId === null ? 'none' : r.keyActive ? 'active' : 'revoked',
+    deactivated: Boolean(r.deactivated),
+    activeMemories: Number(r.activeMemories),
+    apps: parsePgArray(r.apps),
+    createdAt: iso(r.createdAt),
+    lastActive: iso(r.lastActive),
+  }))
+}
+
+/** Drivers differ on arrays from raw SQL: postgres.js parses them, PGlite may hand back `{a,b}`. */
+export function parsePgArray(value: unknown): string[] {
+  if (value === null || value === undefined) return []
+  if (Array.isArray(value)) return value.map(String)
+  const text = String(value)
+  if (text === '{}') return []
+  const out: string[] = []
+  let i = 1
+  while (i < text.length - 1) {
+    if (text[i] === '"') {
+      let item = ''
+      i++
+      while (text[i] !== '"') {
+        if (text[i] === '\\') i++
+        item += text[i]
+        i++
+      }
+      out.push(item)
+      i += 2
+    } else {
+      const end = text.indexOf(',', i)
+      const stop = end === -1 ? text.length - 1 : end
+      out.push(text.slice(i, stop))
+      i = stop + 1
+    }
+  }
+  return out
+}
+
+/** The user row for a userId, or UserNotFoundError (exit 3). */
+export async function getUser(db: Db, userId: string) {
+  const [user] = await db.select().from(users).where(eq(users.userId, userId)).limit(1)
+  if (!user) throw new UserNotFoundError(userId)
+  return user
+}

@@ -1,0 +1,75 @@
+/**
+ * Input rules shared by flags, arguments and prompts (one message per rule).
+ */
+import {z} from 'zod'
+import {ValidationError} from '../errors.js'
+
+export const USER_ID_PATTERN = /^[a-z][a-z0-9_]{2,19}$/
+export const NAME_MAX = 50
+export const EMAIL_MAX = 254
+
+export const MESSAGES = {
+  userId:
+    'userId must be 3 to 20 characters: a lowercase letter first, then lowercase letters, digits or underscores (e.g. charlie_b).',
+  name: `name must be 1 to ${NAME_MAX} characters after trimming, with no control characters.`,
+  email: 'email must be a valid address such as charlie@example.com.',
+} as const
+
+const emailSchema = z.email()
+// biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/
+
+function show(value: string): string {
+  const shown = JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
+  return shown
+}
+
+/** `undefined` when valid, else the message (for prompts' `validate`). */
+export function userIdProblem(value: string): string | undefined {
+  return USER_ID_PATTERN.test(value) ? undefined : MESSAGES.userId
+}
+
+export function nameProblem(value: string): string | undefined {
+  const trimmed = value.trim()
+  const length = [...trimmed].length
+  if (length < 1 || length > NAME_MAX || CONTROL.test(trimmed)) return MESSAGES.name
+  return undefined
+}
+
+export function emailProblem(value: string): string | undefined {
+  const trimmed = value.trim()
+  if (trimmed.length > EMAIL_MAX || CONTROL.test(trimmed) || !emailSchema.safeParse(trimmed).success) {
+    return MESSAGES.email
+  }
+  return undefined
+}
+
+export function parseUserId(value: string): string {
+  const problem = userIdProblem(value)
+  if (problem) throw new ValidationError(`Invalid userId ${show(value)}: ${problem}`)
+  return value
+}
+
+export function parseName(value: string): string {
+  const problem = nameProblem(value)
+  if (problem) throw new ValidationError(`Invalid name ${show(value)}: ${problem}`)
+  return value.trim()
+}
+
+export function parseEmail(value: string): string {
+  const problem = emailProblem(value)
+  if (problem) throw new ValidationError(`Invalid email ${show(value)}: ${problem}`)
+  return value.trim()
+}
+
+/** Python's str.title(), which the server applies to a userId to make a default display name. */
+export function titleCase(value: string): string {
+  let out = ''
+  let prevCased = false
+  for (const ch of value) {
+    const isCased = ch.toLowerCase() !== ch.toUpperCase()
+    out += isCased ? (prevCased ? ch.toLowerCase() : ch.toUpperCase()) : ch
+    prevCased = isCased
+  }
+  return out
+}

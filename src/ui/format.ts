@@ -1,0 +1,57 @@
+/**
+ * Colour, tables and small formatting helpers. Colour is off when the stream
+ * is not a terminal or NO_COLOR is set; tables are plain (tab-separated) when
+ * stdout is not a terminal, so pipes get parseable text.
+ */
+import {Chalk, type ChalkInstance} from 'chalk'
+import Table from 'cli-table3'
+
+export function colorEnabled(stream: NodeJS.WriteStream = process.stdout): boolean {
+  if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') return false
+  if (process.env.FORCE_COLOR === '0') return false
+  return Boolean(stream.isTTY)
+}
+
+export function colors(stream: NodeJS.WriteStream = process.stdout): ChalkInstance {
+  return new Chalk({level: colorEnabled(stream) ? 1 : 0})
+}
+
+export function formatError(message: string): string {
+  return `${colors(process.stderr).red('Error:')} ${message}`
+}
+
+export function formatWarning(message: string): string {
+  return `${colors(process.stderr).yellow('Warning:')} ${message}`
+}
+
+/** `2026-11-28 17:34 UTC`, or the fallback for null. */
+export function formatDate(iso: string | null | undefined, fallback = 'never'): string {
+  if (!iso) return fallback
+  return `${iso.slice(0, 16).replace('T', ' ')} UTC`
+}
+
+export interface Column<R> {
+  header: string
+  value: (row: R) => string | number
+  align?: 'left' | 'right'
+}
+
+/**
+ * Render rows as a cli-table3 table on a terminal, or as tab-separated lines
+ * with a header when stdout is piped.
+ */
+export function renderTable<R>(rows: R[], columns: Column<R>[], stream: NodeJS.WriteStream = process.stdout): string {
+  const cells = rows.map((r) => columns.map((c) => String(c.value(r))))
+  if (!stream.isTTY) {
+    const clean = (s: string) => s.replace(/[\t\n\r]/g, ' ')
+    return [columns.map((c) => c.header).join('\t'), ...cells.map((r) => r.map(clean).join('\t'))].join('\n')
+  }
+  const c = colors(stream)
+  const table = new Table({
+    head: columns.map((col) => c.bold(col.header)),
+    colAligns: columns.map((col) => col.align ?? 'left'),
+    style: {head: [], border: []},
+  })
+  for (const row of cells) table.push(row)
+  return table.toString()
+}
