@@ -1,11 +1,7 @@
-import {Command, Flags, type Interfaces} from '@oclif/core'
+import {Command, Flags} from '@oclif/core'
 import type {Database, DatabaseTarget} from './db/client.js'
 import {ExitCode, InterruptedError, mapDatabaseError, OpenMemoryError, ValidationError} from './errors.js'
 import {formatError} from './ui/format.js'
-
-export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
-  (typeof BaseCommand)['baseFlags'] & T['flags']
->
 
 /**
  * The one base class: `--json` (oclif's enableJsonFlag: the value `run()`
@@ -13,7 +9,7 @@ export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
  * errors mapped to one line and the documented exit code, and the database
  * closed whatever happens.
  */
-export abstract class BaseCommand<T extends typeof Command = typeof Command> extends Command {
+export abstract class BaseCommand extends Command {
   static enableJsonFlag = true
 
   static baseFlags = {
@@ -62,7 +58,7 @@ export abstract class BaseCommand<T extends typeof Command = typeof Command> ext
     if (!this.database) {
       const {openDatabase} = await import('./db/client.js')
       this.database = await openDatabase(await this.target(), {
-        notify: (m) => this.logToStderr(m),
+        notify: (m) => process.stderr.write(`${m}\n`),
         lockWaitMs: this.lockWaitMs,
         migrate: opts.migrate,
       })
@@ -104,7 +100,12 @@ export abstract class BaseCommand<T extends typeof Command = typeof Command> ext
     }
     if (this.jsonEnabled()) {
       this.logJson({
-        error: {code: error.code, message: error.message, exitCode: error.exitCode, suggestions: error.suggestions},
+        error: {
+          code: error.code,
+          message: error.message,
+          exitCode: error.exitCode,
+          suggestions: error.suggestions,
+        },
       })
     }
     this.exit(error.exitCode)

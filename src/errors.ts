@@ -22,7 +22,10 @@ export class OpenMemoryError extends Error {
   readonly exitCode: ExitCodeValue
   readonly suggestions: string[]
 
-  constructor(message: string, opts: {code: string; exitCode: ExitCodeValue; suggestions?: string[]; cause?: unknown}) {
+  constructor(
+    message: string,
+    opts: {code: string; exitCode: ExitCodeValue; suggestions?: string[]; cause?: unknown},
+  ) {
     super(message, opts.cause === undefined ? undefined : {cause: opts.cause})
     this.name = new.target.name
     this.code = opts.code
@@ -158,7 +161,9 @@ export function mapDatabaseError(err: unknown, target: string): OpenMemoryError 
     return new DatabaseUnavailableError(`Cannot use database ${target}: ${why}.`, err)
   }
   if (code === '23505') {
-    return new ConflictError('That record already exists (a unique constraint refused it); nothing was written.')
+    return new ConflictError(
+      'That record already exists (a unique constraint refused it); nothing was written.',
+    )
   }
   if (code === '55P03' || code === '40P01') {
     return new BusyError('The rows are locked by another session; try again later.')

@@ -15,7 +15,12 @@ export type Schema = typeof schema
 /** A database or a transaction: services accept either. */
 export type Db = PgDatabase<PgQueryResultHKT, Schema>
 
-export type TargetSource = '--database-url' | 'OPENMEMORY_DATABASE_URL' | 'DATABASE_URL' | 'OPENMEMORY_DATA_DIR' | 'default'
+export type TargetSource =
+  | '--database-url'
+  | 'OPENMEMORY_DATABASE_URL'
+  | 'DATABASE_URL'
+  | 'OPENMEMORY_DATA_DIR'
+  | 'default'
 
 export type DatabaseTarget =
   | {kind: 'postgres'; url: string; source: TargetSource; display: string}
@@ -36,7 +41,11 @@ export function maskUrl(url: string): string {
 }
 
 /** Pure: decide the target from a flag and the environment, in the SPEC §3 order. */
-export function resolveTarget(opts: {flag?: string; env: NodeJS.ProcessEnv; defaultDataDir: string}): DatabaseTarget {
+export function resolveTarget(opts: {
+  flag?: string
+  env: NodeJS.ProcessEnv
+  defaultDataDir: string
+}): DatabaseTarget {
   const candidates: [TargetSource, string | undefined][] = [
     ['--database-url', opts.flag],
     ['OPENMEMORY_DATABASE_URL', opts.env.OPENMEMORY_DATABASE_URL],
@@ -70,8 +79,13 @@ export interface OpenOptions {
    * before giving up with exit 75. 0 fails at once.
    */
   lockWaitMs?: number
-  /** Apply pending migrations on open (always done for the embedded database). */
+  /**
+   * Apply pending migrations on open. Default: no for a server (that is
+   * `db migrate`'s job), yes for the embedded database, which is the tool's own.
+   */
   migrate?: boolean
+  /** Called with every statement drizzle sends (tests count queries with it). */
+  onQuery?: (query: string) => void
 }
 
 export interface Database {
@@ -95,13 +109,21 @@ export function resultRows<T>(result: unknown): T[] {
   return ((result as {rows?: T[]}).rows ?? []) as T[]
 }
 
-export const MIGRATIONS_FOLDER = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../drizzle')
+export const MIGRATIONS_FOLDER = path.resolve(
+  path.dirname(new URL(import.meta.url).pathname),
+  '../../drizzle',
+)
 export const MIGRATIONS_SCHEMA = 'openmemory_admin'
 export const MIGRATIONS_TABLE = 'migrations'
 
 /** A stable 64-bit key for advisory locks, computed by PostgreSQL itself. */
 export function advisoryKey(name: string): SQL {
   return sqlTag`hashtextextended(${`openmemory:${name}`}, 0)`
+}
+
+function queryLogger(opts: OpenOptions) {
+  const onQuery = opts.onQuery
+  return onQuery ? {logQuery: (query: string) => onQuery(query)} : undefined
 }
 
 export async function openDatabase(target: DatabaseTarget, opts: OpenOptions = {}): Promise<Database> {
@@ -116,7 +138,10 @@ async function openPostgres(
   target: Extract<DatabaseTarget, {kind: 'postgres'}>,
   opts: OpenOptions,
 ): Promise<Database> {
-  const [{default: postgres}, {drizzle}] = await Promise.all([import('postgres'), import('drizzle-orm/postgres-js')])
+  const [{default: postgres}, {drizzle}] = await Promise.all([
+    import('postgres'),
+    import('drizzle-orm/postgres-js'),
+  ])
   const connectTimeout = Number(process.env.OPENMEMORY_CONNECT_TIMEOUT ?? 10)
   // One connection: the CLI is sequential, and session-level advisory locks
   // must live on the connection that does the work.
@@ -127,7 +152,7 @@ async function openPostgres(
     onnotice: () => {},
     connection: {application_name: 'openmemory-cli', TimeZone: 'UTC'},
   })
-  const db = drizzle({client, schema}) as unknown as Db
+  const db = drizzle({client, schema, logger: queryLogger(opts)}) as unknown as Db
   const database: Database = {
     db,
     target,
@@ -151,14 +176,21 @@ async function openPostgres(
   return database
 }
 
-async function openPglite(target: Extract<DatabaseTarget, {kind: 'pglite'}>, opts: OpenOptions): Promise<Database> {
+async function openPglite(
+  target: Extract<DatabaseTarget, {kind: 'pglite'}>,
+  opts: OpenOptions,
+): Promise<Database> {
   const {lockDataDir} = await import('./lock.js')
   const fresh = !existsSync(path.join(target.dataDir, 'PG_VERSION'))
   mkdirSync(path.dirname(target.dataDir), {recursive: true, mode: 0o700})
   const release = await lockDataDir(target.dataDir, opts.lockWaitMs ?? 15_000)
   try {
-    if (fresh) opts.notify?.(`Creating the embedded database in ${target.dataDir} (first run, a few seconds)...`)
-    const [{PGlite}, {drizzle}] = await Promise.all([import('@electric-sql/pglite'), import('drizzle-orm/pglite')])
+    if (fresh)
+      opts.notify?.(`Creating the embedded database in ${target.dataDir} (first run, a few seconds)...`)
+    const [{PGlite}, {drizzle}] = await Promise.all([
+      import('@electric-sql/pglite'),
+      import('drizzle-orm/pglite'),
+    ])
     let client: InstanceType<typeof PGlite>
     try {
       client = await PGlite.create(target.dataDir)
@@ -168,7 +200,7 @@ async function openPglite(target: Extract<DatabaseTarget, {kind: 'pglite'}>, opt
         error,
       )
     }
-    const db = drizzle({client, schema}) as unknown as Db
+    const db = drizzle({client, schema, logger: queryLogger(opts)}) as unknown as Db
     const database: Database = {
       db,
       target,
@@ -186,7 +218,7 @@ async function openPglite(target: Extract<DatabaseTarget, {kind: 'pglite'}>, opt
     }
     // The embedded database is the tool's own: keep it migrated.
     try {
-      await runMigrations(database)
+      if (opts.migrate !== false) await runMigrations(database)
     } catch (error) {
       await database.close().catch(() => {})
       throw error

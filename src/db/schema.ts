@@ -161,7 +161,11 @@ export const memoryCategories = pgTable(
       columns: [t.categoryId],
       foreignColumns: [categories.id],
     }),
-    foreignKey({name: 'memory_categories_memory_id_fkey', columns: [t.memoryId], foreignColumns: [memories.id]}),
+    foreignKey({
+      name: 'memory_categories_memory_id_fkey',
+      columns: [t.memoryId],
+      foreignColumns: [memories.id],
+    }),
   ],
 )
 

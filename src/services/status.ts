@@ -67,7 +67,12 @@ export async function dbStatus(database: Database): Promise<DbStatusResult> {
   const {target} = database
   const [version] = await database.rows<{server_version: string}>(sql`show server_version`)
 
-  const columns = await database.rows<{table_name: string; column_name: string; type: string; not_null: boolean}>(sql`
+  const columns = await database.rows<{
+    table_name: string
+    column_name: string
+    type: string
+    not_null: boolean
+  }>(sql`
     select c.relname as table_name, a.attname as column_name,
            format_type(a.atttypid, a.atttypmod) as type, a.attnotnull as not_null
     from pg_attribute a

@@ -56,7 +56,9 @@ export async function lockUsers(tx: Db): Promise<void> {
 export async function assertUserAvailable(tx: Db, userId: string, email: string | null): Promise<void> {
   const [taken] = await tx.select({id: users.id}).from(users).where(eq(users.userId, userId)).limit(1)
   if (taken) {
-    throw new ConflictError(`User '${userId}' already exists. Choose another userId, or see 'openmemory users show ${userId}'.`)
+    throw new ConflictError(
+      `User '${userId}' already exists. Choose another userId, or see 'openmemory users show ${userId}'.`,
+    )
   }
   if (email) {
     const [sameEmail] = await tx
@@ -70,7 +72,11 @@ export async function assertUserAvailable(tx: Db, userId: string, email: string 
   }
 }
 
-export async function createUser(db: Db, input: CreateUserInput, ctx: ServiceContext): Promise<UsersCreateResult> {
+export async function createUser(
+  db: Db,
+  input: CreateUserInput,
+  ctx: ServiceContext,
+): Promise<UsersCreateResult> {
   const v = validateCreateUser(input)
   const apiKey = ctx.newKey(v.keyLength)
   const keyHash = hashKey(apiKey)
@@ -159,7 +165,11 @@ export function inactiveCutoff(now: Date, days: number): Date {
   return new Date(now.getTime() - days * 86_400_000)
 }
 
-export async function listUsers(db: Db, input: ListUsersInput, ctx: Pick<ServiceContext, 'now'>): Promise<UserListItem[]> {
+export async function listUsers(
+  db: Db,
+  input: ListUsersInput,
+  ctx: Pick<ServiceContext, 'now'>,
+): Promise<UserListItem[]> {
   const memoryCounts = db
     .select({
       userUuid: memories.userId,

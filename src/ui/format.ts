@@ -40,7 +40,11 @@ export interface Column<R> {
  * Render rows as a cli-table3 table on a terminal, or as tab-separated lines
  * with a header when stdout is piped.
  */
-export function renderTable<R>(rows: R[], columns: Column<R>[], stream: NodeJS.WriteStream = process.stdout): string {
+export function renderTable<R>(
+  rows: R[],
+  columns: Column<R>[],
+  stream: NodeJS.WriteStream = process.stdout,
+): string {
   const cells = rows.map((r) => columns.map((c) => String(c.value(r))))
   if (!stream.isTTY) {
     const clean = (s: string) => s.replace(/[\t\n\r]/g, ' ')

@@ -46,8 +46,12 @@ export async function askText(opts: {
 }
 
 /** Yes/no on a terminal, defaulting to No. */
-export async function confirm(message: string, opts: {json?: boolean; default?: boolean} = {}): Promise<boolean> {
-  if (!isInteractive(opts.json)) throw new MissingInputError('confirmation', 'pass --yes to run without a terminal')
+export async function confirm(
+  message: string,
+  opts: {json?: boolean; default?: boolean} = {},
+): Promise<boolean> {
+  if (!isInteractive(opts.json))
+    throw new MissingInputError('confirmation', 'pass --yes to run without a terminal')
   const prompts = await import('@inquirer/prompts')
   return guard(() => prompts.confirm({message, default: opts.default ?? false}, {output: process.stderr}))
 }

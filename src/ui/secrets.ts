@@ -21,8 +21,11 @@ export function openKeyFile(file: string): KeySink {
     fd = openSync(full, 'wx', 0o600)
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
-    if (code === 'EEXIST') throw new ConflictError(`Key file ${full} already exists; it is never overwritten. Choose a new path.`)
-    throw new ValidationError(`Cannot create key file ${full} (${code ?? 'error'}); check the directory exists and is writable.`)
+    if (code === 'EEXIST')
+      throw new ConflictError(`Key file ${full} already exists; it is never overwritten. Choose a new path.`)
+    throw new ValidationError(
+      `Cannot create key file ${full} (${code ?? 'error'}); check the directory exists and is writable.`,
+    )
   }
   let open = true
   return {

@@ -10,10 +10,11 @@ export interface DbMigrateResult {
   added: string[]
 }
 
-export default class DbMigrate extends BaseCommand<typeof DbMigrate> {
+export default class DbMigrate extends BaseCommand {
   static summary = "Create the schema, or adopt the server's existing database."
 
-  static description = `On an empty database, creates the whole multi-user schema. On a database the multi-user server created, changes nothing the server owns and only adds the tool's own tables (schema openmemory_admin). On an upstream (single-user) OpenMemory database, adds only api_keys and users.last_active. Running it again changes nothing; two runs at once are serialised by an advisory lock.
+  static description =
+    `On an empty database, creates the whole multi-user schema. On a database the multi-user server created, changes nothing the server owns and only adds the tool's own tables (schema openmemory_admin). On an upstream (single-user) OpenMemory database, adds only api_keys and users.last_active. Running it again changes nothing; two runs at once are serialised by an advisory lock.
 
 The embedded database is migrated automatically.`
 
@@ -43,7 +44,9 @@ The embedded database is migrated automatically.`
       if (before.missing.length > 0) this.log(`Added to the server's schema: ${before.missing.join(', ')}.`)
     }
     if (after.incompatibilities.length > 0) {
-      this.note(`Warning: ${after.incompatibilities.length} incompatibilities remain; see 'openmemory db status'.`)
+      this.note(
+        `Warning: ${after.incompatibilities.length} incompatibilities remain; see 'openmemory db status'.`,
+      )
     }
     return result
   }

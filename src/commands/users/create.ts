@@ -6,12 +6,15 @@ import {emailProblem, nameProblem, titleCase, userIdProblem} from '../../service
 import {type KeyDelivery, KeyOutput, keyFlags} from '../../ui/key-output.js'
 import {askText, isInteractive} from '../../ui/prompts.js'
 
-export type UsersCreateCommandResult = Omit<UsersCreateResult, 'apiKey'> & {apiKey: string | null} & KeyDelivery
+export type UsersCreateCommandResult = Omit<UsersCreateResult, 'apiKey'> & {
+  apiKey: string | null
+} & KeyDelivery
 
-export default class UsersCreate extends BaseCommand<typeof UsersCreate> {
+export default class UsersCreate extends BaseCommand {
   static summary = 'Create a user with an API key and a default app, in one transaction.'
 
-  static description = `Writes the user row, the SHA-256 hash of a new mem_lab_ key and the user's app exactly as the OpenMemory server does. The plain key is shown once and never stored.
+  static description =
+    `Writes the user row, the SHA-256 hash of a new mem_lab_ key and the user's app exactly as the OpenMemory server does. The plain key is shown once and never stored.
 
 On a terminal, a missing userId (and then name and email) is asked for.`
 
@@ -38,9 +41,21 @@ On a terminal, a missing userId (and then name and email) is asked for.`
     const json = this.jsonEnabled()
     let {userId, name, email} = args
     if (userId === undefined) {
-      userId = await askText({name: 'userId', message: 'userId', json, validate: userIdProblem, hint: 'openmemory users create <userId> [name] [email]'})
+      userId = await askText({
+        name: 'userId',
+        message: 'userId',
+        json,
+        validate: userIdProblem,
+        hint: 'openmemory users create <userId> [name] [email]',
+      })
       if (isInteractive(json)) {
-        name = await askText({name: 'name', message: 'Display name', json, default: titleCase(userId), validate: nameProblem})
+        name = await askText({
+          name: 'name',
+          message: 'Display name',
+          json,
+          default: titleCase(userId),
+          validate: nameProblem,
+        })
         const typed = await askText({
           name: 'email',
           message: 'Email (empty for none)',

@@ -4,10 +4,11 @@ import {defaultContext} from '../../services/context.js'
 import {listUsers, USER_SORTS, type UserListItem, type UserSort} from '../../services/users.js'
 import {formatDate, renderTable} from '../../ui/format.js'
 
-export default class UsersList extends BaseCommand<typeof UsersList> {
+export default class UsersList extends BaseCommand {
   static summary = 'List users with key status, active memories, apps and activity.'
 
-  static description = `One query whatever the number of users. A table on a terminal; tab-separated text with a header when piped.
+  static description =
+    `One query whatever the number of users. A table on a terminal; tab-separated text with a header when piped.
 
 Sorting: user-id (A-Z, the default), created (newest first), last-active (most recent first), memories (most first).`
 

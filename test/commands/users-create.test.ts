@@ -1,0 +1,173 @@
+import {mkdtempSync, readFileSync, statSync, writeFileSync} from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
+import UsersCreate from '../../src/commands/users/create.js'
+import UsersList from '../../src/commands/users/list.js'
+import {createTestDatabase, type TestDatabase} from '../helpers/databases.js'
+import {runCommand} from '../helpers/run.js'
+import {count, serverAuthenticates} from '../helpers/server-rule.js'
+
+// Command tests run against PostgreSQL through --database-url; the same
+// commands on the embedded database are covered in e2e.test.ts.
+describe('users create (command)', () => {
+  let td: TestDatabase
+  let url: string
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'om-cmd-'))
+  beforeAll(async () => {
+    td = await createTestDatabase('postgres')
+    url = td.url!
+    const d = await td.open({migrate: true})
+    await d.close()
+  })
+  afterAll(async () => td.drop())
+  beforeEach(async () => {
+    const d = await td.open()
+    const {resetTables} = await import('../helpers/databases.js')
+    await resetTables(d)
+    await d.close()
+  })
+
+  it('prints the key once on stdout and the warning on stderr', async () => {
+    const r = await runCommand(UsersCreate, [
+      'charlie',
+      'Charlie Brown',
+      'charlie@example.com',
+      '--database-url',
+      url,
+    ])
+    expect(r.exitCode).toBe(0)
+    const key = /mem_lab_[a-z0-9]{32}/.exec(r.stdout)?.[0]
+    expect(key).toBeDefined()
+    expect(r.stdout.match(/mem_lab_/g)).toHaveLength(1)
+    expect(r.stderr).toContain('cannot be recovered')
+    expect(r.stderr).not.toContain('mem_lab_')
+    const d = await td.open()
+    expect(await serverAuthenticates(d, key!)).toBe('charlie')
+    await d.close()
+  })
+
+  it('returns the documented JSON shape with --json', async () => {
+    const r = await runCommand(UsersCreate, ['dana', '--json', '--database-url', url])
+    expect(r.exitCode).toBe(0)
+    const out = JSON.parse(r.stdout)
+    expect(Object.keys(out).sort()).toEqual(
+      [
+        'apiKey',
+        'app',
+        'createdAt',
+        'email',
+        'id',
+        'keyFile',
+        'keyFingerprint',
+        'mcpConfig',
+        'name',
+        'userId',
+      ].sort(),
+    )
+    expect(out).toMatchObject({userId: 'dana', name: 'Dana', email: null, app: {name: 'default'}})
+    expect(out.apiKey).toMatch(/^mem_lab_[a-z0-9]{32}$/)
+    expect(new Date(out.createdAt).toISOString()).toBe(out.createdAt)
+  })
+
+  it('writes the key to a new 0600 file and prints no key', async () => {
+    const file = path.join(tmp, 'erin.key')
+    const r = await runCommand(UsersCreate, ['erin', '--key-file', file, '--database-url', url])
+    expect(r.exitCode).toBe(0)
+    expect(r.stdout + r.stderr).not.toMatch(/mem_lab_/)
+    expect(statSync(file).mode & 0o777).toBe(0o600)
+    const key = readFileSync(file, 'utf8').trim()
+    const d = await td.open()
+    expect(await serverAuthenticates(d, key)).toBe('erin')
+    await d.close()
+  })
+
+  it('refuses to overwrite an existing key file and writes nothing', async () => {
+    const file = path.join(tmp, 'exists.key')
+    writeFileSync(file, 'keep me\n')
+    const r = await runCommand(UsersCreate, ['fred', '--key-file', file, '--database-url', url])
+    expect(r.exitCode).toBe(4)
+    expect(readFileSync(file, 'utf8')).toBe('keep me\n')
+    const d = await td.open()
+    expect(await count(d, 'users')).toBe(0)
+    await d.close()
+  })
+
+  it('prints the Claude Desktop mcpServers JSON with --mcp-config', async () => {
+    const r = await runCommand(UsersCreate, [
+      'gina',
+      '--mcp-config',
+      '--api-url',
+      'https://mem.example.com',
+      '--json',
+      '--database-url',
+      url,
+    ])
+    const out = JSON.parse(r.stdout)
+    expect(out.mcpConfig.mcpServers.openmemory.env).toEqual({
+      OPENMEMORY_API_URL: 'https://mem.example.com',
+      OPENMEMORY_API_KEY: out.apiKey,
+    })
+  })
+
+  it.each([
+    [['Bad_User'], /Invalid userId/],
+    [['okuser', ''], /Invalid name/],
+    [['okuser', 'Ok', 'nope'], /Invalid email/],
+    [['okuser', '--key-length', '65'], /key-length|less than or equal/i],
+  ])('exits 2 with one line for invalid input %j', async (argv, message) => {
+    const r = await runCommand(UsersCreate, [...argv, '--database-url', url])
+    expect(r.exitCode).toBe(2)
+    expect(r.stderr).toMatch(message)
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
+    const d = await td.open()
+    expect(await count(d, 'users')).toBe(0)
+    await d.close()
+  })
+
+  it('exits 4 for an existing userId or email', async () => {
+    expect(
+      (await runCommand(UsersCreate, ['henry', 'Henry', 'h@example.com', '--database-url', url])).exitCode,
+    ).toBe(0)
+    const again = await runCommand(UsersCreate, ['henry', '--database-url', url])
+    expect(again.exitCode).toBe(4)
+    expect(again.stderr).toContain("'henry' already exists")
+    expect(
+      (await runCommand(UsersCreate, ['henry2', 'H', 'H@EXAMPLE.COM', '--database-url', url])).exitCode,
+    ).toBe(4)
+  })
+
+  it('exits 2 naming the missing userId when there is no terminal', async () => {
+    const r = await runCommand(UsersCreate, ['--database-url', url])
+    expect(r.exitCode).toBe(2)
+    expect(r.stderr).toMatch(/Missing userId/)
+  })
+
+  it('lists users as tab-separated text when piped, and JSON with --json', async () => {
+    await runCommand(UsersCreate, ['ivan', 'Ivan', 'ivan@example.com', '--database-url', url])
+    const plain = await runCommand(UsersList, ['--database-url', url])
+    expect(plain.exitCode).toBe(0)
+    const lines = plain.stdout.trim().split('\n')
+    expect(lines[0].split('\t')).toEqual([
+      'USER ID',
+      'NAME',
+      'EMAIL',
+      'KEY',
+      'MEMORIES',
+      'APPS',
+      'CREATED',
+      'LAST ACTIVE',
+    ])
+    expect(lines[1].split('\t').slice(0, 6)).toEqual([
+      'ivan',
+      'Ivan',
+      'ivan@example.com',
+      'active',
+      '0',
+      'default',
+    ])
+    expect(plain.stdout).not.toContain(String.fromCharCode(27))
+    const json = await runCommand(UsersList, ['--json', '--database-url', url])
+    expect(JSON.parse(json.stdout)[0]).toMatchObject({userId: 'ivan', keyStatus: 'active', activeMemories: 0})
+  })
+})

@@ -1,0 +1,119 @@
+import {afterEach, describe, expect, it} from 'vitest'
+import {runMigrations} from '../../src/db/client.js'
+import {dbStatus} from '../../src/services/status.js'
+import {catalogSnapshot, createTestDatabase, DRIVERS, type TestDatabase} from '../helpers/databases.js'
+
+function diff(before: Record<string, string[]>, after: Record<string, string[]>) {
+  const added: string[] = []
+  const removed: string[] = []
+  for (const key of Object.keys(before)) {
+    for (const v of after[key]) if (!before[key].includes(v)) added.push(`${key}: ${v}`)
+    for (const v of before[key]) if (!after[key].includes(v)) removed.push(`${key}: ${v}`)
+  }
+  return {added: added.sort(), removed}
+}
+
+describe.each(DRIVERS)('migrations on %s', (driver) => {
+  const dbs: TestDatabase[] = []
+  afterEach(async () => {
+    for (const d of dbs.splice(0)) await d.drop()
+  })
+  const make = async (fixture?: 'multiuser' | 'upstream') => {
+    const d = await createTestDatabase(driver, fixture)
+    dbs.push(d)
+    return d
+  }
+
+  it('builds on an empty database exactly the schema the multi-user server creates', async () => {
+    const empty = await make()
+    const reference = await make('multiuser')
+    const a = await empty.open({migrate: true})
+    const b = await reference.open({migrate: false})
+    try {
+      expect(await catalogSnapshot(a)).toEqual(await catalogSnapshot(b))
+      expect((await dbStatus(a)).schema).toBe('managed')
+    } finally {
+      await a.close()
+      await b.close()
+    }
+  })
+
+  it('adopts a multi-user database without changing anything the server owns', async () => {
+    const d = await make('multiuser')
+    let database = await d.open({migrate: false})
+    const before = await catalogSnapshot(database)
+    expect((await dbStatus(database)).schema).toBe('multi-user')
+    const {applied} = await runMigrations(database)
+    expect(applied).toEqual(['0000_init'])
+    expect(await catalogSnapshot(database)).toEqual(before)
+    const status = await dbStatus(database)
+    expect(status.schema).toBe('managed')
+    expect(status.incompatibilities).toEqual([])
+    expect(status.pendingMigrations).toEqual([])
+    await database.close()
+    database = await d.open({migrate: false})
+    // Tool tables exist in their own schema.
+    const own = await catalogSnapshot(database, 'openmemory_admin')
+    expect(own.columns.some((c) => c.startsWith('audit_log.'))).toBe(true)
+    await database.close()
+  })
+
+  it('upgrades an upstream database by adding only api_keys and users.last_active', async () => {
+    const d = await make('upstream')
+    const database = await d.open({migrate: false})
+    try {
+      const before = await catalogSnapshot(database)
+      const status = await dbStatus(database)
+      expect(status.schema).toBe('upstream')
+      expect(status.missing.sort()).toEqual(['api_keys', 'users.last_active'])
+      expect(status.incompatibilities).toEqual([])
+      await runMigrations(database)
+      const {added, removed} = diff(before, await catalogSnapshot(database))
+      expect(removed).toEqual([])
+      const tables = new Set(
+        added.map((a) => {
+          const m = /^(?:columns: (\w+)\.(\w+)|indexes: .* ON public\.(\w+)|constraints: (\w+) )/.exec(a)
+          return m ? (m[1] ? (m[1] === 'api_keys' ? 'api_keys' : `${m[1]}.${m[2]}`) : (m[3] ?? m[4])) : a
+        }),
+      )
+      expect([...tables].sort()).toEqual(['api_keys', 'users.last_active'])
+      // The upstream enum keeps its extra state.
+      expect((await dbStatus(database)).memoryStates).toEqual(['active', 'paused', 'archived', 'deleted'])
+    } finally {
+      await database.close()
+    }
+  })
+
+  it('changes nothing on a second run', async () => {
+    const d = await make('upstream')
+    const database = await d.open({migrate: false})
+    try {
+      await runMigrations(database)
+      const once = await catalogSnapshot(database)
+      const second = await runMigrations(database)
+      expect(second.applied).toEqual([])
+      expect(await catalogSnapshot(database)).toEqual(once)
+    } finally {
+      await database.close()
+    }
+  })
+})
+
+describe('migrations on postgres, concurrently', () => {
+  it('serialises two db migrate runs at once: both succeed, schema built once', async () => {
+    const d = await createTestDatabase('postgres', 'multiuser')
+    try {
+      const [a, b] = await Promise.all([d.open(), d.open()])
+      const results = await Promise.all([runMigrations(a), runMigrations(b)])
+      expect(results.map((r) => r.applied.length).sort()).toEqual([0, 1])
+      const rows = await a.rows<{n: number}>(
+        (await import('drizzle-orm')).sql`select count(*)::int as n from openmemory_admin.migrations`,
+      )
+      expect(rows[0].n).toBe(1)
+      await a.close()
+      await b.close()
+    } finally {
+      await d.drop()
+    }
+  })
+})

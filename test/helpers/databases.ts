@@ -1,0 +1,133 @@
+/**
+ * Real databases for tests: a fresh PostgreSQL database on the local server,
+ * or a fresh PGlite data directory, opened through the same openDatabase the
+ * CLI uses. Optionally loaded from one of the shared schema fixtures first.
+ */
+import {cpSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import {sql} from 'drizzle-orm'
+import postgres from 'postgres'
+import {type Database, type DatabaseTarget, openDatabase} from '../../src/db/client.js'
+
+export const ADMIN_URL = process.env.OPENMEMORY_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+export const FIXTURES = path.resolve(import.meta.dirname, '../../../shared/fixtures')
+
+export type Fixture = 'multiuser' | 'upstream'
+export type DriverName = 'postgres' | 'pglite'
+export const DRIVERS: DriverName[] = ['postgres', 'pglite']
+
+export function fixtureSql(fixture: Fixture): string {
+  return readFileSync(path.join(FIXTURES, `openmemory-${fixture}-schema.sql`), 'utf8')
+}
+
+export interface TestDatabase {
+  driver: DriverName
+  target: DatabaseTarget
+  /** For postgres: the URL; for pglite: the data dir (use with OPENMEMORY_DATA_DIR). */
+  url?: string
+  dataDir?: string
+  /** Open through the CLI's own code (migrating the embedded database as the CLI does). */
+  open(opts?: {migrate?: boolean; onQuery?: (q: string) => void}): Promise<Database>
+  drop(): Promise<void>
+}
+
+function urlFor(name: string): string {
+  const u = new URL(ADMIN_URL)
+  u.pathname = `/${name}`
+  return u.toString()
+}
+
+/** Create an empty database, optionally loaded from a fixture (not migrated). */
+export async function createTestDatabase(driver: DriverName, fixture?: Fixture): Promise<TestDatabase> {
+  if (driver === 'postgres') {
+    const name = `om_test_${process.pid}_${Math.random().toString(36).slice(2, 10)}`
+    const admin = postgres(ADMIN_URL, {max: 1, onnotice: () => {}})
+    await admin.unsafe(`create database ${name}`)
+    await admin.end()
+    const url = urlFor(name)
+    if (fixture) {
+      const client = postgres(url, {max: 1, onnotice: () => {}})
+      await client.unsafe(fixtureSql(fixture))
+      await client.end()
+    }
+    const target: DatabaseTarget = {kind: 'postgres', url, source: '--database-url', display: url}
+    return {
+      driver,
+      target,
+      url,
+      open: (opts) => openDatabase(target, {migrate: opts?.migrate ?? false, onQuery: opts?.onQuery}),
+      async drop() {
+        const a = postgres(ADMIN_URL, {max: 1, onnotice: () => {}})
+        await a.unsafe(`drop database if exists ${name} with (force)`)
+        await a.end()
+      },
+    }
+  }
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'om-test-'))
+  const dataDir = path.join(dir, 'pgdata')
+  const template = process.env.OPENMEMORY_TEST_PGLITE_TEMPLATE
+  if (template) cpSync(template, dataDir, {recursive: true})
+  if (fixture) {
+    const {PGlite} = await import('@electric-sql/pglite')
+    const pg = await PGlite.create(dataDir)
+    await pg.exec(fixtureSql(fixture))
+    await pg.close()
+  }
+  const target: DatabaseTarget = {kind: 'pglite', dataDir, source: 'OPENMEMORY_DATA_DIR', display: dataDir}
+  return {
+    driver,
+    target,
+    dataDir,
+    open: (opts) =>
+      openDatabase(target, {lockWaitMs: 10_000, migrate: opts?.migrate ?? true, onQuery: opts?.onQuery}),
+    async drop() {
+      rmSync(dir, {recursive: true, force: true})
+    },
+  }
+}
+
+const RESET_TABLES = [
+  'openmemory_admin.audit_log',
+  'openmemory_admin.deactivations',
+  'memory_categories',
+  'memories',
+  'apps',
+  'api_keys',
+  'categories',
+  'configs',
+  'users',
+]
+
+/** Empty every table (between tests). */
+export async function resetTables(database: Database): Promise<void> {
+  await database.db.execute(sql.raw(`truncate ${RESET_TABLES.join(', ')} cascade`))
+}
+
+/** A catalog snapshot of a schema: tables, columns, enums, indexes and constraints, sorted. */
+export async function catalogSnapshot(
+  database: Database,
+  schema = 'public',
+): Promise<Record<string, string[]>> {
+  const q = async (query: ReturnType<typeof sql>) =>
+    (await database.rows<{v: string}>(query)).map((r) => r.v).sort()
+  return {
+    columns: await q(sql`
+      select c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+             || case when a.attnotnull then ' not null' else '' end
+             || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), '') as v
+      from pg_attribute a join pg_class c on c.oid = a.attrelid
+      join pg_namespace n on n.oid = c.relnamespace
+      left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
+      where n.nspname = ${schema} and c.relkind = 'r' and a.attnum > 0 and not a.attisdropped`),
+    indexes: await q(sql`select indexdef as v from pg_indexes where schemaname = ${schema}`),
+    constraints: await q(sql`
+      select c.relname || ' ' || con.conname || ' ' || pg_get_constraintdef(con.oid) as v
+      from pg_constraint con join pg_class c on c.oid = con.conrelid
+      join pg_namespace n on n.oid = c.relnamespace where n.nspname = ${schema}`),
+    enums: await q(sql`
+      select t.typname || ':' || string_agg(e.enumlabel, ',' order by e.enumsortorder) as v
+      from pg_type t join pg_enum e on e.enumtypid = t.oid
+      join pg_namespace n on n.oid = t.typnamespace where n.nspname = ${schema} group by t.typname`),
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Run a command class on the TypeScript source, as oclif's own tests do, and
+ * collect stdout, stderr, the returned result and the exit code.
+ */
+import {spawn} from 'node:child_process'
+import path from 'node:path'
+import {captureOutput} from '@oclif/test'
+
+export const ROOT = path.resolve(import.meta.dirname, '../..')
+export const BIN = path.join(ROOT, 'bin/run.js')
+
+export interface RunResult<T = unknown> {
+  stdout: string
+  stderr: string
+  exitCode: number
+  result?: T
+}
+
+export async function runCommand<T = unknown>(
+  cmd: {run(argv?: string[], opts?: string): Promise<unknown>},
+  argv: string[],
+  env: Record<string, string | undefined> = {},
+): Promise<RunResult<T>> {
+  const saved: Record<string, string | undefined> = {}
+  for (const [k, v] of Object.entries({OPENMEMORY_NO_PROMPT: '1', ...env})) {
+    saved[k] = process.env[k]
+    if (v === undefined) delete process.env[k]
+    else process.env[k] = v
+  }
+  try {
+    const out = await captureOutput<T>(async () => (await cmd.run(argv, ROOT)) as T, {stripAnsi: true})
+    const error = out.error as (Error & {oclif?: {exit?: number}}) | undefined
+    return {
+      stdout: out.stdout,
+      stderr: out.stderr,
+      result: out.result,
+      exitCode: error ? (error.oclif?.exit ?? 1) : 0,
+    }
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k]
+      else process.env[k] = v
+    }
+  }
+}
+
+/** Run the built CLI as a user would: a child process, no terminal. */
+export function runBin(
+  argv: string[],
+  opts: {env?: Record<string, string | undefined>; input?: string; timeoutMs?: number} = {},
+): Promise<{stdout: string; stderr: string; exitCode: number | null; signal: NodeJS.Signals | null}> {
+  return new Promise((resolve, reject) => {
+    const env: Record<string, string> = {}
+    for (const [k, v] of Object.entries({...process.env, ...opts.env})) if (v !== undefined) env[k] = v
+    const child = spawn(process.execPath, [BIN, ...argv], {env, stdio: ['pipe', 'pipe', 'pipe']})
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => {
+      stdout += d
+    })
+    child.stderr.on('data', (d) => {
+      stderr += d
+    })
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000)
+    child.on('error', reject)
+    child.on('close', (exitCode, signal) => {
+      clearTimeout(timer)
+      resolve({stdout, stderr, exitCode, signal})
+    })
+    child.stdin.end(opts.input ?? '')
+  })
+}
