@@ -71,6 +71,17 @@ export abstract class BaseCommand extends Command {
     return (await this.connect()).db
   }
 
+  /**
+   * Return a result with a non-zero exit code (e.g. "key not valid": exit 1):
+   * the result is still printed under --json, then the process exits quietly.
+   */
+  protected exitWith<R>(result: R, code: number): R {
+    if (code === 0) return result
+    if (this.jsonEnabled()) this.logJson(result)
+    this.exit(code)
+    return result
+  }
+
   /** Progress and warnings: stderr, never under --json. */
   protected note(message: string): void {
     if (!this.jsonEnabled()) process.stderr.write(`${message}\n`)
@@ -100,6 +111,7 @@ export abstract class BaseCommand extends Command {
     }
     if (this.jsonEnabled()) {
       this.logJson({
+        ...error.data,
         error: {
           code: error.code,
           message: error.message,

@@ -21,16 +21,25 @@ export class OpenMemoryError extends Error {
   readonly code: string
   readonly exitCode: ExitCodeValue
   readonly suggestions: string[]
+  /** What the command found before failing: merged into the `--json` output beside `error`. */
+  readonly data?: Record<string, unknown>
 
   constructor(
     message: string,
-    opts: {code: string; exitCode: ExitCodeValue; suggestions?: string[]; cause?: unknown},
+    opts: {
+      code: string
+      exitCode: ExitCodeValue
+      suggestions?: string[]
+      cause?: unknown
+      data?: Record<string, unknown>
+    },
   ) {
     super(message, opts.cause === undefined ? undefined : {cause: opts.cause})
     this.name = new.target.name
     this.code = opts.code
     this.exitCode = opts.exitCode
     this.suggestions = opts.suggestions ?? []
+    if (opts.data !== undefined) this.data = opts.data
   }
 }
 
@@ -85,6 +94,23 @@ export class BusyError extends OpenMemoryError {
 export class InterruptedError extends OpenMemoryError {
   constructor() {
     super('Interrupted.', {code: 'INTERRUPTED', exitCode: ExitCode.interrupted})
+  }
+}
+
+/**
+ * A check ran and found a problem (`users test`, `db verify`): exit 1. The
+ * findings travel in `data`, so `--json` still carries them.
+ */
+export class CheckFailedError extends OpenMemoryError {
+  constructor(message: string, data: Record<string, unknown>, suggestions: string[] = []) {
+    super(message, {code: 'CHECK_FAILED', exitCode: ExitCode.failure, suggestions, data})
+  }
+}
+
+/** The OpenMemory API server cannot be reached or does not answer in time: exit 5. */
+export class ServerUnreachableError extends OpenMemoryError {
+  constructor(message: string, data: Record<string, unknown>, suggestions: string[] = []) {
+    super(message, {code: 'SERVER_UNREACHABLE', exitCode: ExitCode.unavailable, suggestions, data})
   }
 }
 

@@ -231,39 +231,10 @@ export async function listUsers(
     keyStatus: r.keyId === null ? 'none' : r.keyActive ? 'active' : 'revoked',
     deactivated: Boolean(r.deactivated),
     activeMemories: Number(r.activeMemories),
-    apps: parsePgArray(r.apps),
+    apps: r.apps ?? [],
     createdAt: iso(r.createdAt),
     lastActive: iso(r.lastActive),
   }))
-}
-
-/** Drivers differ on arrays from raw SQL: postgres.js parses them, PGlite may hand back `{a,b}`. */
-export function parsePgArray(value: unknown): string[] {
-  if (value === null || value === undefined) return []
-  if (Array.isArray(value)) return value.map(String)
-  const text = String(value)
-  if (text === '{}') return []
-  const out: string[] = []
-  let i = 1
-  while (i < text.length - 1) {
-    if (text[i] === '"') {
-      let item = ''
-      i++
-      while (text[i] !== '"') {
-        if (text[i] === '\\') i++
-        item += text[i]
-        i++
-      }
-      out.push(item)
-      i += 2
-    } else {
-      const end = text.indexOf(',', i)
-      const stop = end === -1 ? text.length - 1 : end
-      out.push(text.slice(i, stop))
-      i = stop + 1
-    }
-  }
-  return out
 }
 
 /** The user row for a userId, or UserNotFoundError (exit 3). */

@@ -4,7 +4,7 @@
  * naming it, never a prompt that would hang a cron job. Ctrl-C at a prompt
  * surfaces as InterruptedError (exit 130, quiet).
  */
-import {InterruptedError, MissingInputError} from '../errors.js'
+import {InterruptedError, MissingInputError, ValidationError} from '../errors.js'
 
 export function isInteractive(json = false): boolean {
   if (json) return false
@@ -54,4 +54,39 @@ export async function confirm(
     throw new MissingInputError('confirmation', 'pass --yes to run without a terminal')
   const prompts = await import('@inquirer/prompts')
   return guard(() => prompts.confirm({message, default: opts.default ?? false}, {output: process.stderr}))
+}
+
+/**
+ * Gate for destructive commands: --yes passes; on a terminal, ask (default
+ * No); otherwise exit 2 without changing anything. Returns false when the
+ * operator declined.
+ */
+export async function confirmDestructive(opts: {
+  yes?: boolean
+  json?: boolean
+  message: string
+  action: string
+}): Promise<boolean> {
+  if (opts.yes) return true
+  assertCanConfirm(opts)
+  return confirm(opts.message, {default: false})
+}
+
+/** Fail at once (exit 2, nothing changed) when a confirmation would be needed but cannot be asked. */
+export function assertCanConfirm(opts: {yes?: boolean; json?: boolean; action: string}): void {
+  if (opts.yes || isInteractive(opts.json)) return
+  throw new ValidationError(
+    `Refusing to ${opts.action} without confirmation: pass --yes (there is no terminal to ask on).`,
+  )
+}
+
+/** The userId argument, asked for on a terminal when missing. */
+export async function requireUserId(
+  value: string | undefined,
+  json: boolean,
+  usage: string,
+): Promise<string> {
+  if (value !== undefined) return value
+  const {userIdProblem} = await import('../services/validation.js')
+  return askText({name: 'userId', message: 'userId', json, validate: userIdProblem, hint: usage})
 }

@@ -1,0 +1,60 @@
+import {Flags} from '@oclif/core'
+import {BaseCommand} from '../../base-command.js'
+import {ValidationError} from '../../errors.js'
+import {type AuditRecord, listAudit} from '../../services/audit.js'
+import {parseUserId} from '../../services/validation.js'
+import {formatDate, renderTable} from '../../ui/format.js'
+
+/** `2026-11-01`, `2026-11-01T10:00:00Z`, or a relative `7d` / `12h`. */
+export function parseSince(value: string, now = new Date()): Date {
+  const rel = /^(\d{1,5})([dh])$/.exec(value.trim())
+  if (rel) return new Date(now.getTime() - Number(rel[1]) * (rel[2] === 'd' ? 86_400_000 : 3_600_000))
+  if (/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(value.trim())) {
+    const s = value.trim()
+    const d = new Date(/[T ]/.test(s) && !/(Z|[+-]\d{2}:?\d{2})$/.test(s) ? `${s.replace(' ', 'T')}Z` : s)
+    if (!Number.isNaN(d.getTime())) return d
+  }
+  throw new ValidationError(
+    `Invalid --since ${JSON.stringify(value.slice(0, 40))}: use a date (2026-11-01), a UTC time, or 7d / 12h.`,
+  )
+}
+
+export default class AuditList extends BaseCommand {
+  static summary = 'Show the audit trail of changes made by this tool.'
+
+  static description =
+    'One row per affected user for every change: time (UTC), OS user and host, command, target userId, outcome and details. Newest first.'
+
+  static examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> --user charlie',
+    '<%= config.bin %> <%= command.id %> --since 7d --limit 500 --json',
+  ]
+
+  static flags = {
+    user: Flags.string({summary: 'Only changes to this userId.'}),
+    since: Flags.string({summary: 'Only changes since this date or time (UTC), or 7d / 12h ago.'}),
+    limit: Flags.integer({summary: 'At most this many rows.', default: 100, min: 1}),
+  }
+
+  async run(): Promise<AuditRecord[]> {
+    const {flags} = await this.parse(AuditList)
+    const userId = flags.user === undefined ? undefined : parseUserId(flags.user)
+    const since = flags.since === undefined ? undefined : parseSince(flags.since)
+    const rows = await listAudit(await this.db(), {userId, since, limit: flags.limit})
+    if (rows.length === 0 && process.stdout.isTTY) this.log('No audit records.')
+    else {
+      this.log(
+        renderTable(rows, [
+          {header: 'TIME', value: (r) => formatDate(r.at)},
+          {header: 'BY', value: (r) => `${r.osUser}@${r.host}`},
+          {header: 'COMMAND', value: (r) => r.command},
+          {header: 'USER ID', value: (r) => r.targetUserId ?? ''},
+          {header: 'OUTCOME', value: (r) => r.outcome},
+          {header: 'DETAILS', value: (r) => JSON.stringify(r.details)},
+        ]),
+      )
+    }
+    return rows
+  }
+}

@@ -1,0 +1,55 @@
+import {BaseCommand} from '../../base-command.js'
+import {defaultContext} from '../../services/context.js'
+import {type KeysRotateResult, rotateKey} from '../../services/key-lifecycle.js'
+import {parseUserId} from '../../services/validation.js'
+import {type KeyDelivery, KeyOutput, keyFlags} from '../../ui/key-output.js'
+import {requireUserId} from '../../ui/prompts.js'
+import {userIdArg} from '../../ui/user-id-arg.js'
+
+export type KeysRotateCommandResult = Omit<KeysRotateResult, 'apiKey'> & {apiKey: string | null} & KeyDelivery
+
+export default class KeysRotate extends BaseCommand {
+  static summary = "Replace a user's key with a new one; the old key stops working at once."
+
+  static description =
+    `The new key's hash replaces the old one in the user's single key row in one transaction (created now, never used). A user without a key row (upstream databases) gets one. A deactivated user's new key stays inactive until 'users reactivate'.`
+
+  static examples = [
+    '<%= config.bin %> <%= command.id %> charlie',
+    '<%= config.bin %> <%= command.id %> charlie --key-file ./charlie.key',
+    '<%= config.bin %> <%= command.id %> charlie --json | jq -r .apiKey',
+  ]
+
+  static args = {userId: userIdArg}
+
+  static flags = {...keyFlags}
+
+  async run(): Promise<KeysRotateCommandResult> {
+    const {args, flags} = await this.parse(KeysRotate)
+    const json = this.jsonEnabled()
+    const userId = parseUserId(await requireUserId(args.userId, json, 'openmemory keys rotate <userId>'))
+    const output = new KeyOutput(flags)
+    output.prepare()
+    let r: KeysRotateResult
+    try {
+      r = await rotateKey(
+        await this.db(),
+        userId,
+        {keyLength: flags['key-length']},
+        defaultContext('keys rotate'),
+      )
+    } catch (error) {
+      output.abort()
+      throw error
+    }
+    this.log(
+      `Rotated the key of ${userId}${r.previousFingerprint ? ` (old key ${r.previousFingerprint} no longer works)` : ' (it had no key row; one was added)'}.`,
+    )
+    if (!r.active)
+      this.note(
+        `Warning: ${userId} is deactivated: the new key stays inactive until 'openmemory users reactivate ${userId}'.`,
+      )
+    const delivery = output.deliver(r.apiKey, json, (line) => this.log(line))
+    return {...r, apiKey: delivery.keyFile ? null : r.apiKey, ...delivery}
+  }
+}

@@ -1,0 +1,48 @@
+import {Flags} from '@oclif/core'
+import {BaseCommand} from '../../base-command.js'
+import {defaultContext} from '../../services/context.js'
+import {type DeactivateResult, deactivateUser} from '../../services/lifecycle.js'
+import {parseUserId} from '../../services/validation.js'
+import {requireUserId} from '../../ui/prompts.js'
+import {userIdArg} from '../../ui/user-id-arg.js'
+
+export default class UsersDeactivate extends BaseCommand {
+  static summary = "Stop a user's access without losing data: key and apps inactive."
+
+  static description =
+    `In one transaction the key becomes inactive and every active app of the user inactive; the tool remembers which apps it switched off, so 'users reactivate' restores exactly those and the key. Memories are kept. Running it again changes nothing.`
+
+  static examples = [
+    '<%= config.bin %> <%= command.id %> charlie',
+    '<%= config.bin %> <%= command.id %> charlie --reason "left the team"',
+    '<%= config.bin %> <%= command.id %> charlie --dry-run',
+  ]
+
+  static args = {userId: userIdArg}
+
+  static flags = {
+    reason: Flags.string({summary: 'Why, kept with the deactivation and in the audit trail.'}),
+    'dry-run': Flags.boolean({summary: 'Show what would be switched off; change nothing.'}),
+  }
+
+  async run(): Promise<DeactivateResult> {
+    const {args, flags} = await this.parse(UsersDeactivate)
+    const userId = parseUserId(
+      await requireUserId(args.userId, this.jsonEnabled(), 'openmemory users deactivate <userId>'),
+    )
+    const r = await deactivateUser(
+      await this.db(),
+      userId,
+      {reason: flags.reason, dryRun: flags['dry-run']},
+      defaultContext('users deactivate'),
+    )
+    const what = `${r.keyDeactivated ? 'key' : 'no active key'}, ${r.appsDeactivated.length ? `apps ${r.appsDeactivated.join(', ')}` : 'no active apps'}`
+    if (!r.changed) this.log(`User ${userId} is already deactivated; nothing changed.`)
+    else if (r.dryRun) this.log(`Would deactivate ${userId}: ${what}. Nothing changed (dry run).`)
+    else
+      this.log(
+        `Deactivated ${userId}: ${what} switched off. Undo with 'openmemory users reactivate ${userId}'.`,
+      )
+    return r
+  }
+}

@@ -1,0 +1,77 @@
+import {Flags} from '@oclif/core'
+import {BaseCommand} from '../../base-command.js'
+import {defaultContext} from '../../services/context.js'
+import {type DeleteResult, deleteUser} from '../../services/lifecycle.js'
+import {parseUserId} from '../../services/validation.js'
+import {renderTable} from '../../ui/format.js'
+import {assertCanConfirm, confirmDestructive, requireUserId} from '../../ui/prompts.js'
+import {userIdArg} from '../../ui/user-id-arg.js'
+
+export type UsersDeleteResult = DeleteResult & {cancelled: boolean}
+
+export default class UsersDelete extends BaseCommand {
+  static summary = 'Remove a user and everything that references them, in one transaction.'
+
+  static description =
+    `Deletes the user, their key, apps and memories, and every row that references those memories or the user (memory_categories, and memory_access_logs and memory_status_history where those tables exist). This cannot be undone: consider 'users deactivate' instead.
+
+On a terminal it asks for confirmation; without one, --yes is required.`
+
+  static examples = [
+    '<%= config.bin %> <%= command.id %> charlie --dry-run',
+    '<%= config.bin %> <%= command.id %> charlie',
+    '<%= config.bin %> <%= command.id %> charlie --yes --json',
+  ]
+
+  static args = {userId: userIdArg}
+
+  static flags = {
+    yes: Flags.boolean({char: 'y', summary: 'Delete without asking (required without a terminal).'}),
+    'dry-run': Flags.boolean({summary: 'Print what would be deleted, row counts per table; delete nothing.'}),
+  }
+
+  async run(): Promise<UsersDeleteResult> {
+    const {args, flags} = await this.parse(UsersDelete)
+    const json = this.jsonEnabled()
+    const userId = parseUserId(await requireUserId(args.userId, json, 'openmemory users delete <userId>'))
+    const db = await this.db()
+    const ctx = defaultContext('users delete')
+    const plan = await deleteUser(db, userId, {dryRun: true}, ctx)
+    if (flags['dry-run']) {
+      this.printRows(plan, 'Would delete')
+      this.log('Nothing deleted (dry run).')
+      return {...plan, cancelled: false}
+    }
+    if (!flags.yes) {
+      assertCanConfirm({yes: flags.yes, json, action: `delete user ${userId}`})
+      this.printRows(plan, 'Will delete')
+      const ok = await confirmDestructive({
+        yes: flags.yes,
+        json,
+        action: `delete user ${userId}`,
+        message: `Delete user ${userId} and ${plan.total - 1} related rows? This cannot be undone.`,
+      })
+      if (!ok) {
+        this.log('Cancelled; nothing deleted.')
+        return {...plan, cancelled: true}
+      }
+    }
+    const r = await deleteUser(db, userId, {}, ctx)
+    this.log(`Deleted user ${userId} (${r.total} rows).`)
+    return {...r, cancelled: false}
+  }
+
+  private printRows(r: DeleteResult, verb: string): void {
+    if (this.jsonEnabled()) return
+    this.log(`${verb}:`)
+    this.log(
+      renderTable(
+        Object.entries(r.rows).map(([table, n]) => ({table, n})),
+        [
+          {header: 'TABLE', value: (x) => x.table},
+          {header: 'ROWS', value: (x) => x.n, align: 'right'},
+        ],
+      ),
+    )
+  }
+}

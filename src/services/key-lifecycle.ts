@@ -1,0 +1,138 @@
+/**
+ * Key lifecycle: rotate (new key replaces the hash in the user's single key
+ * row, atomically), revoke (idempotent) and list (fingerprints, never secrets).
+ */
+import {asc, eq} from 'drizzle-orm'
+import type {Db} from '../db/client.js'
+import {apiKeys, deactivations, users} from '../db/schema.js'
+import {recordAudit} from './audit.js'
+import {iso, type ServiceContext} from './context.js'
+import {checkKeyLength, fingerprint, hashKey, KEY_LENGTH} from './keys.js'
+import {lockUser} from './lifecycle.js'
+
+export interface KeysRotateResult {
+  userId: string
+  apiKey: string
+  keyFingerprint: string
+  previousFingerprint: string | null
+  createdAt: string
+  /** False when the user is deactivated: the new key stays inactive until `users reactivate`. */
+  active: boolean
+  /** True when the user had no key row (upstream databases) and one was added. */
+  keyRowCreated: boolean
+}
+
+export async function rotateKey(
+  db: Db,
+  userId: string,
+  opts: {keyLength?: number},
+  ctx: ServiceContext,
+): Promise<KeysRotateResult> {
+  const length = checkKeyLength(opts.keyLength ?? KEY_LENGTH.default)
+  const apiKey = ctx.newKey(length)
+  const keyHash = hashKey(apiKey)
+  const now = ctx.now()
+  return db.transaction(async (tx) => {
+    // The user row lock serialises rotations of one user: the last to commit wins.
+    const user = await lockUser(tx, userId)
+    const [deactivation] = await tx
+      .select()
+      .from(deactivations)
+      .where(eq(deactivations.userUuid, user.id))
+      .limit(1)
+    const active = !deactivation
+    const [existing] = await tx.select().from(apiKeys).where(eq(apiKeys.userId, user.id)).limit(1)
+    if (existing) {
+      await tx
+        .update(apiKeys)
+        .set({keyHash, createdAt: now, lastUsed: null, isActive: active})
+        .where(eq(apiKeys.id, existing.id))
+    } else {
+      await tx
+        .insert(apiKeys)
+        .values({id: ctx.uuid(), userId: user.id, keyHash, createdAt: now, lastUsed: null, isActive: active})
+    }
+    if (deactivation && !deactivation.keySwitchedOff) {
+      // Reactivation must turn on the key made while the user was deactivated.
+      await tx.update(deactivations).set({keySwitchedOff: true}).where(eq(deactivations.userUuid, user.id))
+    }
+    const previousFingerprint = existing ? fingerprint(existing.keyHash) : null
+    await recordAudit(tx, ctx, [
+      {
+        targetUserId: userId,
+        outcome: 'changed',
+        details: {action: 'rotate', keyFingerprint: fingerprint(keyHash), previousFingerprint, active},
+      },
+    ])
+    return {
+      userId,
+      apiKey,
+      keyFingerprint: fingerprint(keyHash),
+      previousFingerprint,
+      createdAt: now.toISOString(),
+      active,
+      keyRowCreated: !existing,
+    }
+  })
+}
+
+export interface KeysRevokeResult {
+  userId: string
+  changed: boolean
+  keyStatus: 'revoked' | 'none'
+  keyFingerprint: string | null
+}
+
+/** Make the user's key inactive. Idempotent; a user with no key is reported unchanged. */
+export async function revokeKey(db: Db, userId: string, ctx: ServiceContext): Promise<KeysRevokeResult> {
+  return db.transaction(async (tx) => {
+    const user = await lockUser(tx, userId)
+    const [key] = await tx.select().from(apiKeys).where(eq(apiKeys.userId, user.id)).limit(1)
+    if (!key) return {userId, changed: false, keyStatus: 'none' as const, keyFingerprint: null}
+    const changed = key.isActive
+    if (changed) {
+      await tx.update(apiKeys).set({isActive: false}).where(eq(apiKeys.id, key.id))
+      await recordAudit(tx, ctx, [
+        {
+          targetUserId: userId,
+          outcome: 'changed',
+          details: {action: 'revoke', keyFingerprint: fingerprint(key.keyHash)},
+        },
+      ])
+    }
+    return {userId, changed, keyStatus: 'revoked' as const, keyFingerprint: fingerprint(key.keyHash)}
+  })
+}
+
+export interface KeyListItem {
+  userId: string
+  fingerprint: string
+  status: 'active' | 'revoked'
+  deactivated: boolean
+  createdAt: string | null
+  lastUsed: string | null
+}
+
+export async function listKeys(db: Db): Promise<KeyListItem[]> {
+  const rows = await db
+    .select({
+      userId: users.userId,
+      keyHash: apiKeys.keyHash,
+      isActive: apiKeys.isActive,
+      createdAt: apiKeys.createdAt,
+      lastUsed: apiKeys.lastUsed,
+      deactivatedAt: deactivations.deactivatedAt,
+    })
+    .from(apiKeys)
+    .innerJoin(users, eq(users.id, apiKeys.userId))
+    .leftJoin(deactivations, eq(deactivations.userUuid, users.id))
+    .orderBy(asc(users.userId))
+  return rows.map((r) => ({
+    userId: r.userId,
+    fingerprint: fingerprint(r.keyHash),
+    status: r.isActive ? 'active' : 'revoked',
+    deactivated: r.deactivatedAt !== null,
+    createdAt: iso(r.createdAt),
+    lastUsed: iso(r.lastUsed),
+  }))
+}

@@ -1,0 +1,403 @@
+/**
+ * The user lifecycle after creation: show, deactivate / reactivate (exactly
+ * reversible), delete (everything that references the user, one transaction).
+ * Every change is one transaction with its audit rows.
+ */
+import {and, eq, inArray, sql} from 'drizzle-orm'
+import type {Db} from '../db/client.js'
+import {resultRows} from '../db/client.js'
+import {apiKeys, apps, deactivations, users} from '../db/schema.js'
+import {UserNotFoundError} from '../errors.js'
+import {type AuditEntry, recordAudit} from './audit.js'
+import {iso, type ServiceContext} from './context.js'
+import {fingerprint} from './keys.js'
+
+/** Run raw SQL and get rows, whatever the driver. */
+export async function sqlRows<T>(db: Db, query: ReturnType<typeof sql>): Promise<T[]> {
+  return resultRows<T>(await db.execute(query))
+}
+
+/** The user row, locked for the rest of the transaction (serialises changes to one user). */
+export async function lockUser(tx: Db, userId: string) {
+  const [user] = await tx.select().from(users).where(eq(users.userId, userId)).for('update').limit(1)
+  if (!user) throw new UserNotFoundError(userId)
+  return user
+}
+
+// ---------------------------------------------------------------------------
+// show
+
+export type StateCounts = Record<string, number>
+
+export interface UsersShowResult {
+  id: string
+  userId: string
+  name: string | null
+  email: string | null
+  createdAt: string | null
+  updatedAt: string | null
+  lastActive: string | null
+  deactivated: {at: string; reason: string | null} | null
+  key: {
+    status: 'active' | 'revoked'
+    fingerprint: string
+    createdAt: string | null
+    lastUsed: string | null
+  } | null
+  apps: {
+    id: string
+    name: string
+    isActive: boolean
+    createdAt: string | null
+    memories: StateCounts
+    total: number
+  }[]
+  memories: StateCounts
+  totalMemories: number
+}
+
+/** The memory states this database's enum has, in order (upstream adds `paused`). */
+export async function memoryStates(db: Db): Promise<string[]> {
+  const rows = await sqlRows<{label: string}>(
+    db,
+    sql`select e.enumlabel as label from pg_enum e join pg_type t on t.oid = e.enumtypid
+        join pg_namespace n on n.oid = t.typnamespace
+        where t.typname = 'memorystate' and n.nspname = 'public' order by e.enumsortorder`,
+  )
+  return rows.length > 0 ? rows.map((r) => r.label) : ['active', 'archived', 'deleted']
+}
+
+function emptyCounts(states: string[]): StateCounts {
+  return Object.fromEntries(states.map((s) => [s, 0]))
+}
+
+export async function showUser(db: Db, userId: string): Promise<UsersShowResult> {
+  const [user] = await db.select().from(users).where(eq(users.userId, userId)).limit(1)
+  if (!user) throw new UserNotFoundError(userId)
+  const [key] = await db.select().from(apiKeys).where(eq(apiKeys.userId, user.id)).limit(1)
+  const [deactivation] = await db
+    .select()
+    .from(deactivations)
+    .where(eq(deactivations.userUuid, user.id))
+    .limit(1)
+  const appRows = await db.select().from(apps).where(eq(apps.ownerId, user.id)).orderBy(apps.name)
+  const states = await memoryStates(db)
+  const counts = await sqlRows<{app_id: string; state: string | null; n: number}>(
+    db,
+    sql`select app_id::text as app_id, state::text as state, count(*)::int as n
+        from memories where user_id = ${user.id} group by app_id, state`,
+  )
+  const byApp = new Map<string, StateCounts>()
+  const totals = emptyCounts(states)
+  let total = 0
+  const appTotals = new Map<string, number>()
+  for (const c of counts) {
+    const n = Number(c.n)
+    if (!byApp.has(c.app_id)) byApp.set(c.app_id, emptyCounts(states))
+    if (c.state) {
+      byApp.get(c.app_id)![c.state] = (byApp.get(c.app_id)![c.state] ?? 0) + n
+      totals[c.state] = (totals[c.state] ?? 0) + n
+    }
+    appTotals.set(c.app_id, (appTotals.get(c.app_id) ?? 0) + n)
+    total += n
+  }
+  return {
+    id: user.id,
+    userId: user.userId,
+    name: user.name,
+    email: user.email,
+    createdAt: iso(user.createdAt),
+    updatedAt: iso(user.updatedAt),
+    lastActive: iso(user.lastActive),
+    deactivated: deactivation
+      ? {at: deactivation.deactivatedAt.toISOString(), reason: deactivation.reason}
+      : null,
+    key: key
+      ? {
+          status: key.isActive ? 'active' : 'revoked',
+          fingerprint: fingerprint(key.keyHash),
+          createdAt: iso(key.createdAt),
+          lastUsed: iso(key.lastUsed),
+        }
+      : null,
+    apps: appRows.map((a) => ({
+      id: a.id,
+      name: a.name,
+      isActive: Boolean(a.isActive),
+      createdAt: iso(a.createdAt),
+      memories: byApp.get(a.id) ?? emptyCounts(states),
+      total: appTotals.get(a.id) ?? 0,
+    })),
+    memories: totals,
+    totalMemories: total,
+  }
+}
+
+// ---------------------------------------------------------------------------
+// deactivate / reactivate
+
+export interface DeactivateResult {
+  userId: string
+  changed: boolean
+  dryRun: boolean
+  keyDeactivated: boolean
+  appsDeactivated: string[]
+  reason: string | null
+}
+
+export interface SetOptions {
+  /** Re-check, in the changing statements, that the user is still inactive before this time (prune). */
+  inactiveBefore?: Date
+  dryRun?: boolean
+}
+
+/**
+ * Lock the given users for the rest of the transaction and keep those that
+ * still qualify: not deactivated already (for deactivation), and still
+ * inactive before the cutoff when one is given. One statement, set-based.
+ */
+async function lockQualifying(
+  tx: Db,
+  uuids: string[],
+  opts: SetOptions & {skipDeactivated?: boolean},
+): Promise<{id: string; user_id: string; key_active: boolean | null; active_apps: string[] | null}[]> {
+  if (uuids.length === 0) return []
+  const conditions = [sql`u.id in ${uuids}`]
+  if (opts.inactiveBefore) {
+    conditions.push(
+      sql`coalesce(u.last_active, u.created_at) < ${opts.inactiveBefore.toISOString()}::timestamp`,
+    )
+  }
+  if (opts.skipDeactivated) {
+    conditions.push(sql`not exists (select 1 from openmemory_admin.deactivations d where d.user_uuid = u.id)`)
+  }
+  const locked = await sqlRows<{id: string}>(
+    tx,
+    sql`select u.id::text as id from users u where ${sql.join(conditions, sql` and `)} order by u.id for update of u`,
+  )
+  if (locked.length === 0) return []
+  const ids = locked.map((r) => r.id)
+  return sqlRows(
+    tx,
+    sql`select u.id::text as id, u.user_id, k.is_active as key_active,
+               (select array_agg(a.name::text order by a.name) from apps a
+                 where a.owner_id = u.id and a.is_active) as active_apps
+        from users u left join api_keys k on k.user_id = u.id
+        where u.id in ${ids} order by u.user_id`,
+  )
+}
+
+/**
+ * Deactivate a set of users in the caller's transaction: key inactive, every
+ * active app inactive, and what was switched off recorded so reactivation
+ * restores exactly that. Users already deactivated are skipped.
+ */
+export async function deactivateUsersIn(
+  tx: Db,
+  uuids: string[],
+  opts: SetOptions & {reason?: string},
+  ctx: ServiceContext,
+): Promise<DeactivateResult[]> {
+  const targets = await lockQualifying(tx, uuids, {...opts, skipDeactivated: true})
+  const results = targets.map((t) => ({
+    userId: t.user_id,
+    changed: true,
+    dryRun: Boolean(opts.dryRun),
+    keyDeactivated: t.key_active === true,
+    appsDeactivated: t.active_apps ?? [],
+    reason: opts.reason ?? null,
+  }))
+  if (opts.dryRun || targets.length === 0) return results
+  const ids = targets.map((t) => t.id)
+  const now = ctx.now().toISOString()
+  await tx.execute(sql`
+    insert into openmemory_admin.deactivations (user_uuid, deactivated_at, reason, key_switched_off, app_ids)
+    select u.id, ${now}::timestamptz, ${opts.reason ?? null}, coalesce(k.is_active, false),
+           coalesce((select array_agg(a.id) from apps a where a.owner_id = u.id and a.is_active), '{}')
+    from users u left join api_keys k on k.user_id = u.id
+    where u.id in ${ids}`)
+  await tx.execute(sql`update api_keys set is_active = false where user_id in ${ids} and is_active`)
+  await tx.execute(
+    sql`update apps set is_active = false, updated_at = ${now}::timestamp where owner_id in ${ids} and is_active`,
+  )
+  await recordAudit(tx, ctx, results.map(deactivationAudit))
+  return results
+}
+
+export function deactivationAudit(r: DeactivateResult): AuditEntry {
+  return {
+    targetUserId: r.userId,
+    outcome: 'changed',
+    details: {
+      action: 'deactivate',
+      reason: r.reason,
+      keyDeactivated: r.keyDeactivated,
+      appsDeactivated: r.appsDeactivated,
+    },
+  }
+}
+
+/** Deactivate one user. Idempotent: an already deactivated user is reported unchanged. */
+export async function deactivateUser(
+  db: Db,
+  userId: string,
+  opts: {reason?: string; dryRun?: boolean},
+  ctx: ServiceContext,
+): Promise<DeactivateResult> {
+  return db.transaction(async (tx) => {
+    const user = await lockUser(tx, userId)
+    const [r] = await deactivateUsersIn(tx, [user.id], opts, ctx)
+    return (
+      r ?? {
+        userId,
+        changed: false,
+        dryRun: Boolean(opts.dryRun),
+        keyDeactivated: false,
+        appsDeactivated: [],
+        reason: opts.reason ?? null,
+      }
+    )
+  })
+}
+
+export interface ReactivateResult {
+  userId: string
+  changed: boolean
+  keyReactivated: boolean
+  appsReactivated: string[]
+}
+
+/** Restore exactly what `deactivate` switched off. Idempotent. */
+export async function reactivateUser(db: Db, userId: string, ctx: ServiceContext): Promise<ReactivateResult> {
+  return db.transaction(async (tx) => {
+    const user = await lockUser(tx, userId)
+    const [d] = await tx.select().from(deactivations).where(eq(deactivations.userUuid, user.id)).limit(1)
+    if (!d) return {userId, changed: false, keyReactivated: false, appsReactivated: []}
+    const now = ctx.now()
+    let keyReactivated = false
+    if (d.keySwitchedOff) {
+      const updated = await tx
+        .update(apiKeys)
+        .set({isActive: true})
+        .where(eq(apiKeys.userId, user.id))
+        .returning({id: apiKeys.id})
+      keyReactivated = updated.length > 0
+    }
+    let restored: {name: string}[] = []
+    if (d.appIds.length > 0) {
+      restored = await tx
+        .update(apps)
+        .set({isActive: true, updatedAt: now})
+        .where(and(eq(apps.ownerId, user.id), inArray(apps.id, d.appIds)))
+        .returning({name: apps.name})
+    }
+    await tx.delete(deactivations).where(eq(deactivations.userUuid, user.id))
+    const appsReactivated = restored.map((a) => a.name).sort()
+    await recordAudit(tx, ctx, [
+      {
+        targetUserId: userId,
+        outcome: 'changed',
+        details: {action: 'reactivate', keyReactivated, appsReactivated},
+      },
+    ])
+    return {userId, changed: true, keyReactivated, appsReactivated}
+  })
+}
+
+// ---------------------------------------------------------------------------
+// delete
+
+export interface DeleteResult {
+  userId: string
+  dryRun: boolean
+  /** Rows removed (or, in a dry run, that would be) per table, in deletion order. */
+  rows: Record<string, number>
+  total: number
+}
+
+async function tableExists(db: Db, name: string): Promise<boolean> {
+  const [row] = await sqlRows<{present: boolean}>(
+    db,
+    sql`select to_regclass(${`public.${name}`}) is not null as present`,
+  )
+  return Boolean(row?.present)
+}
+
+type Step = {table: string; where: ReturnType<typeof sql>}
+
+/**
+ * The statements that remove a set of users and everything that references
+ * them, in an order that satisfies the foreign keys. Set-based: the same
+ * number of statements for one user or a thousand.
+ */
+async function deletionPlan(db: Db, ids: string[]): Promise<Step[]> {
+  const userApps = sql`(select a.id from apps a where a.owner_id in ${ids})`
+  const userMemories = sql`(select m.id from memories m where m.user_id in ${ids} or m.app_id in ${userApps})`
+  const plan: Step[] = [{table: 'memory_categories', where: sql`memory_id in ${userMemories}`}]
+  if (await tableExists(db, 'memory_access_logs')) {
+    plan.push({
+      table: 'memory_access_logs',
+      where: sql`memory_id in ${userMemories} or app_id in ${userApps}`,
+    })
+  }
+  if (await tableExists(db, 'memory_status_history')) {
+    plan.push({
+      table: 'memory_status_history',
+      where: sql`memory_id in ${userMemories} or changed_by in ${ids}`,
+    })
+  }
+  plan.push(
+    {table: 'memories', where: sql`user_id in ${ids} or app_id in ${userApps}`},
+    {table: 'apps', where: sql`owner_id in ${ids}`},
+    {table: 'api_keys', where: sql`user_id in ${ids}`},
+    {table: 'openmemory_admin.deactivations', where: sql`user_uuid in ${ids}`},
+    {table: 'users', where: sql`id in ${ids}`},
+  )
+  return plan
+}
+
+export interface DeleteSetResult {
+  users: {id: string; userId: string}[]
+  rows: Record<string, number>
+}
+
+/**
+ * Delete (or, in a dry run, count) a set of users and everything that
+ * references them, in the caller's transaction. Users are locked first and,
+ * with `inactiveBefore`, kept when they became active meanwhile.
+ */
+export async function deleteUsersIn(tx: Db, uuids: string[], opts: SetOptions): Promise<DeleteSetResult> {
+  const targets = await lockQualifying(tx, uuids, opts)
+  const rows: Record<string, number> = {}
+  const ids = targets.map((t) => t.id)
+  if (ids.length > 0) {
+    for (const step of await deletionPlan(tx, ids)) {
+      const table = sql.raw(step.table)
+      const query = opts.dryRun
+        ? sql`select count(*)::int as n from ${table} where ${step.where}`
+        : sql`with d as (delete from ${table} where ${step.where} returning 1) select count(*)::int as n from d`
+      const [r] = await sqlRows<{n: number}>(tx, query)
+      rows[step.table] = Number(r?.n ?? 0)
+    }
+  }
+  return {users: targets.map((t) => ({id: t.id, userId: t.user_id})), rows}
+}
+
+export function deletionAudit(userId: string, details: Record<string, unknown>): AuditEntry {
+  return {targetUserId: userId, outcome: 'deleted', details: {action: 'delete', ...details}}
+}
+
+export async function deleteUser(
+  db: Db,
+  userId: string,
+  opts: {dryRun?: boolean},
+  ctx: ServiceContext,
+): Promise<DeleteResult> {
+  return db.transaction(async (tx) => {
+    const user = await lockUser(tx, userId)
+    const r = await deleteUsersIn(tx, [user.id], opts)
+    const total = Object.values(r.rows).reduce((a, b) => a + b, 0)
+    if (!opts.dryRun) await recordAudit(tx, ctx, [deletionAudit(userId, {rows: r.rows})])
+    return {userId, dryRun: Boolean(opts.dryRun), rows: r.rows, total}
+  })
+}
