@@ -98,8 +98,14 @@ export abstract class BaseCommand extends Command {
       error = err
     } else if (err.oclif?.exit !== undefined && err.constructor?.name !== 'Error') {
       // oclif's own parse errors (missing arg, unknown flag, bad option): usage.
-      const firstLine = err.message.split('\n').find((l) => l.trim() !== '') ?? 'Invalid usage'
-      error = new ValidationError(`${firstLine.trim()} See --help.`)
+      const lines = err.message
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l !== '')
+      // "The following error occurred:" says nothing by itself: keep the line it introduces.
+      const firstLine =
+        lines[0]?.endsWith(':') && lines[1] ? `${lines[0]} ${lines[1]}` : (lines[0] ?? 'Invalid usage')
+      error = new ValidationError(`${firstLine} See --help.`)
     } else {
       error =
         mapDatabaseError(err, display) ??

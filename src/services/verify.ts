@@ -1,0 +1,201 @@
+/**
+ * `db verify`: the isolation and integrity audit. Each check is one
+ * set-based query (joins and NOT EXISTS, no per-row work), so the audit
+ * stays fast on millions of memories, and all run in one read-only snapshot.
+ *
+ * References are checked with NOT EXISTS even where the multi-user schema has
+ * foreign keys: other schemas (or hand edits) may lack them. Memory state is
+ * compared as text, since upstream databases have an extra `paused` state.
+ */
+import {type SQL, sql} from 'drizzle-orm'
+import {type Db, resultRows} from '../db/client.js'
+import {DEFAULT_APP} from './users.js'
+
+/** How many sample references a check reports. */
+export const SAMPLE_SIZE = 5
+
+/** What a check's samples name. */
+export type VerifySubject = 'memory' | 'app' | 'key' | 'user' | 'key hash' | 'category link'
+
+export interface VerifyCheck {
+  id: string
+  description: string
+  subject: VerifySubject
+  /** How many rows (or users, or hashes) have the problem; 0 is clean. */
+  count: number
+  /** Up to five of them, sorted: memory/app/key ids, userIds, or key fingerprints. */
+  sample: string[]
+}
+
+export interface DbVerifyResult {
+  clean: boolean
+  /** The sum of every check's count. */
+  problems: number
+  checks: VerifyCheck[]
+}
+
+interface CheckDef {
+  id: string
+  description: string
+  subject: VerifySubject
+  /** A query selecting one text column `ref` per problem. */
+  refs: (deliberate: SQL) => SQL
+}
+
+const DELETED_STATES: [string, string, string][] = [
+  ['deleted', 'deleted_at', 'memories in state deleted without deleted_at'],
+  ['archived', 'archived_at', 'memories in state archived without archived_at'],
+]
+
+export const CHECKS: CheckDef[] = [
+  {
+    id: 'memories-app-of-other-user',
+    description: 'memories whose app belongs to another user (cross-user leak)',
+    subject: 'memory',
+    refs: () => sql`
+      select m.id::text as ref from memories m join apps a on a.id = m.app_id
+      where a.owner_id <> m.user_id`,
+  },
+  {
+    id: 'memories-missing-user',
+    description: 'memories of a user that does not exist',
+    subject: 'memory',
+    refs: () => sql`
+      select m.id::text as ref from memories m
+      where not exists (select 1 from users u where u.id = m.user_id)`,
+  },
+  {
+    id: 'memories-missing-app',
+    description: 'memories in an app that does not exist',
+    subject: 'memory',
+    refs: () => sql`
+      select m.id::text as ref from memories m
+      where not exists (select 1 from apps a where a.id = m.app_id)`,
+  },
+  {
+    id: 'apps-missing-owner',
+    description: 'apps owned by a user that does not exist',
+    subject: 'app',
+    refs: () => sql`
+      select a.id::text as ref from apps a
+      where not exists (select 1 from users u where u.id = a.owner_id)`,
+  },
+  {
+    id: 'keys-missing-user',
+    description: 'API keys of a user that does not exist',
+    subject: 'key',
+    refs: () => sql`
+      select k.id::text as ref from api_keys k
+      where not exists (select 1 from users u where u.id = k.user_id)`,
+  },
+  {
+    id: 'category-links-missing-memory',
+    description: 'memory category links to a memory that does not exist',
+    subject: 'category link',
+    refs: () => sql`
+      select mc.memory_id::text as ref from memory_categories mc
+      where not exists (select 1 from memories m where m.id = mc.memory_id)`,
+  },
+  {
+    id: 'users-without-key',
+    description: 'users with no API key',
+    subject: 'user',
+    refs: () => sql`
+      select u.user_id::text as ref from users u
+      where not exists (select 1 from api_keys k where k.user_id = u.id)`,
+  },
+  {
+    id: 'users-without-default-app',
+    description: `users with no app named '${DEFAULT_APP}'`,
+    subject: 'user',
+    refs: () => sql`
+      select u.user_id::text as ref from users u
+      where not exists (select 1 from apps a where a.owner_id = u.id and a.name = ${DEFAULT_APP})`,
+  },
+  {
+    id: 'duplicate-key-hashes',
+    description: 'key hashes stored more than once (one key opens several users)',
+    subject: 'key hash',
+    refs: () => sql`
+      select left(k.key_hash, 8) || ' (' ||
+             string_agg(coalesce(u.user_id::text, k.user_id::text), ' ' order by coalesce(u.user_id::text, k.user_id::text))
+             || ')' as ref
+      from api_keys k left join users u on u.id = k.user_id
+      group by k.key_hash having count(*) > 1`,
+  },
+  {
+    id: 'half-deactivated-key-off',
+    description: 'users with an inactive key but active apps, not deactivated by this tool',
+    subject: 'user',
+    refs: (deliberate) => sql`
+      select u.user_id::text as ref from users u join api_keys k on k.user_id = u.id
+      where not k.is_active
+        and exists (select 1 from apps a where a.owner_id = u.id and a.is_active)
+        and not (${deliberate})`,
+  },
+  {
+    id: 'half-deactivated-apps-off',
+    description: 'users with an active key but every app inactive, not deactivated by this tool',
+    subject: 'user',
+    refs: (deliberate) => sql`
+      select u.user_id::text as ref from users u join api_keys k on k.user_id = u.id
+      where k.is_active
+        and exists (select 1 from apps a where a.owner_id = u.id)
+        and not exists (select 1 from apps a where a.owner_id = u.id and a.is_active)
+        and not (${deliberate})`,
+  },
+  ...DELETED_STATES.map(
+    ([state, column, description]): CheckDef => ({
+      id: `memories-${state}-without-${column.replace('_', '-')}`,
+      description,
+      subject: 'memory',
+      refs: () => sql`
+        select m.id::text as ref from memories m
+        where m.state::text = ${state} and m.${sql.identifier(column)} is null`,
+    }),
+  ),
+  {
+    id: 'memories-without-state',
+    description: 'memories with no state (invisible to the server)',
+    subject: 'memory',
+    refs: () => sql`select m.id::text as ref from memories m where m.state is null`,
+  },
+]
+
+/**
+ * Run every check in one read-only, repeatable-read transaction (a consistent
+ * snapshot of a live database). Changes nothing.
+ */
+export async function verifyDatabase(db: Db): Promise<DbVerifyResult> {
+  const checks = await db.transaction(
+    async (tx) => {
+      const [present] = resultRows<{present: boolean}>(
+        await tx.execute(sql`select to_regclass('openmemory_admin.deactivations') is not null as present`),
+      )
+      // A user with a deactivation record was switched off on purpose.
+      const deliberate = present?.present
+        ? sql`exists (select 1 from openmemory_admin.deactivations d where d.user_uuid = u.id)`
+        : sql`false`
+      const out: VerifyCheck[] = []
+      for (const check of CHECKS) {
+        const rows = resultRows<{total: number | string; ref: string}>(
+          await tx.execute(sql`
+            select (count(*) over ())::int as total, ref
+            from (${check.refs(deliberate)}) problems
+            order by ref limit ${SAMPLE_SIZE}`),
+        )
+        out.push({
+          id: check.id,
+          description: check.description,
+          subject: check.subject,
+          count: rows.length === 0 ? 0 : Number(rows[0].total),
+          sample: rows.map((r) => r.ref),
+        })
+      }
+      return out
+    },
+    {isolationLevel: 'repeatable read', accessMode: 'read only'},
+  )
+  const problems = checks.reduce((sum, c) => sum + c.count, 0)
+  return {clean: problems === 0, problems, checks}
+}
