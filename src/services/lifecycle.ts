@@ -160,7 +160,7 @@ async function lockQualifying(
   tx: Db,
   uuids: string[],
   opts: SetOptions & {skipDeactivated?: boolean},
-): Promise<{id: string; user_id: string; key_active: boolean | null; active_apps: string[] | null}[]> {
+): Promise<{id: string; user_id: string}[]> {
   if (uuids.length === 0) return []
   const conditions = [sql`u.id in ${uuids}`]
   if (opts.inactiveBefore) {
@@ -171,19 +171,10 @@ async function lockQualifying(
   if (opts.skipDeactivated) {
     conditions.push(sql`not exists (select 1 from openmemory_admin.deactivations d where d.user_uuid = u.id)`)
   }
-  const locked = await sqlRows<{id: string}>(
+  return sqlRows<{id: string; user_id: string}>(
     tx,
-    sql`select u.id::text as id from users u where ${sql.join(conditions, sql` and `)} order by u.id for update of u`,
-  )
-  if (locked.length === 0) return []
-  const ids = locked.map((r) => r.id)
-  return sqlRows(
-    tx,
-    sql`select u.id::text as id, u.user_id, k.is_active as key_active,
-               (select array_agg(a.name::text order by a.name) from apps a
-                 where a.owner_id = u.id and a.is_active) as active_apps
-        from users u left join api_keys k on k.user_id = u.id
-        where u.id in ${ids} order by u.user_id`,
+    sql`select u.id::text as id, u.user_id from users u where ${sql.join(conditions, sql` and `)}
+        order by u.id for update of u`,
   )
 }
 
@@ -198,7 +189,21 @@ export async function deactivateUsersIn(
   opts: SetOptions & {reason?: string},
   ctx: ServiceContext,
 ): Promise<DeactivateResult[]> {
-  const targets = await lockQualifying(tx, uuids, {...opts, skipDeactivated: true})
+  const locked = await lockQualifying(tx, uuids, {...opts, skipDeactivated: true})
+  if (locked.length === 0) return []
+  const targets = await sqlRows<{
+    id: string
+    user_id: string
+    key_active: boolean | null
+    active_apps: string[] | null
+  }>(
+    tx,
+    sql`select u.id::text as id, u.user_id, k.is_active as key_active,
+               (select array_agg(a.name::text order by a.name) from apps a
+                 where a.owner_id = u.id and a.is_active) as active_apps
+        from users u left join api_keys k on k.user_id = u.id
+        where u.id in ${locked.map((l) => l.id)} order by u.user_id`,
+  )
   const results = targets.map((t) => ({
     userId: t.user_id,
     changed: true,
@@ -328,16 +333,23 @@ type Step = {table: string; where: ReturnType<typeof sql>}
 /**
  * The statements that remove a set of users and everything that references
  * them, in an order that satisfies the foreign keys. Set-based: the same
- * number of statements for one user or a thousand.
+ * number of statements for one user or a thousand. The users' app ids are
+ * passed as a list so PostgreSQL can combine index scans on memories.
  */
 async function deletionPlan(db: Db, ids: string[]): Promise<Step[]> {
-  const userApps = sql`(select a.id from apps a where a.owner_id in ${ids})`
-  const userMemories = sql`(select m.id from memories m where m.user_id in ${ids} or m.app_id in ${userApps})`
+  const appIds = (
+    await sqlRows<{id: string}>(db, sql`select id::text as id from apps where owner_id in ${ids}`)
+  ).map((a) => a.id)
+  const ofUsers = appIds.length > 0 ? sql`(user_id in ${ids} or app_id in ${appIds})` : sql`user_id in ${ids}`
+  const userMemories = sql`(select id from memories where ${ofUsers})`
   const plan: Step[] = [{table: 'memory_categories', where: sql`memory_id in ${userMemories}`}]
   if (await tableExists(db, 'memory_access_logs')) {
     plan.push({
       table: 'memory_access_logs',
-      where: sql`memory_id in ${userMemories} or app_id in ${userApps}`,
+      where:
+        appIds.length > 0
+          ? sql`memory_id in ${userMemories} or app_id in ${appIds}`
+          : sql`memory_id in ${userMemories}`,
     })
   }
   if (await tableExists(db, 'memory_status_history')) {
@@ -347,7 +359,7 @@ async function deletionPlan(db: Db, ids: string[]): Promise<Step[]> {
     })
   }
   plan.push(
-    {table: 'memories', where: sql`user_id in ${ids} or app_id in ${userApps}`},
+    {table: 'memories', where: ofUsers},
     {table: 'apps', where: sql`owner_id in ${ids}`},
     {table: 'api_keys', where: sql`user_id in ${ids}`},
     {table: 'openmemory_admin.deactivations', where: sql`user_uuid in ${ids}`},

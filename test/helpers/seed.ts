@@ -37,3 +37,42 @@ export async function addApp(
     insert into apps (id, owner_id, name, is_active, created_at, updated_at) values (${id}, ${userUuid}, ${name}, ${active}, now(), now())`)
   return id
 }
+
+/**
+ * Many users at once, generated in SQL: each with an active key, a `default`
+ * app and `memoriesEach` memories; last_active `daysAgo` days before `now`
+ * (null when `neverActive`, with created_at then that old).
+ */
+export async function seedUsersBulk(
+  database: Database,
+  opts: {
+    prefix: string
+    count: number
+    daysAgo: number
+    now: Date
+    memoriesEach?: number
+    neverActive?: boolean
+  },
+): Promise<void> {
+  const at = new Date(opts.now.getTime() - opts.daysAgo * 86_400_000).toISOString()
+  await database.db.execute(sql`
+    insert into users (id, user_id, name, created_at, updated_at, last_active)
+    select gen_random_uuid(), ${opts.prefix} || g, ${opts.prefix} || g, ${at}::timestamp, ${at}::timestamp,
+           ${opts.neverActive ? null : at}::timestamp
+    from generate_series(1, ${opts.count}) g`)
+  await database.db.execute(sql`
+    insert into api_keys (id, user_id, key_hash, created_at, is_active)
+    select gen_random_uuid(), u.id, md5(u.id::text) || md5(u.user_id), ${at}::timestamp, true
+    from users u where u.user_id like ${`${opts.prefix}%`}`)
+  await database.db.execute(sql`
+    insert into apps (id, owner_id, name, is_active, created_at, updated_at)
+    select gen_random_uuid(), u.id, 'default', true, ${at}::timestamp, ${at}::timestamp
+    from users u where u.user_id like ${`${opts.prefix}%`}`)
+  if (opts.memoriesEach) {
+    await database.db.execute(sql`
+      insert into memories (id, user_id, app_id, content, state, created_at)
+      select gen_random_uuid(), a.owner_id, a.id, 'm', 'active', ${at}::timestamp
+      from apps a join users u on u.id = a.owner_id, generate_series(1, ${opts.memoriesEach})
+      where u.user_id like ${`${opts.prefix}%`}`)
+  }
+}

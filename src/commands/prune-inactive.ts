@@ -1,0 +1,140 @@
+import {Flags} from '@oclif/core'
+import {BaseCommand} from '../base-command.js'
+import {BusyError} from '../errors.js'
+import {defaultContext} from '../services/context.js'
+import {
+  DEFAULT_BATCH_SIZE,
+  PRUNE_MODES,
+  type PruneMode,
+  type PruneResult,
+  planPrune,
+  pruneInactive,
+} from '../services/prune.js'
+import {parseUserId} from '../services/validation.js'
+import {progressBar} from '../ui/progress.js'
+import {assertCanConfirm, confirm} from '../ui/prompts.js'
+
+export type PruneInactiveResult = PruneResult & {cancelled?: boolean}
+
+export default class PruneInactive extends BaseCommand {
+  static summary = 'Deactivate or delete users inactive for N days; safe to run from cron.'
+
+  static description =
+    `A user is inactive when users.last_active (or created_at, if never active) is older than --days. --mode deactivate (the default) switches off the key and apps and keeps the data: undo with 'users reactivate'. --mode delete removes the user and everything that references them, as 'users delete' does.
+
+Runs in batches, each its own transaction; a crash loses at most the batch in flight and running again finishes the job. A user who becomes active during the run is kept. Only one run at a time: a second run exits 75 at once.
+
+On a terminal it shows the count and asks before changing anything; without a terminal, --yes is required (else exit 2, nothing changed).`
+
+  static examples = [
+    '<%= config.bin %> <%= command.id %> --days 90 --dry-run',
+    '<%= config.bin %> <%= command.id %> --days 90 --yes',
+    '<%= config.bin %> <%= command.id %> --days 365 --mode delete --exclude admin --exclude ops --yes --json',
+  ]
+
+  static flags = {
+    days: Flags.integer({summary: 'Inactive for at least this many days.', default: 90, min: 1}),
+    mode: Flags.string({
+      summary: 'What to do with inactive users.',
+      options: PRUNE_MODES,
+      default: 'deactivate',
+    }),
+    exclude: Flags.string({summary: 'Never touch this userId (repeatable).', multiple: true}),
+    limit: Flags.integer({summary: 'Change at most this many users in this run.', min: 1}),
+    'dry-run': Flags.boolean({summary: 'List who would be affected; change nothing.'}),
+    yes: Flags.boolean({char: 'y', summary: 'Change without asking (required without a terminal).'}),
+    'batch-size': Flags.integer({
+      summary: 'Users per transaction.',
+      default: DEFAULT_BATCH_SIZE,
+      min: 1,
+      max: 10_000,
+      helpGroup: 'ADVANCED',
+    }),
+  }
+
+  // The embedded database's file lock is the run lock: never wait for it.
+  protected lockWaitMs = 0
+
+  async run(): Promise<PruneInactiveResult> {
+    const {flags} = await this.parse(PruneInactive)
+    const json = this.jsonEnabled()
+    const input = {
+      days: flags.days,
+      mode: flags.mode as PruneMode,
+      exclude: (flags.exclude ?? []).map(parseUserId),
+      limit: flags.limit,
+      dryRun: flags['dry-run'],
+      batchSize: flags['batch-size'],
+    }
+    process.stderr.write(`Target: ${(await this.target()).display}\n`)
+    const database = await this.connect()
+    if (!(await database.tryRunLock('prune-inactive'))) {
+      throw new BusyError(
+        'Another prune-inactive run holds the lock on this database; try again when it has finished.',
+      )
+    }
+    const ctx = defaultContext('prune-inactive')
+
+    if (input.dryRun) {
+      const r = await pruneInactive(database.db, input, ctx)
+      if (!json) {
+        for (const u of r.users) this.log(u)
+        this.note(
+          `Dry run: ${r.matched} user(s) inactive since ${r.cutoff} would be ${verb(input.mode)}; nothing changed.`,
+        )
+      }
+      return r
+    }
+
+    const plan = await planPrune(database.db, input, ctx)
+    if (plan.matched > 0 && !flags.yes) {
+      assertCanConfirm({yes: flags.yes, json, action: `${input.mode} ${plan.matched} inactive user(s)`})
+      const ok = await confirm(
+        `${capitalise(input.mode)} ${plan.matched} user(s) with no activity for ${input.days} days (since ${plan.cutoff})?${input.mode === 'delete' ? ' This cannot be undone.' : ''}`,
+      )
+      if (!ok) {
+        this.log('Cancelled; nothing changed.')
+        return {
+          ...plan,
+          days: input.days,
+          mode: input.mode,
+          changed: 0,
+          skipped: 0,
+          dryRun: false,
+          durationMs: 0,
+          users: [],
+          cancelled: true,
+        }
+      }
+    }
+
+    const bar = await progressBar(verb(input.mode, true), !json)
+    let r: PruneResult
+    try {
+      r = await pruneInactive(database.db, input, ctx, {
+        onStart: (n) => bar.start(n),
+        onBatch: ({changed, skipped}) => bar.update(changed + skipped),
+      })
+    } finally {
+      bar.stop()
+    }
+    this.log(
+      `${capitalise(verb(input.mode))} ${r.changed} of ${r.matched} user(s) inactive for ${r.days} days${r.skipped ? `; kept ${r.skipped} that became active during the run` : ''} (${(r.durationMs / 1000).toFixed(1)} s).`,
+    )
+    if (input.mode === 'deactivate' && r.changed > 0) {
+      this.note(
+        "Undo for a user with 'openmemory users reactivate <userId>'; 'openmemory audit list --since 1d' lists who was changed.",
+      )
+    }
+    return r
+  }
+}
+
+function verb(mode: PruneMode, progressive = false): string {
+  if (progressive) return mode === 'delete' ? 'Deleting' : 'Deactivating'
+  return mode === 'delete' ? 'deleted' : 'deactivated'
+}
+
+function capitalise(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1)
+}

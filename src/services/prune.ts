@@ -1,0 +1,210 @@
+/**
+ * prune-inactive: deactivate or delete users inactive for N days, built for
+ * cron. Works in batches, each its own transaction, paging by key (users.id,
+ * no OFFSET), so memory stays flat, a crash loses at most the batch in flight
+ * and running again finishes the job. The statements that change a batch
+ * lock its users and re-check inactivity, so a user who logs in meanwhile is
+ * kept (counted as skipped).
+ */
+import {sql} from 'drizzle-orm'
+import type {Db} from '../db/client.js'
+import {recordAudit} from './audit.js'
+import type {ServiceContext} from './context.js'
+import {deactivateUsersIn, deleteUsersIn, deletionAudit, sqlRows} from './lifecycle.js'
+import {inactiveCutoff} from './users.js'
+
+export type PruneMode = 'deactivate' | 'delete'
+export const PRUNE_MODES: PruneMode[] = ['deactivate', 'delete']
+
+export interface PruneInput {
+  days: number
+  mode: PruneMode
+  exclude?: string[]
+  limit?: number
+  dryRun?: boolean
+  batchSize?: number
+}
+
+export interface PruneUser {
+  userId: string
+  lastSeen: string | null
+}
+
+export interface PruneResult {
+  days: number
+  mode: PruneMode
+  cutoff: string
+  matched: number
+  changed: number
+  skipped: number
+  dryRun: boolean
+  durationMs: number
+  users: string[]
+}
+
+export interface PruneHooks {
+  /** Called with each page of selected users before the transaction that changes them. */
+  beforeBatch?: (userIds: string[]) => Promise<void>
+  /** Called once the number of users to process is known. */
+  onStart?: (matched: number) => void
+  /** Called after each committed batch with the running totals. */
+  onBatch?: (done: {changed: number; skipped: number}) => void
+}
+
+export const DEFAULT_BATCH_SIZE = 500
+
+function selection(cutoff: Date, mode: PruneMode, exclude: string[], after?: string) {
+  const conditions = [sql`coalesce(u.last_active, u.created_at) < ${cutoff.toISOString()}::timestamp`]
+  if (exclude.length > 0) conditions.push(sql`u.user_id not in ${exclude}`)
+  if (mode === 'deactivate') {
+    // Already deactivated users have nothing left to switch off.
+    conditions.push(sql`not exists (select 1 from openmemory_admin.deactivations d where d.user_uuid = u.id)`)
+  }
+  if (after) conditions.push(sql`u.id > ${after}::uuid`)
+  return sql.join(conditions, sql` and `)
+}
+
+/** How many users a run would change (before --limit). */
+export async function countInactive(
+  db: Db,
+  cutoff: Date,
+  mode: PruneMode,
+  exclude: string[],
+): Promise<number> {
+  const [row] = await sqlRows<{n: number}>(
+    db,
+    sql`select count(*)::int as n from users u where ${selection(cutoff, mode, exclude)}`,
+  )
+  return Number(row?.n ?? 0)
+}
+
+async function nextPage(
+  db: Db,
+  cutoff: Date,
+  mode: PruneMode,
+  exclude: string[],
+  after: string | undefined,
+  size: number,
+) {
+  return sqlRows<{id: string; user_id: string; last_seen: string | null}>(
+    db,
+    sql`select u.id::text as id, u.user_id, coalesce(u.last_active, u.created_at)::text as last_seen
+        from users u where ${selection(cutoff, mode, exclude, after)}
+        order by u.id limit ${size}`,
+  )
+}
+
+/** The users a run would change, paging by key; for --dry-run. */
+export async function listInactive(
+  db: Db,
+  input: PruneInput,
+  ctx: Pick<ServiceContext, 'now'>,
+): Promise<{cutoff: Date; users: PruneUser[]}> {
+  const cutoff = inactiveCutoff(ctx.now(), input.days)
+  const exclude = input.exclude ?? []
+  const limit = input.limit ?? Number.POSITIVE_INFINITY
+  const size = input.batchSize ?? DEFAULT_BATCH_SIZE
+  const users: PruneUser[] = []
+  let after: string | undefined
+  while (users.length < limit) {
+    const page = await nextPage(db, cutoff, input.mode, exclude, after, Math.min(size, limit - users.length))
+    if (page.length === 0) break
+    for (const r of page) users.push({userId: r.user_id, lastSeen: r.last_seen ? utcIso(r.last_seen) : null})
+    after = page[page.length - 1].id
+  }
+  return {cutoff, users}
+}
+
+function utcIso(text: string): string {
+  return new Date(`${text.replace(' ', 'T')}Z`).toISOString()
+}
+
+export async function pruneInactive(
+  db: Db,
+  input: PruneInput,
+  ctx: ServiceContext,
+  hooks: PruneHooks = {},
+): Promise<PruneResult> {
+  const started = Date.now()
+  const cutoff = inactiveCutoff(ctx.now(), input.days)
+  const exclude = input.exclude ?? []
+  const limit = input.limit ?? Number.POSITIVE_INFINITY
+  const size = input.batchSize ?? DEFAULT_BATCH_SIZE
+  const base = {days: input.days, mode: input.mode, cutoff: cutoff.toISOString()}
+
+  if (input.dryRun) {
+    const {users} = await listInactive(db, input, ctx)
+    return {
+      ...base,
+      matched: users.length,
+      changed: 0,
+      skipped: 0,
+      dryRun: true,
+      durationMs: Date.now() - started,
+      users: users.map((u) => u.userId),
+    }
+  }
+
+  const matched = Math.min(await countInactive(db, cutoff, input.mode, exclude), limit)
+  hooks.onStart?.(matched)
+  const changedUsers: string[] = []
+  let skipped = 0
+  let after: string | undefined
+  while (changedUsers.length < limit) {
+    const page = await nextPage(
+      db,
+      cutoff,
+      input.mode,
+      exclude,
+      after,
+      Math.min(size, limit - changedUsers.length),
+    )
+    if (page.length === 0) break
+    after = page[page.length - 1].id
+    const ids = page.map((p) => p.id)
+    await hooks.beforeBatch?.(page.map((p) => p.user_id))
+    const changed = await db.transaction(async (tx) => {
+      if (input.mode === 'deactivate') {
+        const results = await deactivateUsersIn(
+          tx,
+          ids,
+          {inactiveBefore: cutoff, reason: `prune-inactive: no activity for ${input.days} days`},
+          ctx,
+        )
+        return results.map((r) => r.userId)
+      }
+      const r = await deleteUsersIn(tx, ids, {inactiveBefore: cutoff})
+      await recordAudit(
+        tx,
+        ctx,
+        r.users.map((u) =>
+          deletionAudit(u.userId, {reason: `prune-inactive: no activity for ${input.days} days`}),
+        ),
+      )
+      return r.users.map((u) => u.userId)
+    })
+    changedUsers.push(...changed)
+    skipped += page.length - changed.length
+    hooks.onBatch?.({changed: changedUsers.length, skipped})
+  }
+  return {
+    ...base,
+    matched,
+    changed: changedUsers.length,
+    skipped,
+    dryRun: false,
+    durationMs: Date.now() - started,
+    users: changedUsers,
+  }
+}
+
+/** Cutoff and how many users a run would change now: for the confirmation before a run. */
+export async function planPrune(
+  db: Db,
+  input: PruneInput,
+  ctx: Pick<ServiceContext, 'now'>,
+): Promise<{cutoff: string; matched: number}> {
+  const cutoff = inactiveCutoff(ctx.now(), input.days)
+  const n = await countInactive(db, cutoff, input.mode, input.exclude ?? [])
+  return {cutoff: cutoff.toISOString(), matched: Math.min(n, input.limit ?? Number.POSITIVE_INFINITY)}
+}

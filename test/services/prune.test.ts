@@ -1,0 +1,142 @@
+import {sql} from 'drizzle-orm'
+import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
+import type {Database} from '../../src/db/client.js'
+import {runMigrations} from '../../src/db/client.js'
+import {listAudit} from '../../src/services/audit.js'
+import {reactivateUser} from '../../src/services/lifecycle.js'
+import {pruneInactive} from '../../src/services/prune.js'
+import {testContext} from '../helpers/context.js'
+import {createTestDatabase, DRIVERS, resetTables, type TestDatabase} from '../helpers/databases.js'
+import {seedUsersBulk} from '../helpers/seed.js'
+import {count} from '../helpers/server-rule.js'
+
+const NOW = new Date('2026-06-01T00:00:00.000Z')
+const DAY = 86_400_000
+
+describe.each(DRIVERS)('prune-inactive service on %s', (driver) => {
+  let td: TestDatabase
+  let database: Database
+  beforeAll(async () => {
+    td = await createTestDatabase(driver, 'multiuser')
+    database = await td.open({migrate: true})
+    await runMigrations(database)
+  })
+  afterAll(async () => {
+    await database?.close()
+    await td?.drop()
+  })
+  beforeEach(async () => resetTables(database))
+  const ctx = () => testContext('prune-inactive', NOW).ctx
+  const setSeen = (userId: string, at: Date | null, created = at) =>
+    database.db.execute(sql`update users set last_active = ${at?.toISOString() ?? null}::timestamp,
+      created_at = ${created?.toISOString() ?? null}::timestamp where user_id = ${userId}`)
+  const deactivated = async () =>
+    (
+      await database.rows<{user_id: string}>(sql`select u.user_id from openmemory_admin.deactivations d
+      join users u on u.id = d.user_uuid order by u.user_id`)
+    ).map((r) => r.user_id)
+
+  it('changes users just outside the window and keeps those just inside', async () => {
+    await seedUsersBulk(database, {prefix: 'edge', count: 3, daysAgo: 0, now: NOW})
+    const cutoff = NOW.getTime() - 90 * DAY
+    await setSeen('edge1', new Date(cutoff - 1000)) // inactive for 90 days and a second
+    await setSeen('edge2', new Date(cutoff + 1000)) // a second short of 90 days
+    await setSeen('edge3', new Date(cutoff)) // exactly 90 days: not older than the cutoff
+    const r = await pruneInactive(database.db, {days: 90, mode: 'deactivate'}, ctx())
+    expect(r).toMatchObject({
+      matched: 1,
+      changed: 1,
+      skipped: 0,
+      users: ['edge1'],
+      cutoff: new Date(cutoff).toISOString(),
+    })
+    expect(await deactivated()).toEqual(['edge1'])
+  })
+
+  it('judges users who never logged in by created_at', async () => {
+    await seedUsersBulk(database, {prefix: 'never', count: 2, daysAgo: 100, now: NOW, neverActive: true})
+    await setSeen('never2', null, new Date(NOW.getTime() - 10 * DAY))
+    const r = await pruneInactive(database.db, {days: 90, mode: 'deactivate'}, ctx())
+    expect(r.users).toEqual(['never1'])
+  })
+
+  it('honours --exclude and --limit', async () => {
+    await seedUsersBulk(database, {prefix: 'ex', count: 5, daysAgo: 200, now: NOW})
+    const r = await pruneInactive(
+      database.db,
+      {days: 90, mode: 'deactivate', exclude: ['ex2', 'ex4'], limit: 2},
+      ctx(),
+    )
+    expect(r.changed).toBe(2)
+    expect(r.matched).toBe(2)
+    expect(r.users.every((u) => !['ex2', 'ex4'].includes(u))).toBe(true)
+    const rest = await pruneInactive(
+      database.db,
+      {days: 90, mode: 'deactivate', exclude: ['ex2', 'ex4']},
+      ctx(),
+    )
+    expect(rest.changed).toBe(1)
+    expect(await deactivated()).toEqual(['ex1', 'ex3', 'ex5'])
+  })
+
+  it('writes nothing in a dry run', async () => {
+    await seedUsersBulk(database, {prefix: 'dry', count: 3, daysAgo: 200, now: NOW, memoriesEach: 2})
+    const r = await pruneInactive(database.db, {days: 90, mode: 'delete', dryRun: true}, ctx())
+    expect(r).toMatchObject({dryRun: true, matched: 3, changed: 0})
+    expect(await count(database, 'users')).toBe(3)
+    expect(await count(database, 'memories')).toBe(6)
+    expect(await count(database, 'openmemory_admin.audit_log')).toBe(0)
+  })
+
+  it('keeps a user whose last_active is refreshed between selection and change', async () => {
+    await seedUsersBulk(database, {prefix: 'race', count: 3, daysAgo: 200, now: NOW})
+    const r = await pruneInactive(database.db, {days: 90, mode: 'delete'}, ctx(), {
+      beforeBatch: async (selected) => {
+        expect(selected).toContain('race2')
+        await setSeen('race2', NOW)
+      },
+    })
+    expect(r).toMatchObject({matched: 3, changed: 2, skipped: 1})
+    expect(
+      (await database.rows<{user_id: string}>(sql`select user_id from users`)).map((u) => u.user_id),
+    ).toEqual(['race2'])
+  })
+
+  it('deletes inactive users and everything of theirs, auditing each', async () => {
+    await seedUsersBulk(database, {prefix: 'gone', count: 3, daysAgo: 200, now: NOW, memoriesEach: 4})
+    await seedUsersBulk(database, {prefix: 'stay', count: 2, daysAgo: 1, now: NOW, memoriesEach: 4})
+    const r = await pruneInactive(database.db, {days: 90, mode: 'delete', batchSize: 2}, ctx())
+    expect(r.changed).toBe(3)
+    expect(await count(database, 'users')).toBe(2)
+    expect(await count(database, 'memories')).toBe(8)
+    expect(await count(database, 'apps')).toBe(2)
+    expect(await count(database, 'api_keys')).toBe(2)
+    const audit = await listAudit(database.db, {limit: 10})
+    expect(audit.map((a) => a.targetUserId).sort()).toEqual(['gone1', 'gone2', 'gone3'])
+    expect(audit.every((a) => a.outcome === 'deleted' && a.command === 'prune-inactive')).toBe(true)
+  })
+
+  it('deactivation is undone by users reactivate', async () => {
+    await seedUsersBulk(database, {prefix: 'undo', count: 1, daysAgo: 200, now: NOW})
+    await pruneInactive(database.db, {days: 90, mode: 'deactivate'}, ctx())
+    const r = await reactivateUser(database.db, 'undo1', ctx())
+    expect(r).toMatchObject({changed: true, keyReactivated: true, appsReactivated: ['default']})
+  })
+
+  it('processes 10,000 inactive users in batches', async () => {
+    await seedUsersBulk(database, {prefix: 'bulk', count: 10_000, daysAgo: 365, now: NOW})
+    await seedUsersBulk(database, {prefix: 'live', count: 100, daysAgo: 1, now: NOW})
+    const batches: number[] = []
+    const r = await pruneInactive(database.db, {days: 90, mode: 'deactivate', batchSize: 1000}, ctx(), {
+      onBatch: ({changed}) => batches.push(changed),
+    })
+    expect(r).toMatchObject({matched: 10_000, changed: 10_000, skipped: 0})
+    expect(batches).toEqual(Array.from({length: 10}, (_, i) => (i + 1) * 1000))
+    expect(await count(database, 'openmemory_admin.deactivations')).toBe(10_000)
+    const [active] = await database.rows<{n: number}>(
+      sql`select count(*)::int as n from api_keys where is_active`,
+    )
+    expect(active.n).toBe(100)
+    expect(await count(database, 'openmemory_admin.audit_log')).toBe(10_000)
+  })
+})
