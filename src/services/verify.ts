@@ -50,11 +50,13 @@ const DELETED_STATES: [string, string, string][] = [
 export const CHECKS: CheckDef[] = [
   {
     id: 'memories-app-of-other-user',
+    // A memory of a missing user is reported by memories-missing-user instead.
     description: 'memories whose app belongs to another user (cross-user leak)',
     subject: 'memory',
     refs: () => sql`
       select m.id::text as ref from memories m join apps a on a.id = m.app_id
-      where a.owner_id <> m.user_id`,
+      where a.owner_id <> m.user_id
+        and exists (select 1 from users u where u.id = m.user_id)`,
   },
   {
     id: 'memories-missing-user',

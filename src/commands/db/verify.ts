@@ -1,0 +1,41 @@
+import {BaseCommand} from '../../base-command.js'
+import {CheckFailedError} from '../../errors.js'
+import {type DbVerifyResult, verifyDatabase} from '../../services/verify.js'
+import {formatCheck} from '../../ui/checks.js'
+
+export default class DbVerify extends BaseCommand {
+  static summary = 'Audit user isolation and integrity: cross-user memories, orphans, half-deactivated users.'
+
+  static description =
+    `Read-only. Each check is one query over the whole database (fast on millions of memories), all in one consistent snapshot. Prints every check with its count and up to five sample ids (memory, app and key ids; userIds for user checks; key fingerprints for duplicate hashes):
+
+  - memories whose app belongs to another user (a cross-user leak)
+  - memories, apps, API keys and category links that reference a missing user, app or memory
+  - users with no API key, or no app named 'default'
+  - key hashes stored more than once
+  - half-deactivated users: key inactive but apps active, or key active but every app inactive (users deactivated with 'openmemory users deactivate' are deliberate and not reported)
+  - memories in state deleted without deleted_at, archived without archived_at, or with no state
+
+Exit codes: 0 nothing found; 1 something found (the --json output still carries every check).`
+
+  static examples = [
+    '<%= config.bin %> <%= command.id %>',
+    "<%= config.bin %> <%= command.id %> --json | jq '.checks[] | select(.count > 0)'",
+    '<%= config.bin %> <%= command.id %> || mail -s "openmemory isolation audit failed" ops@example.com',
+  ]
+
+  async run(): Promise<DbVerifyResult> {
+    await this.parse(DbVerify)
+    const result = await verifyDatabase(await this.db())
+    for (const check of result.checks) this.log(formatCheck(check))
+    if (result.clean) {
+      this.log(`No problems found (${result.checks.length} checks).`)
+      return result
+    }
+    const failing = result.checks.filter((c) => c.count > 0)
+    throw new CheckFailedError(
+      `db verify found ${result.problems} problem${result.problems === 1 ? '' : 's'} in ${failing.length} check${failing.length === 1 ? '' : 's'}: ${failing.map((c) => c.id).join(', ')}.`,
+      result as unknown as Record<string, unknown>,
+    )
+  }
+}

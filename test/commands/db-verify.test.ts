@@ -1,0 +1,118 @@
+import {sql} from 'drizzle-orm'
+import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
+import DbVerify from '../../src/commands/db/verify.js'
+import {createUser} from '../../src/services/users.js'
+import {CHECKS} from '../../src/services/verify.js'
+import {testContext} from '../helpers/context.js'
+import {createTestDatabase, resetTables, type TestDatabase} from '../helpers/databases.js'
+import {runBin, runCommand} from '../helpers/run.js'
+
+describe('db verify (command)', () => {
+  let td: TestDatabase
+  let url: string
+  beforeAll(async () => {
+    td = await createTestDatabase('postgres')
+    url = td.url!
+    const d = await td.open({migrate: true})
+    await d.close()
+  })
+  afterAll(async () => td.drop())
+  beforeEach(async () => {
+    const d = await td.open()
+    await resetTables(d)
+    await createUser(d.db, {userId: 'alice'}, testContext().ctx)
+    await createUser(d.db, {userId: 'bob'}, testContext().ctx)
+    await d.close()
+  })
+  const withDb = async (fn: (d: Awaited<ReturnType<TestDatabase['open']>>) => Promise<void>) => {
+    const d = await td.open()
+    try {
+      await fn(d)
+    } finally {
+      await d.close()
+    }
+  }
+
+  it('exits 0 on a clean database, one line per check', async () => {
+    const r = await runCommand(DbVerify, ['--database-url', url])
+    expect(r.exitCode).toBe(0)
+    const lines = r.stdout.trim().split('\n')
+    expect(lines).toHaveLength(CHECKS.length + 1)
+    for (const line of lines.slice(0, -1)) expect(line).toMatch(/^ok {10}0 {2}\S/)
+    expect(lines.at(-1)).toBe(`No problems found (${CHECKS.length} checks).`)
+    expect(r.stderr).toBe('')
+  })
+
+  it('exits 1 with the count and sample ids, and one error line naming the check', async () => {
+    await withDb(async (d) => {
+      await d.db.execute(
+        sql`update api_keys set is_active = false where user_id = (select id from users where user_id = 'bob')`,
+      )
+    })
+    const r = await runCommand(DbVerify, ['--database-url', url])
+    expect(r.exitCode).toBe(1)
+    expect(r.stdout).toContain(
+      'FAIL        1  users with an inactive key but active apps, not deactivated by this tool: bob',
+    )
+    expect(r.stderr.trim()).toBe('Error: db verify found 1 problem in 1 check: half-deactivated-key-off.')
+  })
+
+  it('gives the checks as data with --json, also when it finds something', async () => {
+    const clean = await runCommand(DbVerify, ['--json', '--database-url', url])
+    expect(clean.exitCode).toBe(0)
+    const ok = JSON.parse(clean.stdout)
+    expect(Object.keys(ok).sort()).toEqual(['checks', 'clean', 'problems'])
+    expect(ok.checks).toHaveLength(CHECKS.length)
+    expect(Object.keys(ok.checks[0]).sort()).toEqual(['count', 'description', 'id', 'sample', 'subject'])
+
+    await withDb(async (d) => {
+      await d.db.execute(
+        sql`update apps set name = 'other' where owner_id = (select id from users where user_id = 'alice')`,
+      )
+    })
+    const dirty = await runCommand(DbVerify, ['--json', '--database-url', url])
+    expect(dirty.exitCode).toBe(1)
+    const out = JSON.parse(dirty.stdout)
+    expect(out).toMatchObject({clean: false, problems: 1, error: {code: 'CHECK_FAILED', exitCode: 1}})
+    expect(out.checks.find((c: {id: string}) => c.id === 'users-without-default-app')).toMatchObject({
+      count: 1,
+      sample: ['alice'],
+      subject: 'user',
+    })
+  })
+})
+
+describe('db verify (built binary, embedded database)', () => {
+  let td: TestDatabase
+  beforeAll(async () => {
+    td = await createTestDatabase('pglite')
+    const d = await td.open()
+    await createUser(d.db, {userId: 'carol'}, testContext().ctx)
+    await d.close()
+  })
+  afterAll(async () => td.drop())
+
+  it('exits 0 when clean and 1 after a cross-user memory appears', async () => {
+    const env = {OPENMEMORY_DATA_DIR: td.dataDir, DATABASE_URL: undefined, OPENMEMORY_DATABASE_URL: undefined}
+    const clean = await runBin(['db', 'verify'], {env})
+    expect(clean.stderr).toBe('')
+    expect(clean.exitCode).toBe(0)
+
+    const d = await td.open()
+    const dave = await createUser(d.db, {userId: 'dave'}, testContext().ctx)
+    const [{id}] = await d.rows<{id: string}>(sql`
+      insert into memories (id, user_id, app_id, content, state, created_at)
+      select gen_random_uuid(), u.id, ${dave.app.id}, 'leak', 'active', now() from users u where u.user_id = 'carol'
+      returning id::text as id`)
+    await d.close()
+
+    const dirty = await runBin(['db', 'verify', '--json'], {env})
+    expect(dirty.exitCode).toBe(1)
+    const out = JSON.parse(dirty.stdout)
+    expect(out.checks.find((c: {id: string}) => c.id === 'memories-app-of-other-user')).toMatchObject({
+      count: 1,
+      sample: [id],
+    })
+    expect(dirty.stderr.trim().split('\n')).toHaveLength(1)
+  })
+})
