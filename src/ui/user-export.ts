@@ -1,0 +1,61 @@
+/**
+ * `users list --format`: the list as CSV (RFC 4180 quoting by csv-stringify)
+ * or as the web UI's static `defaultUsers` entries.
+ */
+import {stringify} from 'csv-stringify/sync'
+import type {UserListItem} from '../services/users.js'
+
+export const LIST_FORMATS = ['table', 'csv', 'ui-profile'] as const
+export type ListFormat = (typeof LIST_FORMATS)[number]
+
+/** The CSV columns, named as in `users list --json`. `apps` is joined with `;`. */
+export const CSV_COLUMNS = [
+  'userId',
+  'name',
+  'email',
+  'keyStatus',
+  'deactivated',
+  'activeMemories',
+  'apps',
+  'createdAt',
+  'lastActive',
+  'id',
+] as const
+
+export function usersCsv(users: UserListItem[]): string {
+  return stringify(
+    users.map((u) => ({
+      ...u,
+      name: u.name ?? '',
+      email: u.email ?? '',
+      deactivated: u.deactivated ? 'true' : 'false',
+      apps: u.apps.join(';'),
+      createdAt: u.createdAt ?? '',
+      lastActive: u.lastActive ?? '',
+    })),
+    {header: true, columns: [...CSV_COLUMNS], record_delimiter: 'unix'},
+  )
+}
+
+/** One entry of the web UI's `defaultUsers` list. */
+export interface UiProfile {
+  /** The login name (userId). */
+  id: string
+  /** The login name again, as the UI expects. */
+  name: string
+  /** The display name (the userId when none is stored). */
+  displayName: string
+  /** The key is active and the user is not deactivated. */
+  isActive: boolean
+  createdAt: string | null
+}
+
+export function uiProfiles(users: UserListItem[]): UiProfile[] {
+  return users.map((u) => ({
+    id: u.userId,
+    name: u.userId,
+    displayName: u.name ?? u.userId,
+    isActive: u.keyStatus === 'active' && !u.deactivated,
+    createdAt: u.createdAt,
+  }))
+}

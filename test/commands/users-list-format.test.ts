@@ -1,0 +1,107 @@
+import {randomUUID} from 'node:crypto'
+import {parse} from 'csv-parse/sync'
+import {sql} from 'drizzle-orm'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import UsersList from '../../src/commands/users/list.js'
+import type {UserListItem} from '../../src/services/users.js'
+import {createUser} from '../../src/services/users.js'
+import {testContext} from '../helpers/context.js'
+import {createTestDatabase, type TestDatabase} from '../helpers/databases.js'
+import {runCommand} from '../helpers/run.js'
+
+describe('users list --format (command)', () => {
+  let td: TestDatabase
+  let url: string
+  let list: UserListItem[]
+  beforeAll(async () => {
+    td = await createTestDatabase('postgres')
+    url = td.url!
+    const d = await td.open({migrate: true})
+    const {ctx} = testContext()
+    await createUser(d.db, {userId: 'alice', name: 'Brown, "Alice"', email: 'alice@example.com'}, ctx)
+    const bob = await createUser(d.db, {userId: 'bob', name: 'Bob'}, ctx)
+    const carol = await createUser(d.db, {userId: 'carol', name: 'Carol'}, ctx)
+    await d.db.execute(sql`insert into apps (id, owner_id, name, is_active, created_at) values
+      (${randomUUID()}, ${bob.id}, 'claude desktop, v2', true, now())`)
+    // bob's key revoked; carol deactivated (recorded) with her key still marked active
+    await d.db.execute(sql`update api_keys set is_active = false where user_id = ${bob.id}`)
+    await d.db.execute(sql`
+      insert into openmemory_admin.deactivations (user_uuid, deactivated_at, key_switched_off, app_ids)
+      values (${carol.id}, now(), false, '{}')`)
+    // A name with a line break and no email, written by another tool.
+    await d.db.execute(sql`insert into users (id, user_id, name, created_at) values
+      (${randomUUID()}, 'dave', ${'Dave\nSecond line'}, '2026-01-02 03:04:05')`)
+    await d.close()
+    const json = await runCommand(UsersList, ['--json', '--database-url', url])
+    list = JSON.parse(json.stdout)
+    expect(list.map((u) => u.userId)).toEqual(['alice', 'bob', 'carol', 'dave'])
+  })
+  afterAll(async () => td.drop())
+
+  it('prints CSV that parses back to the same users', async () => {
+    const r = await runCommand(UsersList, ['--format', 'csv', '--database-url', url])
+    expect(r.exitCode).toBe(0)
+    expect(r.stdout.split('\n')[0]).toBe(
+      'userId,name,email,keyStatus,deactivated,activeMemories,apps,createdAt,lastActive,id',
+    )
+    const rows = parse(r.stdout, {columns: true}) as Record<string, string>[]
+    expect(rows).toEqual(
+      list.map((u) => ({
+        userId: u.userId,
+        name: u.name ?? '',
+        email: u.email ?? '',
+        keyStatus: u.keyStatus,
+        deactivated: String(u.deactivated),
+        activeMemories: String(u.activeMemories),
+        apps: u.apps.join(';'),
+        createdAt: u.createdAt ?? '',
+        lastActive: u.lastActive ?? '',
+        id: u.id,
+      })),
+    )
+    expect(rows[0].name).toBe('Brown, "Alice"')
+    expect(rows[3].name).toBe('Dave\nSecond line')
+    expect(rows[1].apps).toBe('claude desktop, v2;default')
+  })
+
+  it('honours sorting and filters in CSV', async () => {
+    const r = await runCommand(UsersList, ['--format', 'csv', '--limit', '1', '--database-url', url])
+    const rows = parse(r.stdout, {columns: true}) as Record<string, string>[]
+    expect(rows.map((row) => row.userId)).toEqual(['alice'])
+  })
+
+  it('prints the web UI defaultUsers entries with --format ui-profile', async () => {
+    const r = await runCommand(UsersList, ['--format', 'ui-profile', '--database-url', url])
+    expect(r.exitCode).toBe(0)
+    const profiles = JSON.parse(r.stdout)
+    expect(profiles).toEqual([
+      {
+        id: 'alice',
+        name: 'alice',
+        displayName: 'Brown, "Alice"',
+        isActive: true,
+        createdAt: list[0].createdAt,
+      },
+      {id: 'bob', name: 'bob', displayName: 'Bob', isActive: false, createdAt: list[1].createdAt},
+      {id: 'carol', name: 'carol', displayName: 'Carol', isActive: false, createdAt: list[2].createdAt},
+      {
+        id: 'dave',
+        name: 'dave',
+        displayName: 'Dave\nSecond line',
+        isActive: false,
+        createdAt: '2026-01-02T03:04:05.000Z',
+      },
+    ])
+  })
+
+  it('keeps the table as the default and refuses --format with --json', async () => {
+    const table = await runCommand(UsersList, ['--database-url', url])
+    expect(table.stdout.split('\n')[0].split('\t')[0]).toBe('USER ID')
+    expect((await runCommand(UsersList, ['--json', '--database-url', url])).exitCode).toBe(0)
+    const both = await runCommand(UsersList, ['--format', 'csv', '--json', '--database-url', url])
+    expect(both.exitCode).toBe(2)
+    expect(both.stderr).toContain('cannot also be provided')
+    const bad = await runCommand(UsersList, ['--format', 'xml', '--database-url', url])
+    expect(bad.exitCode).toBe(2)
+  })
+})
