@@ -341,21 +341,23 @@ async function deletionPlan(db: Db, ids: string[]): Promise<Step[]> {
     await sqlRows<{id: string}>(db, sql`select id::text as id from apps where owner_id in ${ids}`)
   ).map((a) => a.id)
   const ofUsers = appIds.length > 0 ? sql`(user_id in ${ids} or app_id in ${appIds})` : sql`user_id in ${ids}`
-  const userMemories = sql`(select id from memories where ${ofUsers})`
-  const plan: Step[] = [{table: 'memory_categories', where: sql`memory_id in ${userMemories}`}]
+  // `= any(array(...))` makes PostgreSQL probe the referencing tables' memory_id
+  // indexes instead of scanning them whole for every batch.
+  const userMemories = sql`any(array(select id from memories where ${ofUsers}))`
+  const plan: Step[] = [{table: 'memory_categories', where: sql`memory_id = ${userMemories}`}]
   if (await tableExists(db, 'memory_access_logs')) {
     plan.push({
       table: 'memory_access_logs',
       where:
         appIds.length > 0
-          ? sql`memory_id in ${userMemories} or app_id in ${appIds}`
-          : sql`memory_id in ${userMemories}`,
+          ? sql`memory_id = ${userMemories} or app_id in ${appIds}`
+          : sql`memory_id = ${userMemories}`,
     })
   }
   if (await tableExists(db, 'memory_status_history')) {
     plan.push({
       table: 'memory_status_history',
-      where: sql`memory_id in ${userMemories} or changed_by in ${ids}`,
+      where: sql`memory_id = ${userMemories} or changed_by in ${ids}`,
     })
   }
   plan.push(
