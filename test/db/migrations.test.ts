@@ -84,6 +84,24 @@ describe.each(DRIVERS)('migrations on %s', (driver) => {
     }
   })
 
+  it('names an incompatible column precisely in db status', async () => {
+    const d = await make('multiuser')
+    const database = await d.open({migrate: false})
+    try {
+      const {sql} = await import('drizzle-orm')
+      await database.db.execute(sql`alter table api_keys alter column key_hash type text`)
+      await database.db.execute(sql`alter table users drop column email`)
+      const status = await dbStatus(database)
+      expect(status.compatible).toBe(false)
+      expect(status.incompatibilities).toEqual([
+        {table: 'users', column: 'email', expected: 'character varying', found: 'missing'},
+        {table: 'api_keys', column: 'key_hash', expected: 'character varying', found: 'text'},
+      ])
+    } finally {
+      await database.close()
+    }
+  })
+
   it('changes nothing on a second run', async () => {
     const d = await make('upstream')
     const database = await d.open({migrate: false})

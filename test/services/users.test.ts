@@ -127,9 +127,14 @@ describe.each(DRIVERS)('users service on %s', (driver) => {
     })
 
     it('lets exactly one of concurrent creates of the same userId succeed', async () => {
+      // On PostgreSQL each attempt has its own connection (the embedded database is one process).
+      const handles = driver === 'postgres' ? await Promise.all(Array.from({length: 5}, () => td.open())) : []
+      const dbs =
+        driver === 'postgres' ? handles.map((h) => h.db) : Array.from({length: 5}, () => database.db)
       const attempts = await Promise.allSettled(
-        Array.from({length: 5}, () => createUser(database.db, {userId: 'henry'}, testContext().ctx)),
+        dbs.map((db) => createUser(db, {userId: 'henry'}, testContext().ctx)),
       )
+      await Promise.all(handles.map((h) => h.close()))
       expect(attempts.filter((a) => a.status === 'fulfilled')).toHaveLength(1)
       for (const a of attempts) if (a.status === 'rejected') expect(a.reason).toBeInstanceOf(ConflictError)
       expect(await count(database, 'users')).toBe(1)
