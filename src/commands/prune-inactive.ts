@@ -13,6 +13,7 @@ import {
 import {parseUserId} from '../services/validation.js'
 import {progressBar} from '../ui/progress.js'
 import {assertCanConfirm, confirm} from '../ui/prompts.js'
+import {pruneQuestion, pruneSummary, pruneVerb} from '../ui/render.js'
 
 export type PruneInactiveResult = PruneResult & {cancelled?: boolean}
 
@@ -80,7 +81,7 @@ On a terminal it shows the count and asks before changing anything; without a te
       if (!json) {
         for (const u of r.users) this.log(u)
         this.note(
-          `Dry run: ${r.matched} user(s) inactive since ${r.cutoff} would be ${verb(input.mode)}; nothing changed.`,
+          `Dry run: ${r.matched} user(s) inactive since ${r.cutoff} would be ${pruneVerb(input.mode)}; nothing changed.`,
         )
       }
       return r
@@ -89,9 +90,7 @@ On a terminal it shows the count and asks before changing anything; without a te
     const plan = await planPrune(database.db, input, ctx)
     if (plan.matched > 0 && !flags.yes) {
       assertCanConfirm({yes: flags.yes, json, action: `${input.mode} ${plan.matched} inactive user(s)`})
-      const ok = await confirm(
-        `${capitalise(input.mode)} ${plan.matched} user(s) with no activity for ${input.days} days (since ${plan.cutoff})?${input.mode === 'delete' ? ' This cannot be undone.' : ''}`,
-      )
+      const ok = await confirm(pruneQuestion(input, plan))
       if (!ok) {
         this.log('Cancelled; nothing changed.')
         return {
@@ -108,7 +107,7 @@ On a terminal it shows the count and asks before changing anything; without a te
       }
     }
 
-    const bar = await progressBar(verb(input.mode, true), !json)
+    const bar = await progressBar(pruneVerb(input.mode, true), !json)
     let r: PruneResult
     try {
       r = await pruneInactive(database.db, input, ctx, {
@@ -118,9 +117,7 @@ On a terminal it shows the count and asks before changing anything; without a te
     } finally {
       bar.stop()
     }
-    this.log(
-      `${capitalise(verb(input.mode))} ${r.changed} of ${r.matched} user(s) inactive for ${r.days} days${r.skipped ? `; kept ${r.skipped} that became active during the run` : ''} (${(r.durationMs / 1000).toFixed(1)} s).`,
-    )
+    this.log(pruneSummary(r))
     if (input.mode === 'deactivate' && r.changed > 0) {
       this.note(
         "Undo for a user with 'openmemory users reactivate <userId>'; 'openmemory audit list --since 1d' lists who was changed.",
@@ -128,13 +125,4 @@ On a terminal it shows the count and asks before changing anything; without a te
     }
     return r
   }
-}
-
-function verb(mode: PruneMode, progressive = false): string {
-  if (progressive) return mode === 'delete' ? 'Deleting' : 'Deactivating'
-  return mode === 'delete' ? 'deleted' : 'deactivated'
-}
-
-function capitalise(s: string): string {
-  return s.charAt(0).toUpperCase() + s.slice(1)
 }

@@ -7,7 +7,7 @@
  * kept (counted as skipped).
  */
 import {sql} from 'drizzle-orm'
-import type {Db} from '../db/client.js'
+import {advisoryKey, type Db} from '../db/client.js'
 import {recordAudit} from './audit.js'
 import type {ServiceContext} from './context.js'
 import {deactivateUsersIn, deleteUsersIn, deletionAudit, sqlRows} from './lifecycle.js'
@@ -51,7 +51,7 @@ export interface PruneHooks {
   onBatch?: (done: {changed: number; skipped: number}) => void
 }
 
-export const DEFAULT_BATCH_SIZE = 500
+export const DEFAULT_BATCH_SIZE = 2000
 
 function selection(cutoff: Date, mode: PruneMode, exclude: string[], after?: string) {
   const conditions = [sql`coalesce(u.last_active, u.created_at) < ${cutoff.toISOString()}::timestamp`]
@@ -207,4 +207,9 @@ export async function planPrune(
   const cutoff = inactiveCutoff(ctx.now(), input.days)
   const n = await countInactive(db, cutoff, input.mode, input.exclude ?? [])
   return {cutoff: cutoff.toISOString(), matched: Math.min(n, input.limit ?? Number.POSITIVE_INFINITY)}
+}
+
+/** Release a run lock taken with `Database.tryRunLock` before the session ends (PostgreSQL). */
+export async function releaseRunLock(db: Db, name: string): Promise<void> {
+  await db.execute(sql`select pg_advisory_unlock(${advisoryKey(name)})`)
 }

@@ -243,3 +243,48 @@ export async function getUser(db: Db, userId: string) {
   if (!user) throw new UserNotFoundError(userId)
   return user
 }
+
+// ---------------------------------------------------------------------------
+
+export interface UserMatch {
+  userId: string
+  name: string | null
+  email: string | null
+  deactivated: boolean
+}
+
+/** `%`, `_` and `\` match literally in a LIKE pattern once escaped. */
+function likeEscape(term: string): string {
+  return term.replace(/[\\%_]/g, (c) => `\\${c}`)
+}
+
+/**
+ * Users whose userId starts with the term, or whose name or email contains it
+ * (case-insensitive), prefix matches first: for a picker that queries as the
+ * operator types. At most `limit` rows, whatever the number of users.
+ */
+export async function searchUsers(db: Db, term: string, limit = 20): Promise<UserMatch[]> {
+  const t = term.trim()
+  const prefix = `${likeEscape(t.toLowerCase())}%`
+  const anywhere = `%${likeEscape(t)}%`
+  const where =
+    t === ''
+      ? undefined
+      : sql`(${users.userId} like ${prefix} or ${users.name} ilike ${anywhere} or ${users.email} ilike ${anywhere})`
+  const rows = await db
+    .select({
+      userId: users.userId,
+      name: users.name,
+      email: users.email,
+      deactivated: sql<boolean>`${deactivations.userUuid} is not null`,
+    })
+    .from(users)
+    .leftJoin(deactivations, eq(deactivations.userUuid, users.id))
+    .where(where)
+    .orderBy(
+      ...(t === '' ? [] : [sql`case when ${users.userId} like ${prefix} then 0 else 1 end`]),
+      asc(users.userId),
+    )
+    .limit(Math.max(1, Math.min(limit, 1000)))
+  return rows.map((r) => ({...r, deactivated: Boolean(r.deactivated)}))
+}

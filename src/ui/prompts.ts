@@ -1,24 +1,70 @@
 /**
  * The one place prompts live. @inquirer/prompts is imported lazily, never
  * when there is no terminal or under --json: then a missing input is exit 2
- * naming it, never a prompt that would hang a cron job. Ctrl-C at a prompt
- * surfaces as InterruptedError (exit 130, quiet).
+ * naming it, never a prompt that would hang a cron job. Ctrl-C or Esc at a
+ * prompt surfaces as InterruptedError (exit 130, quiet).
  */
-import {InterruptedError, MissingInputError, ValidationError} from '../errors.js'
+import {emitKeypressEvents} from 'node:readline'
+import type {Separator as PromptSeparator} from '@inquirer/prompts'
+import type {Db} from '../db/client.js'
+import {InterruptedError, MissingInputError, NotFoundError, ValidationError} from '../errors.js'
+
+/**
+ * Where prompts read and write. The defaults are the terminal (stdin, and
+ * stderr so stdout stays pipeable); tests drive the same prompts through
+ * streams of their own.
+ */
+export interface PromptStreams {
+  input?: NodeJS.ReadableStream
+  output?: NodeJS.WritableStream
+  /** Overrides the terminal check (tests). */
+  interactive?: boolean
+}
+
+let streams: PromptStreams = {}
+
+/** Route every prompt through these streams (tests); `{}` restores the terminal. */
+export function setPromptStreams(next: PromptStreams): void {
+  streams = next
+}
 
 export function isInteractive(json = false): boolean {
   if (json) return false
+  if (streams.interactive !== undefined) return streams.interactive
   if (process.env.OPENMEMORY_NO_PROMPT === '1') return false
   return Boolean(process.stdin.isTTY && process.stderr.isTTY)
 }
 
-async function guard<T>(run: () => Promise<T>): Promise<T> {
+interface PromptContext {
+  input?: NodeJS.ReadableStream
+  output: NodeJS.WritableStream
+  signal: AbortSignal
+}
+
+/**
+ * Run one prompt: Esc aborts it, and Ctrl-C or Esc become InterruptedError.
+ * (Inquirer handles Ctrl-C itself; Esc is watched here on the same input.)
+ */
+async function guard<T>(run: (context: PromptContext) => Promise<T>): Promise<T> {
+  const input = streams.input ?? process.stdin
+  const controller = new AbortController()
+  const onKey = (_: string, key?: {name?: string}) => {
+    if (key?.name === 'escape') controller.abort()
+  }
+  emitKeypressEvents(input)
+  input.on('keypress', onKey)
   try {
-    return await run()
+    return await run({
+      input: streams.input,
+      output: streams.output ?? process.stderr,
+      signal: controller.signal,
+    })
   } catch (error) {
     const name = (error as Error).name
     if (name === 'ExitPromptError' || name === 'AbortPromptError') throw new InterruptedError()
     throw error
+  } finally {
+    input.removeListener('keypress', onKey)
   }
 }
 
@@ -33,14 +79,14 @@ export async function askText(opts: {
 }): Promise<string> {
   if (!isInteractive(opts.json)) throw new MissingInputError(opts.name, opts.hint)
   const {input} = await import('@inquirer/prompts')
-  return guard(() =>
+  return guard((context) =>
     input(
       {
         message: opts.message,
         default: opts.default,
         validate: (v: string) => opts.validate?.(v) ?? true,
       },
-      {output: process.stderr},
+      context,
     ),
   )
 }
@@ -53,7 +99,7 @@ export async function confirm(
   if (!isInteractive(opts.json))
     throw new MissingInputError('confirmation', 'pass --yes to run without a terminal')
   const prompts = await import('@inquirer/prompts')
-  return guard(() => prompts.confirm({message, default: opts.default ?? false}, {output: process.stderr}))
+  return guard((context) => prompts.confirm({message, default: opts.default ?? false}, context))
 }
 
 /**
@@ -80,13 +126,126 @@ export function assertCanConfirm(opts: {yes?: boolean; json?: boolean; action: s
   )
 }
 
-/** The userId argument, asked for on a terminal when missing. */
+/**
+ * The userId argument, asked for on a terminal when missing: a searchable
+ * list of the database's users when `source` gives the database, else typed
+ * with the userId rule. No terminal (or --json): exit 2 naming it.
+ */
 export async function requireUserId(
   value: string | undefined,
   json: boolean,
   usage: string,
+  source?: () => Promise<Db>,
 ): Promise<string> {
   if (value !== undefined) return value
+  if (!isInteractive(json)) throw new MissingInputError('userId', usage)
+  if (source) return pickUser(await source())
   const {userIdProblem} = await import('../services/validation.js')
   return askText({name: 'userId', message: 'userId', json, validate: userIdProblem, hint: usage})
+}
+
+/** How many users the picker lists at once: it queries again as the operator types. */
+export const PICK_LIMIT = 15
+
+/**
+ * Choose a user from a list filled from the database as the operator types
+ * (userId prefix, or part of the name or email): a bounded query per
+ * keystroke, never all users. NotFoundError when there are no users at all.
+ */
+export async function pickUser(db: Db, opts: {message?: string; json?: boolean} = {}): Promise<string> {
+  if (!isInteractive(opts.json)) throw new MissingInputError('userId')
+  const {searchUsers} = await import('../services/users.js')
+  if ((await searchUsers(db, '', 1)).length === 0) {
+    throw new NotFoundError("There are no users yet: create one first ('openmemory users create').", [
+      'openmemory users create',
+    ])
+  }
+  const {search, Separator} = await import('@inquirer/prompts')
+  return guard((context) =>
+    search<string>(
+      {
+        message: opts.message ?? 'User (type to filter)',
+        pageSize: 10,
+        source: async (term) => {
+          const found = await searchUsers(db, term ?? '', PICK_LIMIT)
+          const choices: (PromptSeparator | {value: string; short: string; name: string})[] = found.map((u) => ({
+            value: u.userId,
+            short: u.userId,
+            name: `${u.userId}${u.name ? `  ${u.name}` : ''}${u.email ? ` <${u.email}>` : ''}${u.deactivated ? '  (deactivated)' : ''}`,
+          }))
+          if (found.length === PICK_LIMIT) choices.push(new Separator('  … more: type to narrow the list'))
+          return choices
+        },
+      },
+      context,
+    ),
+  )
+}
+
+/** One of a few choices (a menu). */
+export async function choose<T>(
+  message: string,
+  choices: {name: string; value: T; description?: string}[],
+  opts: {default?: T; pageSize?: number} = {},
+): Promise<T> {
+  if (!isInteractive()) throw new MissingInputError('choice')
+  const {select} = await import('@inquirer/prompts')
+  return guard((context) =>
+    select<T>({message, choices, default: opts.default, pageSize: opts.pageSize ?? choices.length}, context),
+  )
+}
+
+/**
+ * Where a new key goes: shown once on screen (the default), or written to a
+ * new file with mode 0600. Returns the file path, or undefined for the screen.
+ */
+export async function askKeyFile(): Promise<string | undefined> {
+  const where = await choose('Where should the new key go?', [
+    {name: 'Show it once on screen', value: 'screen' as const},
+    {name: 'Write it to a new file (mode 0600)', value: 'file' as const},
+  ])
+  if (where === 'screen') return undefined
+  const {existsSync} = await import('node:fs')
+  return askText({
+    name: 'key file',
+    message: 'Key file path',
+    validate: (v) =>
+      v.trim() === ''
+        ? 'Type a path for the new file.'
+        : existsSync(v.trim())
+          ? `${v.trim()} already exists; it is never overwritten. Choose a new path.`
+          : undefined,
+  }).then((v) => v.trim())
+}
+
+/**
+ * A new user's userId, display name (default: the userId title-cased, as the
+ * server does) and email (optional), each checked as it is typed with the
+ * rules and messages of the arguments.
+ */
+export async function askNewUser(
+  opts: {json?: boolean; hint?: string} = {},
+): Promise<{userId: string; name: string; email: string | undefined}> {
+  const {emailProblem, nameProblem, titleCase, userIdProblem} = await import('../services/validation.js')
+  const userId = await askText({
+    name: 'userId',
+    message: 'userId',
+    json: opts.json,
+    validate: userIdProblem,
+    hint: opts.hint,
+  })
+  const name = await askText({
+    name: 'name',
+    message: 'Display name',
+    json: opts.json,
+    default: titleCase(userId),
+    validate: nameProblem,
+  })
+  const email = await askText({
+    name: 'email',
+    message: 'Email (empty for none)',
+    json: opts.json,
+    validate: (v) => (v.trim() === '' ? undefined : emailProblem(v)),
+  })
+  return {userId, name, email: email.trim() === '' ? undefined : email}
 }

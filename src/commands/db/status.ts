@@ -1,6 +1,6 @@
 import {BaseCommand} from '../../base-command.js'
 import {type DbStatusResult, dbStatus} from '../../services/status.js'
-import {colors} from '../../ui/format.js'
+import {dbStatusLines} from '../../ui/render.js'
 
 export default class DbStatus extends BaseCommand {
   static summary = 'Show where the tool points and whether the schema is compatible.'
@@ -13,23 +13,7 @@ export default class DbStatus extends BaseCommand {
   async run(): Promise<DbStatusResult> {
     await this.parse(DbStatus)
     const status = await dbStatus(await this.connect())
-    const c = colors()
-    this.log(`Target:      ${status.target} (from ${status.source})`)
-    this.log(`Server:      PostgreSQL ${status.serverVersion} (${status.driver})`)
-    this.log(`Schema:      ${status.schema}`)
-    this.log(`States:      ${status.memoryStates.join(', ') || '-'}`)
-    this.log(
-      `Migrations:  ${status.appliedMigrations.length} applied, ${status.pendingMigrations.length} pending${status.pendingMigrations.length ? ` (${status.pendingMigrations.join(', ')}): run 'openmemory db migrate'` : ''}`,
-    )
-    if (status.missing.length > 0)
-      this.log(`Missing:     ${status.missing.join(', ')} (added by 'openmemory db migrate')`)
-    if (status.incompatibilities.length === 0) this.log(`Compatible:  ${c.green('yes')}`)
-    else {
-      this.log(`Compatible:  ${c.red('no')}`)
-      for (const i of status.incompatibilities) {
-        this.log(`  - ${i.table}${i.column ? `.${i.column}` : ''}: expected ${i.expected}, found ${i.found}`)
-      }
-    }
+    this.log(dbStatusLines(status))
     return status
   }
 }

@@ -3,6 +3,7 @@ import {defaultContext} from '../../services/context.js'
 import {type KeysRevokeResult, revokeKey} from '../../services/key-lifecycle.js'
 import {parseUserId} from '../../services/validation.js'
 import {requireUserId} from '../../ui/prompts.js'
+import {revocationMessage} from '../../ui/render.js'
 import {userIdArg} from '../../ui/user-id-arg.js'
 
 export default class KeysRevoke extends BaseCommand {
@@ -21,13 +22,12 @@ export default class KeysRevoke extends BaseCommand {
   async run(): Promise<KeysRevokeResult> {
     const {args} = await this.parse(KeysRevoke)
     const userId = parseUserId(
-      await requireUserId(args.userId, this.jsonEnabled(), 'openmemory keys revoke <userId>'),
+      await requireUserId(args.userId, this.jsonEnabled(), 'openmemory keys revoke <userId>', () =>
+        this.db(),
+      ),
     )
     const r = await revokeKey(await this.db(), userId, defaultContext('keys revoke'))
-    if (r.keyStatus === 'none') this.log(`User ${userId} has no key; nothing changed.`)
-    else if (!r.changed)
-      this.log(`The key of ${userId} (${r.keyFingerprint}) is already revoked; nothing changed.`)
-    else this.log(`Revoked the key of ${userId} (${r.keyFingerprint}); it no longer authenticates.`)
+    this.log(revocationMessage(r))
     return r
   }
 }

@@ -4,6 +4,7 @@ import {type KeysRotateResult, rotateKey} from '../../services/key-lifecycle.js'
 import {parseUserId} from '../../services/validation.js'
 import {type KeyDelivery, KeyOutput, keyFlags} from '../../ui/key-output.js'
 import {requireUserId} from '../../ui/prompts.js'
+import {rotationMessage} from '../../ui/render.js'
 import {userIdArg} from '../../ui/user-id-arg.js'
 
 export type KeysRotateCommandResult = Omit<KeysRotateResult, 'apiKey'> & {apiKey: string | null} & KeyDelivery
@@ -27,7 +28,9 @@ export default class KeysRotate extends BaseCommand {
   async run(): Promise<KeysRotateCommandResult> {
     const {args, flags} = await this.parse(KeysRotate)
     const json = this.jsonEnabled()
-    const userId = parseUserId(await requireUserId(args.userId, json, 'openmemory keys rotate <userId>'))
+    const userId = parseUserId(
+      await requireUserId(args.userId, json, 'openmemory keys rotate <userId>', () => this.db()),
+    )
     const output = new KeyOutput(flags)
     output.prepare()
     let r: KeysRotateResult
@@ -42,13 +45,9 @@ export default class KeysRotate extends BaseCommand {
       output.abort()
       throw error
     }
-    this.log(
-      `Rotated the key of ${userId}${r.previousFingerprint ? ` (old key ${r.previousFingerprint} no longer works)` : ' (it had no key row; one was added)'}.`,
-    )
-    if (!r.active)
-      this.note(
-        `Warning: ${userId} is deactivated: the new key stays inactive until 'openmemory users reactivate ${userId}'.`,
-      )
+    const message = rotationMessage(r)
+    this.log(message.line)
+    if (message.warning) this.note(message.warning)
     const delivery = output.deliver(r.apiKey, json, (line) => this.log(line))
     return {...r, apiKey: delivery.keyFile ? null : r.apiKey, ...delivery}
   }

@@ -1,8 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
-import {countMemories, type MemoriesCountResult, type MemoryCountRow} from '../../services/memories.js'
+import {countMemories, type MemoriesCountResult} from '../../services/memories.js'
 import {parseUserId} from '../../services/validation.js'
-import {renderTable} from '../../ui/format.js'
+import {memoryCountTable} from '../../ui/render.js'
 
 export default class MemoriesCount extends BaseCommand {
   static summary = 'Count memories per user (and per app) by state, with totals.'
@@ -26,19 +26,7 @@ export default class MemoriesCount extends BaseCommand {
     const {args, flags} = await this.parse(MemoriesCount)
     const userId = args.userId === undefined ? undefined : parseUserId(args.userId)
     const r = await countMemories(await this.db(), {userId, byApp: flags['by-app']})
-    const rows: (MemoryCountRow & {label?: string})[] = [...r.rows, {userId: 'TOTAL', app: '', ...r.totals}]
-    this.log(
-      renderTable(rows, [
-        {header: 'USER ID', value: (x) => x.userId},
-        ...(r.byApp ? [{header: 'APP', value: (x: MemoryCountRow) => x.app ?? ''}] : []),
-        ...r.states.map((s) => ({
-          header: s.toUpperCase(),
-          value: (x: MemoryCountRow) => x.counts[s] ?? 0,
-          align: 'right' as const,
-        })),
-        {header: 'TOTAL', value: (x) => x.total, align: 'right'},
-      ]),
-    )
+    this.log(memoryCountTable(r))
     return r
   }
 }

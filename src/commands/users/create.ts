@@ -2,9 +2,9 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
 import {defaultContext} from '../../services/context.js'
 import {createUser, DEFAULT_APP, type UsersCreateResult, validateCreateUser} from '../../services/users.js'
-import {emailProblem, nameProblem, titleCase, userIdProblem} from '../../services/validation.js'
 import {type KeyDelivery, KeyOutput, keyFlags} from '../../ui/key-output.js'
-import {askText, isInteractive} from '../../ui/prompts.js'
+import {askNewUser} from '../../ui/prompts.js'
+import {creationMessage} from '../../ui/render.js'
 
 export type UsersCreateCommandResult = Omit<UsersCreateResult, 'apiKey'> & {
   apiKey: string | null
@@ -41,31 +41,11 @@ On a terminal, a missing userId (and then name and email) is asked for.`
     const json = this.jsonEnabled()
     let {userId, name, email} = args
     if (userId === undefined) {
-      userId = await askText({
-        name: 'userId',
-        message: 'userId',
+      ;({userId, name, email} = await askNewUser({
         json,
-        validate: userIdProblem,
         hint: 'openmemory users create <userId> [name] [email]',
-      })
-      if (isInteractive(json)) {
-        name = await askText({
-          name: 'name',
-          message: 'Display name',
-          json,
-          default: titleCase(userId),
-          validate: nameProblem,
-        })
-        const typed = await askText({
-          name: 'email',
-          message: 'Email (empty for none)',
-          json,
-          validate: (v) => (v.trim() === '' ? undefined : emailProblem(v)),
-        })
-        email = typed.trim() === '' ? undefined : typed
-      }
+      }))
     }
-
     const output = new KeyOutput(flags)
     const ctx = defaultContext('users create')
     // Validation happens in the service before any write; the key file is created first so a
@@ -84,9 +64,7 @@ On a terminal, a missing userId (and then name and email) is asked for.`
       throw error
     }
 
-    this.log(
-      `Created user ${result.userId} (${result.name}${result.email ? ` <${result.email}>` : ''}) with app '${result.app.name}'.`,
-    )
+    this.log(creationMessage(result))
     const delivery = output.deliver(result.apiKey, json, (line) => this.log(line))
     return {...result, apiKey: delivery.keyFile ? null : result.apiKey, ...delivery}
   }

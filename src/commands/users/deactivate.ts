@@ -4,6 +4,7 @@ import {defaultContext} from '../../services/context.js'
 import {type DeactivateResult, deactivateUser} from '../../services/lifecycle.js'
 import {parseUserId} from '../../services/validation.js'
 import {requireUserId} from '../../ui/prompts.js'
+import {deactivationMessage} from '../../ui/render.js'
 import {userIdArg} from '../../ui/user-id-arg.js'
 
 export default class UsersDeactivate extends BaseCommand {
@@ -28,7 +29,9 @@ export default class UsersDeactivate extends BaseCommand {
   async run(): Promise<DeactivateResult> {
     const {args, flags} = await this.parse(UsersDeactivate)
     const userId = parseUserId(
-      await requireUserId(args.userId, this.jsonEnabled(), 'openmemory users deactivate <userId>'),
+      await requireUserId(args.userId, this.jsonEnabled(), 'openmemory users deactivate <userId>', () =>
+        this.db(),
+      ),
     )
     const r = await deactivateUser(
       await this.db(),
@@ -36,13 +39,7 @@ export default class UsersDeactivate extends BaseCommand {
       {reason: flags.reason, dryRun: flags['dry-run']},
       defaultContext('users deactivate'),
     )
-    const what = `${r.keyDeactivated ? 'key' : 'no active key'}, ${r.appsDeactivated.length ? `apps ${r.appsDeactivated.join(', ')}` : 'no active apps'}`
-    if (!r.changed) this.log(`User ${userId} is already deactivated; nothing changed.`)
-    else if (r.dryRun) this.log(`Would deactivate ${userId}: ${what}. Nothing changed (dry run).`)
-    else
-      this.log(
-        `Deactivated ${userId}: ${what} switched off. Undo with 'openmemory users reactivate ${userId}'.`,
-      )
+    this.log(deactivationMessage(r))
     return r
   }
 }

@@ -3,8 +3,8 @@ import {BaseCommand} from '../../base-command.js'
 import {defaultContext} from '../../services/context.js'
 import {type DeleteResult, deleteUser} from '../../services/lifecycle.js'
 import {parseUserId} from '../../services/validation.js'
-import {renderTable} from '../../ui/format.js'
 import {assertCanConfirm, confirmDestructive, requireUserId} from '../../ui/prompts.js'
+import {deletionTable} from '../../ui/render.js'
 import {userIdArg} from '../../ui/user-id-arg.js'
 
 export type UsersDeleteResult = DeleteResult & {cancelled: boolean}
@@ -33,7 +33,9 @@ On a terminal it asks for confirmation; without one, --yes is required.`
   async run(): Promise<UsersDeleteResult> {
     const {args, flags} = await this.parse(UsersDelete)
     const json = this.jsonEnabled()
-    const userId = parseUserId(await requireUserId(args.userId, json, 'openmemory users delete <userId>'))
+    const userId = parseUserId(
+      await requireUserId(args.userId, json, 'openmemory users delete <userId>', () => this.db()),
+    )
     const db = await this.db()
     const ctx = defaultContext('users delete')
     const plan = await deleteUser(db, userId, {dryRun: true}, ctx)
@@ -64,14 +66,6 @@ On a terminal it asks for confirmation; without one, --yes is required.`
   private printRows(r: DeleteResult, verb: string): void {
     if (this.jsonEnabled()) return
     this.log(`${verb}:`)
-    this.log(
-      renderTable(
-        Object.entries(r.rows).map(([table, n]) => ({table, n})),
-        [
-          {header: 'TABLE', value: (x) => x.table},
-          {header: 'ROWS', value: (x) => x.n, align: 'right'},
-        ],
-      ),
-    )
+    this.log(deletionTable(r))
   }
 }

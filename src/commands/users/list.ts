@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
 import {defaultContext} from '../../services/context.js'
 import {listUsers, USER_SORTS, type UserListItem, type UserSort} from '../../services/users.js'
-import {formatDate, renderTable} from '../../ui/format.js'
+import {userTable} from '../../ui/render.js'
 import {LIST_FORMATS, type ListFormat, uiProfiles, usersCsv} from '../../ui/user-export.js'
 
 export default class UsersList extends BaseCommand {
@@ -57,18 +57,7 @@ Sorting: user-id (A-Z, the default), created (newest first), last-active (most r
       if (users.length === 0 && process.stdout.isTTY) {
         this.log('No users found.')
       } else {
-        this.log(
-          renderTable(users, [
-            {header: 'USER ID', value: (u) => u.userId},
-            {header: 'NAME', value: (u) => u.name ?? ''},
-            {header: 'EMAIL', value: (u) => u.email ?? ''},
-            {header: 'KEY', value: (u) => (u.deactivated ? `${u.keyStatus} (deactivated)` : u.keyStatus)},
-            {header: 'MEMORIES', value: (u) => u.activeMemories, align: 'right'},
-            {header: 'APPS', value: (u) => u.apps.join(', ')},
-            {header: 'CREATED', value: (u) => formatDate(u.createdAt, '')},
-            {header: 'LAST ACTIVE', value: (u) => formatDate(u.lastActive)},
-          ]),
-        )
+        this.log(userTable(users))
       }
     }
     return users

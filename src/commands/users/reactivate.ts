@@ -3,6 +3,7 @@ import {defaultContext} from '../../services/context.js'
 import {type ReactivateResult, reactivateUser} from '../../services/lifecycle.js'
 import {parseUserId} from '../../services/validation.js'
 import {requireUserId} from '../../ui/prompts.js'
+import {reactivationMessage} from '../../ui/render.js'
 import {userIdArg} from '../../ui/user-id-arg.js'
 
 export default class UsersReactivate extends BaseCommand {
@@ -18,14 +19,12 @@ export default class UsersReactivate extends BaseCommand {
   async run(): Promise<ReactivateResult> {
     const {args} = await this.parse(UsersReactivate)
     const userId = parseUserId(
-      await requireUserId(args.userId, this.jsonEnabled(), 'openmemory users reactivate <userId>'),
+      await requireUserId(args.userId, this.jsonEnabled(), 'openmemory users reactivate <userId>', () =>
+        this.db(),
+      ),
     )
     const r = await reactivateUser(await this.db(), userId, defaultContext('users reactivate'))
-    if (!r.changed) this.log(`User ${userId} is not deactivated; nothing changed.`)
-    else {
-      const apps = r.appsReactivated.length ? `apps ${r.appsReactivated.join(', ')}` : 'no apps'
-      this.log(`Reactivated ${userId}: ${r.keyReactivated ? 'key' : 'key unchanged'}, ${apps} restored.`)
-    }
+    this.log(reactivationMessage(r))
     return r
   }
 }

@@ -1,8 +1,8 @@
 import {BaseCommand} from '../../base-command.js'
 import {showUser, type UsersShowResult} from '../../services/lifecycle.js'
 import {parseUserId} from '../../services/validation.js'
-import {colors, formatDate, renderTable} from '../../ui/format.js'
 import {requireUserId} from '../../ui/prompts.js'
+import {userDetails} from '../../ui/render.js'
 import {userIdArg} from '../../ui/user-id-arg.js'
 
 export default class UsersShow extends BaseCommand {
@@ -21,48 +21,10 @@ export default class UsersShow extends BaseCommand {
   async run(): Promise<UsersShowResult> {
     const {args} = await this.parse(UsersShow)
     const userId = parseUserId(
-      await requireUserId(args.userId, this.jsonEnabled(), 'openmemory users show <userId>'),
+      await requireUserId(args.userId, this.jsonEnabled(), 'openmemory users show <userId>', () => this.db()),
     )
     const u = await showUser(await this.db(), userId)
-    const c = colors()
-    this.log(`${c.bold(u.userId)}  ${u.name ?? ''}${u.email ? ` <${u.email}>` : ''}`)
-    this.log(`  id:           ${u.id}`)
-    this.log(`  created:      ${formatDate(u.createdAt, '-')}`)
-    this.log(`  last active:  ${formatDate(u.lastActive)}`)
-    this.log(
-      `  status:       ${u.deactivated ? c.yellow(`deactivated ${formatDate(u.deactivated.at)}${u.deactivated.reason ? ` (${u.deactivated.reason})` : ''}`) : c.green('active')}`,
-    )
-    if (u.key) {
-      this.log(
-        `  key:          ${u.key.status === 'active' ? c.green('active') : c.red('revoked')}, fingerprint ${u.key.fingerprint}, created ${formatDate(u.key.createdAt, '-')}, last used ${formatDate(u.key.lastUsed)}`,
-      )
-    } else
-      this.log(`  key:          ${c.red('none')} (run 'openmemory keys rotate ${u.userId}' to issue one)`)
-    this.log('')
-    const states = Object.keys(u.memories)
-    this.log(
-      renderTable(
-        [
-          ...u.apps.map((a) => ({
-            name: a.name,
-            active: a.isActive ? 'yes' : 'no',
-            counts: a.memories,
-            total: a.total,
-          })),
-          {name: 'TOTAL', active: '', counts: u.memories, total: u.totalMemories},
-        ],
-        [
-          {header: 'APP', value: (r) => r.name},
-          {header: 'ACTIVE', value: (r) => r.active},
-          ...states.map((s) => ({
-            header: s.toUpperCase(),
-            value: (r: {counts: Record<string, number>}) => r.counts[s] ?? 0,
-            align: 'right' as const,
-          })),
-          {header: 'TOTAL', value: (r) => r.total, align: 'right'},
-        ],
-      ),
-    )
+    this.log(userDetails(u))
     return u
   }
 }

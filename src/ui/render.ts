@@ -1,0 +1,181 @@
+/**
+ * Human output of the service results, shared by the commands and the
+ * interactive menu so both say the same thing the same way.
+ */
+import type {KeysRevokeResult, KeysRotateResult} from '../services/key-lifecycle.js'
+import type {
+  DeactivateResult,
+  DeleteResult,
+  ReactivateResult,
+  UsersShowResult,
+} from '../services/lifecycle.js'
+import type {MemoriesCountResult, MemoryCountRow} from '../services/memories.js'
+import type {PruneMode, PruneResult} from '../services/prune.js'
+import type {DbStatusResult} from '../services/status.js'
+import type {UserListItem, UsersCreateResult} from '../services/users.js'
+import {colors, formatDate, renderTable} from './format.js'
+
+/** `users list`: one row per user. */
+export function userTable(users: UserListItem[]): string {
+  return renderTable(users, [
+    {header: 'USER ID', value: (u) => u.userId},
+    {header: 'NAME', value: (u) => u.name ?? ''},
+    {header: 'EMAIL', value: (u) => u.email ?? ''},
+    {header: 'KEY', value: (u) => (u.deactivated ? `${u.keyStatus} (deactivated)` : u.keyStatus)},
+    {header: 'MEMORIES', value: (u) => u.activeMemories, align: 'right'},
+    {header: 'APPS', value: (u) => u.apps.join(', ')},
+    {header: 'CREATED', value: (u) => formatDate(u.createdAt, '')},
+    {header: 'LAST ACTIVE', value: (u) => formatDate(u.lastActive)},
+  ])
+}
+
+/** `users show`: the user, their key, and a table of apps with memory counts by state. */
+export function userDetails(u: UsersShowResult): string {
+  const c = colors()
+  const lines = [
+    `${c.bold(u.userId)}  ${u.name ?? ''}${u.email ? ` <${u.email}>` : ''}`,
+    `  id:           ${u.id}`,
+    `  created:      ${formatDate(u.createdAt, '-')}`,
+    `  last active:  ${formatDate(u.lastActive)}`,
+    `  status:       ${u.deactivated ? c.yellow(`deactivated ${formatDate(u.deactivated.at)}${u.deactivated.reason ? ` (${u.deactivated.reason})` : ''}`) : c.green('active')}`,
+    u.key
+      ? `  key:          ${u.key.status === 'active' ? c.green('active') : c.red('revoked')}, fingerprint ${u.key.fingerprint}, created ${formatDate(u.key.createdAt, '-')}, last used ${formatDate(u.key.lastUsed)}`
+      : `  key:          ${c.red('none')} (run 'openmemory keys rotate ${u.userId}' to issue one)`,
+    '',
+  ]
+  const states = Object.keys(u.memories)
+  lines.push(
+    renderTable(
+      [
+        ...u.apps.map((a) => ({
+          name: a.name,
+          active: a.isActive ? 'yes' : 'no',
+          counts: a.memories,
+          total: a.total,
+        })),
+        {name: 'TOTAL', active: '', counts: u.memories, total: u.totalMemories},
+      ],
+      [
+        {header: 'APP', value: (r) => r.name},
+        {header: 'ACTIVE', value: (r) => r.active},
+        ...states.map((s) => ({
+          header: s.toUpperCase(),
+          value: (r: {counts: Record<string, number>}) => r.counts[s] ?? 0,
+          align: 'right' as const,
+        })),
+        {header: 'TOTAL', value: (r) => r.total, align: 'right'},
+      ],
+    ),
+  )
+  return lines.join('\n')
+}
+
+/** `users delete`: rows per table that are (or would be) removed. */
+export function deletionTable(r: DeleteResult): string {
+  return renderTable(
+    Object.entries(r.rows).map(([table, n]) => ({table, n})),
+    [
+      {header: 'TABLE', value: (x) => x.table},
+      {header: 'ROWS', value: (x) => x.n, align: 'right'},
+    ],
+  )
+}
+
+/** `users deactivate`: what was (or, in a dry run, would be) switched off. */
+export function deactivationMessage(r: DeactivateResult): string {
+  const what = `${r.keyDeactivated ? 'key' : 'no active key'}, ${r.appsDeactivated.length ? `apps ${r.appsDeactivated.join(', ')}` : 'no active apps'}`
+  if (!r.changed) return `User ${r.userId} is already deactivated; nothing changed.`
+  if (r.dryRun) return `Would deactivate ${r.userId}: ${what}. Nothing changed (dry run).`
+  return `Deactivated ${r.userId}: ${what} switched off. Undo with 'openmemory users reactivate ${r.userId}'.`
+}
+
+/** `users reactivate`. */
+export function reactivationMessage(r: ReactivateResult): string {
+  if (!r.changed) return `User ${r.userId} is not deactivated; nothing changed.`
+  const apps = r.appsReactivated.length ? `apps ${r.appsReactivated.join(', ')}` : 'no apps'
+  return `Reactivated ${r.userId}: ${r.keyReactivated ? 'key' : 'key unchanged'}, ${apps} restored.`
+}
+
+/** `keys revoke`. */
+export function revocationMessage(r: KeysRevokeResult): string {
+  if (r.keyStatus === 'none') return `User ${r.userId} has no key; nothing changed.`
+  if (!r.changed) return `The key of ${r.userId} (${r.keyFingerprint}) is already revoked; nothing changed.`
+  return `Revoked the key of ${r.userId} (${r.keyFingerprint}); it no longer authenticates.`
+}
+
+/** `keys rotate`: the line on stdout, and the warning (stderr) when the new key stays inactive. */
+export function rotationMessage(r: Pick<KeysRotateResult, 'userId' | 'previousFingerprint' | 'active'>): {
+  line: string
+  warning: string | null
+} {
+  return {
+    line: `Rotated the key of ${r.userId}${r.previousFingerprint ? ` (old key ${r.previousFingerprint} no longer works)` : ' (it had no key row; one was added)'}.`,
+    warning: r.active
+      ? null
+      : `Warning: ${r.userId} is deactivated: the new key stays inactive until 'openmemory users reactivate ${r.userId}'.`,
+  }
+}
+
+/** `memories count`: per user (or app) by state, with a totals row. */
+export function memoryCountTable(r: MemoriesCountResult): string {
+  const rows: MemoryCountRow[] = [...r.rows, {userId: 'TOTAL', app: '', ...r.totals}]
+  return renderTable(rows, [
+    {header: 'USER ID', value: (x) => x.userId},
+    ...(r.byApp ? [{header: 'APP', value: (x: MemoryCountRow) => x.app ?? ''}] : []),
+    ...r.states.map((s) => ({
+      header: s.toUpperCase(),
+      value: (x: MemoryCountRow) => x.counts[s] ?? 0,
+      align: 'right' as const,
+    })),
+    {header: 'TOTAL', value: (x) => x.total, align: 'right'},
+  ])
+}
+
+/** `db status`. */
+export function dbStatusLines(status: DbStatusResult): string {
+  const c = colors()
+  const lines = [
+    `Target:      ${status.target} (from ${status.source})`,
+    `Server:      PostgreSQL ${status.serverVersion} (${status.driver})`,
+    `Schema:      ${status.schema}`,
+    `States:      ${status.memoryStates.join(', ') || '-'}`,
+    `Migrations:  ${status.appliedMigrations.length} applied, ${status.pendingMigrations.length} pending${status.pendingMigrations.length ? ` (${status.pendingMigrations.join(', ')}): run 'openmemory db migrate'` : ''}`,
+  ]
+  if (status.missing.length > 0)
+    lines.push(`Missing:     ${status.missing.join(', ')} (added by 'openmemory db migrate')`)
+  if (status.incompatibilities.length === 0) lines.push(`Compatible:  ${c.green('yes')}`)
+  else {
+    lines.push(`Compatible:  ${c.red('no')}`)
+    for (const i of status.incompatibilities) {
+      lines.push(`  - ${i.table}${i.column ? `.${i.column}` : ''}: expected ${i.expected}, found ${i.found}`)
+    }
+  }
+  return lines.join('\n')
+}
+
+/** `prune-inactive`: the question before a run that would change users. */
+export function pruneQuestion(
+  input: {days: number; mode: PruneMode},
+  plan: {matched: number; cutoff: string},
+): string {
+  return `${capitalise(input.mode)} ${plan.matched} user(s) with no activity for ${input.days} days (since ${plan.cutoff})?${input.mode === 'delete' ? ' This cannot be undone.' : ''}`
+}
+
+/** `prune-inactive`: the summary line of a run. */
+export function pruneSummary(r: PruneResult): string {
+  return `${capitalise(pruneVerb(r.mode))} ${r.changed} of ${r.matched} user(s) inactive for ${r.days} days${r.skipped ? `; kept ${r.skipped} that became active during the run` : ''} (${(r.durationMs / 1000).toFixed(1)} s).`
+}
+
+export function pruneVerb(mode: PruneMode, progressive = false): string {
+  if (progressive) return mode === 'delete' ? 'Deleting' : 'Deactivating'
+  return mode === 'delete' ? 'deleted' : 'deactivated'
+}
+
+function capitalise(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1)
+}
+
+/** `users create`: the line before the key. */
+export function creationMessage(r: Pick<UsersCreateResult, 'userId' | 'name' | 'email' | 'app'>): string {
+  return `Created user ${r.userId} (${r.name}${r.email ? ` <${r.email}>` : ''}) with app '${r.app.name}'.`
+}
