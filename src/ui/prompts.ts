@@ -168,11 +168,13 @@ export async function pickUser(db: Db, opts: {message?: string; json?: boolean} 
         pageSize: 10,
         source: async (term) => {
           const found = await searchUsers(db, term ?? '', PICK_LIMIT)
-          const choices: (PromptSeparator | {value: string; short: string; name: string})[] = found.map((u) => ({
-            value: u.userId,
-            short: u.userId,
-            name: `${u.userId}${u.name ? `  ${u.name}` : ''}${u.email ? ` <${u.email}>` : ''}${u.deactivated ? '  (deactivated)' : ''}`,
-          }))
+          const choices: (PromptSeparator | {value: string; short: string; name: string})[] = found.map(
+            (u) => ({
+              value: u.userId,
+              short: u.userId,
+              name: `${u.userId}${u.name ? `  ${u.name}` : ''}${u.email ? ` <${u.email}>` : ''}${u.deactivated ? '  (deactivated)' : ''}`,
+            }),
+          )
           if (found.length === PICK_LIMIT) choices.push(new Separator('  … more: type to narrow the list'))
           return choices
         },
