@@ -1,4 +1,9 @@
 #!/usr/bin/env -S node --import tsx
 import {execute} from '@oclif/core'
 
-await execute({development: true, dir: import.meta.url})
+// No arguments: the interactive command (a menu on a terminal, else the help).
+await execute({
+  development: true,
+  dir: import.meta.url,
+  args: process.argv.length > 2 ? undefined : ['interactive'],
+})

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
 import {execute} from '@oclif/core'
 
-await execute({dir: import.meta.url})
+// No arguments: the interactive command (a menu on a terminal, else the help).
+await execute({dir: import.meta.url, args: process.argv.length > 2 ? undefined : ['interactive']})

@@ -1,0 +1,41 @@
+import {loadHelpClass} from '@oclif/core'
+import {BaseCommand} from '../base-command.js'
+import {ValidationError} from '../errors.js'
+import {isInteractive} from '../ui/prompts.js'
+
+export default class Interactive extends BaseCommand {
+  static summary = 'A guided terminal session: choose what to do from a menu.'
+
+  static description =
+    `What 'openmemory' with no arguments opens on a terminal (stdin and stderr). It names the target database (password masked) and offers create, list, show, deactivate, reactivate, rotate key, revoke key, delete, count memories, prune inactive users and database status, returning to the menu after each.
+Every input is checked as it is typed with the same rules as the arguments; users are chosen from a list you filter by typing. Destructive actions show what will change and ask, defaulting to No; prune shows its dry run first. Ctrl-C or Esc leaves at once (exit 130).
+Without a terminal, 'openmemory' with no arguments prints the help, and this command exits 2.`
+
+  static examples = [
+    '<%= config.bin %>',
+    '<%= config.bin %> <%= command.id %> --database-url postgres://openmemory@db:5432/openmemory',
+  ]
+
+  static enableJsonFlag = false
+
+  async run(): Promise<void> {
+    await this.parse(Interactive)
+    if (!isInteractive()) {
+      // `openmemory` alone (bin/run.js routes it here) off a terminal: the help, as oclif prints it.
+      if (process.argv.length <= 2) {
+        const Help = await loadHelpClass(this.config)
+        await new Help(this.config, this.config.pjson.oclif.helpOptions).showHelp([])
+        return
+      }
+      throw new ValidationError(
+        "Interactive mode needs a terminal (stdin and stderr); run a command instead (see 'openmemory --help').",
+      )
+    }
+    const {runMenu} = await import('../ui/menu.js')
+    await runMenu({
+      database: await this.connect(),
+      log: (line) => this.log(line),
+      warn: (line) => process.stderr.write(`${line}\n`),
+    })
+  }
+}
