@@ -5,5 +5,5 @@ import {execute} from '@oclif/core'
 await execute({
   development: true,
   dir: import.meta.url,
-  args: process.argv.length > 2 ? undefined : ['interactive'],
+  args: process.argv.length > 2 ? undefined : ['interactive', '--or-help'],
 })

@@ -1,4 +1,4 @@
-import {loadHelpClass} from '@oclif/core'
+import {Flags, loadHelpClass} from '@oclif/core'
 import {BaseCommand} from '../base-command.js'
 import {ValidationError} from '../errors.js'
 import {isInteractive} from '../ui/prompts.js'
@@ -18,11 +18,18 @@ Without a terminal, 'openmemory' with no arguments prints the help, and this com
 
   static enableJsonFlag = false
 
+  static flags = {
+    // bin/run.js adds it for `openmemory` alone: off a terminal that prints the help, as oclif does.
+    'or-help': Flags.boolean({
+      hidden: true,
+      summary: 'Print the help, not an error, when there is no terminal.',
+    }),
+  }
+
   async run(): Promise<void> {
-    await this.parse(Interactive)
+    const {flags} = await this.parse(Interactive)
     if (!isInteractive()) {
-      // `openmemory` alone (bin/run.js routes it here) off a terminal: the help, as oclif prints it.
-      if (process.argv.length <= 2) {
+      if (flags['or-help']) {
         const Help = await loadHelpClass(this.config)
         await new Help(this.config, this.config.pjson.oclif.helpOptions).showHelp([])
         return

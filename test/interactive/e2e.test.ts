@@ -1,0 +1,154 @@
+/**
+ * Interactive mode end to end: the built bin/run.js in a tmux pseudo-terminal
+ * against PostgreSQL, checked in the database afterwards.
+ */
+import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
+import {type Database, runMigrations} from '../../src/db/client.js'
+import {createTestDatabase, type TestDatabase} from '../helpers/databases.js'
+import {runBin} from '../helpers/run.js'
+import {count, serverAuthenticates} from '../helpers/server-rule.js'
+import {TmuxSession} from './tmux.js'
+
+describe('interactive mode in a terminal (built binary, tmux)', () => {
+  let td: TestDatabase
+  let database: Database
+  const sessions: TmuxSession[] = []
+  const open = (args: string[] = []) => {
+    const s = new TmuxSession(
+      {
+        DATABASE_URL: td.url!.replace('postgres@', 'postgres:e2epass@'),
+        NO_COLOR: '1',
+        OPENMEMORY_DATABASE_URL: '',
+      },
+      args,
+    )
+    sessions.push(s)
+    return s
+  }
+
+  beforeAll(async () => {
+    td = await createTestDatabase('postgres', 'multiuser')
+    database = await td.open()
+    await runMigrations(database)
+  })
+  afterEach(() => {
+    for (const s of sessions.splice(0)) s.kill()
+  })
+  afterAll(async () => {
+    await database.close()
+    await td.drop()
+  })
+
+  it('creates a user through the menu; the key it shows authenticates by the server rule', async () => {
+    const t = open()
+    await t.waitFor('What do you want to do?')
+    // The target, password masked (trust auth ignores the password).
+    expect(t.screen()).toContain(
+      `openmemory: ${td.url!.replace('postgres@', 'postgres:***@')} (from DATABASE_URL)`,
+    )
+    expect(t.screen()).not.toContain('e2epass')
+    t.press('Enter') // Create user
+    await t.waitFor('userId')
+    t.type('nina')
+    t.press('Enter')
+    await t.waitFor('Display name')
+    t.type('Nina Simone')
+    t.press('Enter')
+    await t.waitFor('Email')
+    t.type('nina@example.com')
+    t.press('Enter')
+    await t.waitFor('Where should the new key go?')
+    t.press('Enter') // on screen
+    await t.waitFor('API key: mem_lab_')
+    const key = t.screen().match(/API key: (mem_lab_[a-z0-9]{32})/)![1]
+    await t.waitFor('This key is shown once and cannot be recovered')
+    await t.waitFor('What do you want to do?', {times: 2})
+    t.type('q')
+    t.press('Enter')
+    await t.waitFor('EXIT=0')
+
+    const [row] = await database.rows<{
+      user_id: string
+      name: string
+      email: string
+      apps: number
+      keys: number
+    }>(
+      (await import('drizzle-orm')).sql`
+        select u.user_id, u.name, u.email,
+          (select count(*)::int from apps a where a.owner_id = u.id and a.name = 'default') as apps,
+          (select count(*)::int from api_keys k where k.user_id = u.id and k.is_active) as keys
+        from users u where u.user_id = 'nina'`,
+    )
+    expect(row).toMatchObject({
+      user_id: 'nina',
+      name: 'Nina Simone',
+      email: 'nina@example.com',
+      apps: 1,
+      keys: 1,
+    })
+    expect(await serverAuthenticates(database, key)).toBe('nina')
+  })
+
+  it('cancelling at a delete confirmation changes nothing', async () => {
+    const created = await runBin(['users', 'create', 'oscar', '--json'], {env: {DATABASE_URL: td.url}})
+    expect(created.exitCode).toBe(0)
+    const before = {
+      users: await count(database, 'users'),
+      keys: await count(database, 'api_keys'),
+      apps: await count(database, 'apps'),
+    }
+    const t = open()
+    await t.waitFor('What do you want to do?')
+    t.type('delete')
+    t.press('Enter')
+    await t.waitFor('User (type to filter)')
+    t.type('osc')
+    await t.waitFor('oscar')
+    t.press('Enter')
+    await t.waitFor('This cannot be undone. (y/N)')
+    t.press('Enter') // default No
+    await t.waitFor('Cancelled; nothing deleted.')
+    await t.waitFor('What do you want to do?', {times: 2})
+    t.press('C-c')
+    await t.waitFor('EXIT=130')
+    expect(t.screen()).not.toMatch(/at .*\.js:\d+/) // no stack trace
+    expect({
+      users: await count(database, 'users'),
+      keys: await count(database, 'api_keys'),
+      apps: await count(database, 'apps'),
+    }).toEqual(before)
+    expect(await serverAuthenticates(database, JSON.parse(created.stdout).apiKey)).toBe('oscar')
+  })
+
+  it('Esc at a prompt leaves with exit 130 and writes nothing', async () => {
+    const t = open()
+    await t.waitFor('What do you want to do?')
+    t.press('Enter')
+    await t.waitFor('userId')
+    t.type('pat')
+    t.press('Escape')
+    await t.waitFor('EXIT=130')
+    expect(
+      await database.rows((await import('drizzle-orm')).sql`select 1 from users where user_id = 'pat'`),
+    ).toHaveLength(0)
+  })
+
+  it('a lifecycle command missing its userId offers the searchable list', async () => {
+    await runBin(['users', 'create', 'quinn'], {env: {DATABASE_URL: td.url}})
+    const t = open(['users', 'show'])
+    await t.waitFor('User (type to filter)')
+    t.type('qui')
+    await t.waitFor('quinn')
+    t.press('Enter')
+    await t.waitFor('fingerprint')
+    await t.waitFor('EXIT=0')
+  })
+
+  it('off a terminal, no arguments prints the help and exits 0', async () => {
+    const r = await runBin([], {env: {DATABASE_URL: 'postgres://nobody@127.0.0.1:1/x'}})
+    expect(r.exitCode).toBe(0)
+    expect(r.stdout).toContain('USAGE')
+    expect(r.stdout).toContain('$ openmemory [COMMAND]')
+  })
+})

@@ -1,0 +1,57 @@
+/**
+ * The built binary in a real pseudo-terminal: a detached tmux session, keys
+ * sent with send-keys, the screen read with capture-pane (polled, never a
+ * fixed sleep).
+ */
+import {execFileSync} from 'node:child_process'
+import {BIN} from '../helpers/run.js'
+
+export class TmuxSession {
+  readonly name = `om-e2e-${process.pid}-${Math.random().toString(36).slice(2, 8)}`
+
+  constructor(env: Record<string, string>, args: string[] = []) {
+    const exports = Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}`)
+    // The exit code stays on screen after the CLI ends; remain-on-exit keeps the pane readable.
+    const command = `env ${exports.join(' ')} ${shellQuote(process.execPath)} ${shellQuote(BIN)} ${args.map(shellQuote).join(' ')}; echo "EXIT=$?"; sleep 600`
+    execFileSync('tmux', ['new-session', '-d', '-s', this.name, '-x', '200', '-y', '50', command])
+  }
+
+  screen(): string {
+    return execFileSync('tmux', ['capture-pane', '-p', '-J', '-S', '-500', '-t', this.name], {
+      encoding: 'utf8',
+    })
+  }
+
+  /**
+   * Poll the screen until `text` shows at least `times` times (the screen is
+   * redrawn, so positions are not stable; answered prompts stay as history).
+   */
+  async waitFor(text: string, opts: {times?: number; timeoutMs?: number} = {}): Promise<void> {
+    const deadline = Date.now() + (opts.timeoutMs ?? 15_000)
+    for (;;) {
+      if (this.screen().split(text).length - 1 >= (opts.times ?? 1)) return
+      if (Date.now() > deadline) throw new Error(`Timed out waiting for ${text}; screen:\n${this.screen()}`)
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+
+  /** Type literal text. */
+  type(text: string): void {
+    execFileSync('tmux', ['send-keys', '-t', this.name, '-l', text])
+  }
+
+  /** Press named keys (Enter, Down, Escape, C-c). */
+  press(...keys: string[]): void {
+    execFileSync('tmux', ['send-keys', '-t', this.name, ...keys])
+  }
+
+  kill(): void {
+    try {
+      execFileSync('tmux', ['kill-session', '-t', this.name], {stdio: 'ignore'})
+    } catch {}
+  }
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`
+}
