@@ -149,6 +149,11 @@ function isRefusal(sqlState: string): boolean {
   )
 }
 
+/** The (masked) URL asks for TLS: sslmode=require / verify-ca / verify-full, or ssl=true. */
+function wantsTls(target: string): boolean {
+  return /[?&](sslmode=(require|verify-ca|verify-full)|ssl=(true|1|require))(&|$)/i.test(target)
+}
+
 function driverCode(err: unknown): string | undefined {
   let e: unknown = err
   for (let depth = 0; e && depth < 5; depth++) {
@@ -177,13 +182,16 @@ export function mapDatabaseError(err: unknown, target: string): OpenMemoryError 
             ? 'the host name does not resolve: check the host'
             : code === 'ECONNREFUSED'
               ? 'connection refused: check that PostgreSQL is running and the host and port are right'
-              : code === 'CONNECT_TIMEOUT' || code === 'ETIMEDOUT'
-                ? 'connection timed out: check the host, port and firewall'
-                : code === '53300'
-                  ? 'too many connections: try again later'
-                  : code.startsWith('57P')
-                    ? 'the server is shutting down or starting up: try again later'
-                    : 'the connection failed or was closed: check that PostgreSQL is running and reachable'
+              : wantsTls(target) && CONNECTION_CODES.has(code)
+                ? // A server without TLS closes the connection (or stalls) at the TLS handshake.
+                  'the connection failed or timed out and the URL requires TLS: check that the server accepts TLS connections (or change sslmode), and the host and port'
+                : code === 'CONNECT_TIMEOUT' || code === 'ETIMEDOUT'
+                  ? 'connection timed out: check the host, port and firewall'
+                  : code === '53300'
+                    ? 'too many connections: try again later'
+                    : code.startsWith('57P')
+                      ? 'the server is shutting down or starting up: try again later'
+                      : 'the connection failed or was closed: check that PostgreSQL is running and reachable'
     return new DatabaseUnavailableError(`Cannot use database ${target}: ${why}.`, err)
   }
   if (code === '23505') {
