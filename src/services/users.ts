@@ -39,7 +39,7 @@ export function validateCreateUser(input: CreateUserInput) {
   const email = input.email === undefined ? null : parseEmail(input.email)
   const keyLength = checkKeyLength(input.keyLength ?? KEY_LENGTH.default)
   const appName = (input.appName ?? DEFAULT_APP).trim()
-  if (appName.length === 0 || appName.length > 100 || /\p{Cc}/u.test(appName)) {
+  if (appName.length === 0 || appName.length > 100 || /\p{Cc}|\p{Cs}/u.test(appName)) {
     throw new ValidationError('--app must be 1 to 100 characters with no control characters.')
   }
   return {userId, name, email, keyLength, appName}

@@ -7,6 +7,9 @@ import {ValidationError} from '../errors.js'
 export const USER_ID_PATTERN = /^[a-z][a-z0-9_]{2,19}$/
 export const NAME_MAX = 50
 export const EMAIL_MAX = 254
+/** Upper bounds of numeric flags: beyond them PostgreSQL or Date arithmetic fails (exit 1 instead of 2). */
+export const DAYS_MAX = 36_500
+export const LIMIT_MAX = Number.MAX_SAFE_INTEGER
 
 export const MESSAGES = {
   userId:
@@ -18,6 +21,8 @@ export const MESSAGES = {
 const emailSchema = z.email()
 // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/
+// A lone UTF-16 surrogate is not text: PostgreSQL would store U+FFFD instead of what was typed.
+const LONE_SURROGATE = /\p{Cs}/u
 
 function show(value: string): string {
   const shown = JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
@@ -32,13 +37,19 @@ export function userIdProblem(value: string): string | undefined {
 export function nameProblem(value: string): string | undefined {
   const trimmed = value.trim()
   const length = [...trimmed].length
-  if (length < 1 || length > NAME_MAX || CONTROL.test(trimmed)) return MESSAGES.name
+  if (length < 1 || length > NAME_MAX || CONTROL.test(trimmed) || LONE_SURROGATE.test(trimmed))
+    return MESSAGES.name
   return undefined
 }
 
 export function emailProblem(value: string): string | undefined {
   const trimmed = value.trim()
-  if (trimmed.length > EMAIL_MAX || CONTROL.test(trimmed) || !emailSchema.safeParse(trimmed).success) {
+  if (
+    trimmed.length > EMAIL_MAX ||
+    CONTROL.test(trimmed) ||
+    LONE_SURROGATE.test(trimmed) ||
+    !emailSchema.safeParse(trimmed).success
+  ) {
     return MESSAGES.email
   }
   return undefined
