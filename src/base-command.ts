@@ -103,8 +103,13 @@ export abstract class BaseCommand extends Command {
         .map((l) => l.trim())
         .filter((l) => l !== '')
       // "The following error occurred:" says nothing by itself: keep the line it introduces.
+      // "Parsing --limit" says nothing either: keep the reason that follows it.
       const firstLine =
-        lines[0]?.endsWith(':') && lines[1] ? `${lines[0]} ${lines[1]}` : (lines[0] ?? 'Invalid usage')
+        lines[0]?.endsWith(':') && lines[1]
+          ? `${lines[0]} ${lines[1]}`
+          : /^Parsing --[\w-]+$/.test(lines[0] ?? '') && lines[1]
+            ? `${lines[0]}: ${lines[1].replace(/\.?$/, '.')}`
+            : (lines[0] ?? 'Invalid usage')
       error = new ValidationError(`${firstLine} See --help.`)
     } else {
       error =

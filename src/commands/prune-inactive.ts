@@ -10,7 +10,7 @@ import {
   planPrune,
   pruneInactive,
 } from '../services/prune.js'
-import {parseUserId} from '../services/validation.js'
+import {DAYS_MAX, LIMIT_MAX, parseUserId} from '../services/validation.js'
 import {progressBar} from '../ui/progress.js'
 import {assertCanConfirm, confirm} from '../ui/prompts.js'
 import {pruneQuestion, pruneSummary, pruneVerb} from '../ui/render.js'
@@ -34,14 +34,19 @@ On a terminal it shows the count and asks before changing anything; without a te
   ]
 
   static flags = {
-    days: Flags.integer({summary: 'Inactive for at least this many days.', default: 90, min: 1}),
+    days: Flags.integer({
+      summary: 'Inactive for at least this many days.',
+      default: 90,
+      min: 1,
+      max: DAYS_MAX,
+    }),
     mode: Flags.string({
       summary: 'What to do with inactive users.',
       options: PRUNE_MODES,
       default: 'deactivate',
     }),
     exclude: Flags.string({summary: 'Never touch this userId (repeatable).', multiple: true}),
-    limit: Flags.integer({summary: 'Change at most this many users in this run.', min: 1}),
+    limit: Flags.integer({summary: 'Change at most this many users in this run.', min: 1, max: LIMIT_MAX}),
     'dry-run': Flags.boolean({summary: 'List who would be affected; change nothing.'}),
     yes: Flags.boolean({char: 'y', summary: 'Change without asking (required without a terminal).'}),
     'batch-size': Flags.integer({

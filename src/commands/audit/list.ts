@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
 import {ValidationError} from '../../errors.js'
 import {type AuditRecord, listAudit} from '../../services/audit.js'
-import {parseUserId} from '../../services/validation.js'
+import {LIMIT_MAX, parseUserId} from '../../services/validation.js'
 import {formatDate, renderTable} from '../../ui/format.js'
 
 /** `2026-11-01`, `2026-11-01T10:00:00Z`, or a relative `7d` / `12h`. */
@@ -11,8 +11,11 @@ export function parseSince(value: string, now = new Date()): Date {
   if (rel) return new Date(now.getTime() - Number(rel[1]) * (rel[2] === 'd' ? 86_400_000 : 3_600_000))
   if (/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(value.trim())) {
     const s = value.trim()
+    // Date() rolls 2026-02-30 over to March 2: refuse days the month does not have.
+    const [y, m, day] = s.slice(0, 10).split('-').map(Number) as [number, number, number]
+    const inMonth = m >= 1 && m <= 12 && day >= 1 && day <= new Date(Date.UTC(y, m, 0)).getUTCDate()
     const d = new Date(/[T ]/.test(s) && !/(Z|[+-]\d{2}:?\d{2})$/.test(s) ? `${s.replace(' ', 'T')}Z` : s)
-    if (!Number.isNaN(d.getTime())) return d
+    if (inMonth && !Number.isNaN(d.getTime())) return d
   }
   throw new ValidationError(
     `Invalid --since ${JSON.stringify(value.slice(0, 40))}: use a date (2026-11-01), a UTC time, or 7d / 12h.`,
@@ -34,7 +37,7 @@ export default class AuditList extends BaseCommand {
   static flags = {
     user: Flags.string({summary: 'Only changes to this userId.'}),
     since: Flags.string({summary: 'Only changes since this date or time (UTC), or 7d / 12h ago.'}),
-    limit: Flags.integer({summary: 'At most this many rows.', default: 100, min: 1}),
+    limit: Flags.integer({summary: 'At most this many rows.', default: 100, min: 1, max: LIMIT_MAX}),
   }
 
   async run(): Promise<AuditRecord[]> {

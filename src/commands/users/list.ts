@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
 import {defaultContext} from '../../services/context.js'
 import {listUsers, USER_SORTS, type UserListItem, type UserSort} from '../../services/users.js'
+import {DAYS_MAX, LIMIT_MAX} from '../../services/validation.js'
 import {userTable} from '../../ui/render.js'
 import {LIST_FORMATS, type ListFormat, uiProfiles, usersCsv} from '../../ui/user-export.js'
 
@@ -26,10 +27,11 @@ Sorting: user-id (A-Z, the default), created (newest first), last-active (most r
 
   static flags = {
     sort: Flags.string({summary: 'Sort order.', options: USER_SORTS, default: 'user-id'}),
-    limit: Flags.integer({summary: 'Show at most this many users.', min: 1}),
+    limit: Flags.integer({summary: 'Show at most this many users.', min: 1, max: LIMIT_MAX}),
     'inactive-days': Flags.integer({
       summary: 'Only users with no activity (or, never active, created) for at least this many days.',
       min: 0,
+      max: DAYS_MAX,
     }),
     format: Flags.string({
       summary:
