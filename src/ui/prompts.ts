@@ -8,6 +8,7 @@ import {emitKeypressEvents} from 'node:readline'
 import type {Separator as PromptSeparator} from '@inquirer/prompts'
 import type {Db} from '../db/client.js'
 import {InterruptedError, MissingInputError, NotFoundError, ValidationError} from '../errors.js'
+import {colors} from './format.js'
 
 /**
  * Where prompts read and write. The defaults are the terminal (stdin, and
@@ -85,6 +86,14 @@ export async function askText(opts: {
         message: opts.message,
         default: opts.default,
         validate: (v: string) => opts.validate?.(v) ?? true,
+        // Validate as it is typed: the rule's message shows beside the value
+        // until it is valid (Enter still refuses an invalid value).
+        transformer: (value: string, {isFinal}: {isFinal: boolean}) => {
+          if (isFinal || value === '' || !opts.validate) return value
+          const problem = opts.validate(value)
+          const c = colors(process.stderr)
+          return problem ? `${value}  ${c.red(`✗ ${problem}`)}` : `${value}  ${c.green('✓')}`
+        },
       },
       context,
     ),
