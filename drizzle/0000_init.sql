@@ -5,30 +5,42 @@
 --   * upgrades an upstream (single-user) database by adding only "api_keys"
 --     (with its indexes and foreign key) and "users"."last_active".
 -- The tool's own tables live in the "openmemory_admin" schema.
+-- The server's tables, type, indexes and the added column are guarded by
+-- catalog checks rather than IF NOT EXISTS, which still checks CREATE on the
+-- schema or ownership of the table: adopting a multi-user database needs no
+-- more than the rights to read and write it and to create a schema.
 CREATE SCHEMA IF NOT EXISTS "openmemory_admin";
 --> statement-breakpoint
 DO $$ BEGIN
-	CREATE TYPE "public"."memorystate" AS ENUM('active', 'archived', 'deleted');
-EXCEPTION WHEN duplicate_object THEN NULL;
+	IF NOT EXISTS (SELECT 1 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+	               WHERE t.typname = 'memorystate' AND n.nspname = 'public') THEN
+		CREATE TYPE "public"."memorystate" AS ENUM('active', 'archived', 'deleted');
+	END IF;
 END $$;--> statement-breakpoint
-CREATE TABLE IF NOT EXISTS "api_keys" (
-	"id" uuid PRIMARY KEY NOT NULL,
-	"user_id" uuid NOT NULL,
-	"key_hash" varchar NOT NULL,
-	"created_at" timestamp,
-	"last_used" timestamp,
-	"is_active" boolean NOT NULL
-);
+DO $$ BEGIN
+	IF to_regclass('"public"."api_keys"') IS NULL THEN
+		CREATE TABLE "public"."api_keys" (
+			"id" uuid PRIMARY KEY NOT NULL,
+			"user_id" uuid NOT NULL,
+			"key_hash" varchar NOT NULL,
+			"created_at" timestamp,
+			"last_used" timestamp,
+			"is_active" boolean NOT NULL);
+	END IF;
+END $$;
 --> statement-breakpoint
-CREATE TABLE IF NOT EXISTS "apps" (
-	"id" uuid PRIMARY KEY NOT NULL,
-	"name" varchar NOT NULL,
-	"owner_id" uuid NOT NULL,
-	"is_active" boolean NOT NULL,
-	"created_at" timestamp,
-	"updated_at" timestamp,
-	CONSTRAINT "idx_app_owner_name" UNIQUE("owner_id","name")
-);
+DO $$ BEGIN
+	IF to_regclass('"public"."apps"') IS NULL THEN
+		CREATE TABLE "public"."apps" (
+			"id" uuid PRIMARY KEY NOT NULL,
+			"name" varchar NOT NULL,
+			"owner_id" uuid NOT NULL,
+			"is_active" boolean NOT NULL,
+			"created_at" timestamp,
+			"updated_at" timestamp,
+			CONSTRAINT "idx_app_owner_name" UNIQUE("owner_id","name"));
+	END IF;
+END $$;
 --> statement-breakpoint
 CREATE TABLE IF NOT EXISTS "openmemory_admin"."audit_log" (
 	"id" bigserial PRIMARY KEY NOT NULL,
@@ -41,20 +53,26 @@ CREATE TABLE IF NOT EXISTS "openmemory_admin"."audit_log" (
 	"details" jsonb DEFAULT '{}'::jsonb NOT NULL
 );
 --> statement-breakpoint
-CREATE TABLE IF NOT EXISTS "categories" (
-	"id" uuid PRIMARY KEY NOT NULL,
-	"name" varchar NOT NULL,
-	"description" varchar,
-	"created_at" timestamp
-);
+DO $$ BEGIN
+	IF to_regclass('"public"."categories"') IS NULL THEN
+		CREATE TABLE "public"."categories" (
+			"id" uuid PRIMARY KEY NOT NULL,
+			"name" varchar NOT NULL,
+			"description" varchar,
+			"created_at" timestamp);
+	END IF;
+END $$;
 --> statement-breakpoint
-CREATE TABLE IF NOT EXISTS "configs" (
-	"id" uuid PRIMARY KEY NOT NULL,
-	"key" varchar NOT NULL,
-	"value" json NOT NULL,
-	"created_at" timestamp,
-	"updated_at" timestamp
-);
+DO $$ BEGIN
+	IF to_regclass('"public"."configs"') IS NULL THEN
+		CREATE TABLE "public"."configs" (
+			"id" uuid PRIMARY KEY NOT NULL,
+			"key" varchar NOT NULL,
+			"value" json NOT NULL,
+			"created_at" timestamp,
+			"updated_at" timestamp);
+	END IF;
+END $$;
 --> statement-breakpoint
 CREATE TABLE IF NOT EXISTS "openmemory_admin"."deactivations" (
 	"user_uuid" uuid PRIMARY KEY NOT NULL,
@@ -64,38 +82,52 @@ CREATE TABLE IF NOT EXISTS "openmemory_admin"."deactivations" (
 	"app_ids" uuid[] NOT NULL
 );
 --> statement-breakpoint
-CREATE TABLE IF NOT EXISTS "memories" (
-	"id" uuid PRIMARY KEY NOT NULL,
-	"user_id" uuid NOT NULL,
-	"app_id" uuid NOT NULL,
-	"content" varchar NOT NULL,
-	"vector" varchar,
-	"metadata" json,
-	"state" "memorystate",
-	"created_at" timestamp,
-	"updated_at" timestamp,
-	"archived_at" timestamp,
-	"deleted_at" timestamp
-);
+DO $$ BEGIN
+	IF to_regclass('"public"."memories"') IS NULL THEN
+		CREATE TABLE "public"."memories" (
+			"id" uuid PRIMARY KEY NOT NULL,
+			"user_id" uuid NOT NULL,
+			"app_id" uuid NOT NULL,
+			"content" varchar NOT NULL,
+			"vector" varchar,
+			"metadata" json,
+			"state" "memorystate",
+			"created_at" timestamp,
+			"updated_at" timestamp,
+			"archived_at" timestamp,
+			"deleted_at" timestamp);
+	END IF;
+END $$;
 --> statement-breakpoint
-CREATE TABLE IF NOT EXISTS "memory_categories" (
-	"memory_id" uuid NOT NULL,
-	"category_id" uuid NOT NULL,
-	"assigned_at" timestamp,
-	CONSTRAINT "memory_categories_pkey" PRIMARY KEY("memory_id","category_id")
-);
+DO $$ BEGIN
+	IF to_regclass('"public"."memory_categories"') IS NULL THEN
+		CREATE TABLE "public"."memory_categories" (
+			"memory_id" uuid NOT NULL,
+			"category_id" uuid NOT NULL,
+			"assigned_at" timestamp,
+			CONSTRAINT "memory_categories_pkey" PRIMARY KEY("memory_id","category_id"));
+	END IF;
+END $$;
 --> statement-breakpoint
-CREATE TABLE IF NOT EXISTS "users" (
-	"id" uuid PRIMARY KEY NOT NULL,
-	"user_id" varchar NOT NULL,
-	"name" varchar,
-	"email" varchar,
-	"created_at" timestamp,
-	"updated_at" timestamp,
-	"last_active" timestamp
-);
+DO $$ BEGIN
+	IF to_regclass('"public"."users"') IS NULL THEN
+		CREATE TABLE "public"."users" (
+			"id" uuid PRIMARY KEY NOT NULL,
+			"user_id" varchar NOT NULL,
+			"name" varchar,
+			"email" varchar,
+			"created_at" timestamp,
+			"updated_at" timestamp,
+			"last_active" timestamp);
+	END IF;
+END $$;
 --> statement-breakpoint
-ALTER TABLE "users" ADD COLUMN IF NOT EXISTS "last_active" timestamp;--> statement-breakpoint
+DO $$ BEGIN
+	IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+	               WHERE table_schema = 'public' AND table_name = 'users' AND column_name = 'last_active') THEN
+		ALTER TABLE "public"."users" ADD COLUMN "last_active" timestamp;
+	END IF;
+END $$;--> statement-breakpoint
 DO $$ BEGIN
 	IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'api_keys_user_id_fkey' AND conrelid = '"public"."api_keys"'::regclass) THEN
 		ALTER TABLE "public"."api_keys" ADD CONSTRAINT "api_keys_user_id_fkey" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE no action ON UPDATE no action;
@@ -126,30 +158,138 @@ DO $$ BEGIN
 		ALTER TABLE "public"."memory_categories" ADD CONSTRAINT "memory_categories_memory_id_fkey" FOREIGN KEY ("memory_id") REFERENCES "public"."memories"("id") ON DELETE no action ON UPDATE no action;
 	END IF;
 END $$;--> statement-breakpoint
-CREATE UNIQUE INDEX IF NOT EXISTS "ix_api_keys_key_hash" ON "api_keys" USING btree ("key_hash");--> statement-breakpoint
-CREATE UNIQUE INDEX IF NOT EXISTS "ix_api_keys_user_id" ON "api_keys" USING btree ("user_id");--> statement-breakpoint
-CREATE INDEX IF NOT EXISTS "ix_apps_created_at" ON "apps" USING btree ("created_at");--> statement-breakpoint
-CREATE INDEX IF NOT EXISTS "ix_apps_is_active" ON "apps" USING btree ("is_active");--> statement-breakpoint
-CREATE INDEX IF NOT EXISTS "ix_apps_name" ON "apps" USING btree ("name");--> statement-breakpoint
-CREATE INDEX IF NOT EXISTS "ix_apps_owner_id" ON "apps" USING btree ("owner_id");--> statement-breakpoint
-CREATE INDEX IF NOT EXISTS "audit_log_at_idx" ON "openmemory_admin"."audit_log" USING btree ("at");--> statement-breakpoint
-CREATE INDEX IF NOT EXISTS "audit_log_target_idx" ON "openmemory_admin"."audit_log" USING btree ("target_user_id","at");--> statement-breakpoint
-CREATE INDEX IF NOT EXISTS "ix_categories_created_at" ON "categories" USING btree ("created_at");--> statement-breakpoint
-CREATE UNIQUE INDEX IF NOT EXISTS "ix_categories_name" ON "categories" USING btree ("name");--> statement-breakpoint
-CREATE UNIQUE INDEX IF NOT EXISTS "ix_configs_key" ON "configs" USING btree ("key");--> statement-breakpoint
-CREATE INDEX IF NOT EXISTS "idx_memory_app_state" ON "memories" USING btree ("app_id","state");--> statement-breakpoint
-CREATE INDEX IF NOT EXISTS "idx_memory_user_app" ON "memories" USING btree ("user_id","app_id");--> statement-breakpoint
-CREATE INDEX IF NOT EXISTS "idx_memory_user_state" ON "memories" USING btree ("user_id","state");--> statement-breakpoint
-CREATE INDEX IF NOT EXISTS "ix_memories_app_id" ON "memories" USING btree ("app_id");--> statement-breakpoint
-CREATE INDEX IF NOT EXISTS "ix_memories_archived_at" ON "memories" USING btree ("archived_at");--> statement-breakpoint
-CREATE INDEX IF NOT EXISTS "ix_memories_created_at" ON "memories" USING btree ("created_at");--> statement-breakpoint
-CREATE INDEX IF NOT EXISTS "ix_memories_deleted_at" ON "memories" USING btree ("deleted_at");--> statement-breakpoint
-CREATE INDEX IF NOT EXISTS "ix_memories_state" ON "memories" USING btree ("state");--> statement-breakpoint
-CREATE INDEX IF NOT EXISTS "ix_memories_user_id" ON "memories" USING btree ("user_id");--> statement-breakpoint
-CREATE INDEX IF NOT EXISTS "idx_memory_category" ON "memory_categories" USING btree ("memory_id","category_id");--> statement-breakpoint
-CREATE INDEX IF NOT EXISTS "ix_memory_categories_category_id" ON "memory_categories" USING btree ("category_id");--> statement-breakpoint
-CREATE INDEX IF NOT EXISTS "ix_memory_categories_memory_id" ON "memory_categories" USING btree ("memory_id");--> statement-breakpoint
-CREATE INDEX IF NOT EXISTS "ix_users_created_at" ON "users" USING btree ("created_at");--> statement-breakpoint
-CREATE INDEX IF NOT EXISTS "ix_users_email" ON "users" USING btree ("email");--> statement-breakpoint
-CREATE INDEX IF NOT EXISTS "ix_users_name" ON "users" USING btree ("name");--> statement-breakpoint
-CREATE UNIQUE INDEX IF NOT EXISTS "ix_users_user_id" ON "users" USING btree ("user_id");
+DO $$ BEGIN
+	IF to_regclass('"public"."ix_api_keys_key_hash"') IS NULL THEN
+		CREATE UNIQUE INDEX "ix_api_keys_key_hash" ON "api_keys" USING btree ("key_hash");
+	END IF;
+END $$;--> statement-breakpoint
+DO $$ BEGIN
+	IF to_regclass('"public"."ix_api_keys_user_id"') IS NULL THEN
+		CREATE UNIQUE INDEX "ix_api_keys_user_id" ON "api_keys" USING btree ("user_id");
+	END IF;
+END $$;--> statement-breakpoint
+DO $$ BEGIN
+	IF to_regclass('"public"."ix_apps_created_at"') IS NULL THEN
+		CREATE INDEX "ix_apps_created_at" ON "apps" USING btree ("created_at");
+	END IF;
+END $$;--> statement-breakpoint
+DO $$ BEGIN
+	IF to_regclass('"public"."ix_apps_is_active"') IS NULL THEN
+		CREATE INDEX "ix_apps_is_active" ON "apps" USING btree ("is_active");
+	END IF;
+END $$;--> statement-breakpoint
+DO $$ BEGIN
+	IF to_regclass('"public"."ix_apps_name"') IS NULL THEN
+		CREATE INDEX "ix_apps_name" ON "apps" USING btree ("name");
+	END IF;
+END $$;--> statement-breakpoint
+DO $$ BEGIN
+	IF to_regclass('"public"."ix_apps_owner_id"') IS NULL THEN
+		CREATE INDEX "ix_apps_owner_id" ON "apps" USING btree ("owner_id");
+	END IF;
+END $$;--> statement-breakpoint
+DO $$ BEGIN
+	IF to_regclass('"openmemory_admin"."audit_log_at_idx"') IS NULL THEN
+		CREATE INDEX "audit_log_at_idx" ON "openmemory_admin"."audit_log" USING btree ("at");
+	END IF;
+END $$;--> statement-breakpoint
+DO $$ BEGIN
+	IF to_regclass('"openmemory_admin"."audit_log_target_idx"') IS NULL THEN
+		CREATE INDEX "audit_log_target_idx" ON "openmemory_admin"."audit_log" USING btree ("target_user_id","at");
+	END IF;
+END $$;--> statement-breakpoint
+DO $$ BEGIN
+	IF to_regclass('"public"."ix_categories_created_at"') IS NULL THEN
+		CREATE INDEX "ix_categories_created_at" ON "categories" USING btree ("created_at");
+	END IF;
+END $$;--> statement-breakpoint
+DO $$ BEGIN
+	IF to_regclass('"public"."ix_categories_name"') IS NULL THEN
+		CREATE UNIQUE INDEX "ix_categories_name" ON "categories" USING btree ("name");
+	END IF;
+END $$;--> statement-breakpoint
+DO $$ BEGIN
+	IF to_regclass('"public"."ix_configs_key"') IS NULL THEN
+		CREATE UNIQUE INDEX "ix_configs_key" ON "configs" USING btree ("key");
+	END IF;
+END $$;--> statement-breakpoint
+DO $$ BEGIN
+	IF to_regclass('"public"."idx_memory_app_state"') IS NULL THEN
+		CREATE INDEX "idx_memory_app_state" ON "memories" USING btree ("app_id","state");
+	END IF;
+END $$;--> statement-breakpoint
+DO $$ BEGIN
+	IF to_regclass('"public"."idx_memory_user_app"') IS NULL THEN
+		CREATE INDEX "idx_memory_user_app" ON "memories" USING btree ("user_id","app_id");
+	END IF;
+END $$;--> statement-breakpoint
+DO $$ BEGIN
+	IF to_regclass('"public"."idx_memory_user_state"') IS NULL THEN
+		CREATE INDEX "idx_memory_user_state" ON "memories" USING btree ("user_id","state");
+	END IF;
+END $$;--> statement-breakpoint
+DO $$ BEGIN
+	IF to_regclass('"public"."ix_memories_app_id"') IS NULL THEN
+		CREATE INDEX "ix_memories_app_id" ON "memories" USING btree ("app_id");
+	END IF;
+END $$;--> statement-breakpoint
+DO $$ BEGIN
+	IF to_regclass('"public"."ix_memories_archived_at"') IS NULL THEN
+		CREATE INDEX "ix_memories_archived_at" ON "memories" USING btree ("archived_at");
+	END IF;
+END $$;--> statement-breakpoint
+DO $$ BEGIN
+	IF to_regclass('"public"."ix_memories_created_at"') IS NULL THEN
+		CREATE INDEX "ix_memories_created_at" ON "memories" USING btree ("created_at");
+	END IF;
+END $$;--> statement-breakpoint
+DO $$ BEGIN
+	IF to_regclass('"public"."ix_memories_deleted_at"') IS NULL THEN
+		CREATE INDEX "ix_memories_deleted_at" ON "memories" USING btree ("deleted_at");
+	END IF;
+END $$;--> statement-breakpoint
+DO $$ BEGIN
+	IF to_regclass('"public"."ix_memories_state"') IS NULL THEN
+		CREATE INDEX "ix_memories_state" ON "memories" USING btree ("state");
+	END IF;
+END $$;--> statement-breakpoint
+DO $$ BEGIN
+	IF to_regclass('"public"."ix_memories_user_id"') IS NULL THEN
+		CREATE INDEX "ix_memories_user_id" ON "memories" USING btree ("user_id");
+	END IF;
+END $$;--> statement-breakpoint
+DO $$ BEGIN
+	IF to_regclass('"public"."idx_memory_category"') IS NULL THEN
+		CREATE INDEX "idx_memory_category" ON "memory_categories" USING btree ("memory_id","category_id");
+	END IF;
+END $$;--> statement-breakpoint
+DO $$ BEGIN
+	IF to_regclass('"public"."ix_memory_categories_category_id"') IS NULL THEN
+		CREATE INDEX "ix_memory_categories_category_id" ON "memory_categories" USING btree ("category_id");
+	END IF;
+END $$;--> statement-breakpoint
+DO $$ BEGIN
+	IF to_regclass('"public"."ix_memory_categories_memory_id"') IS NULL THEN
+		CREATE INDEX "ix_memory_categories_memory_id" ON "memory_categories" USING btree ("memory_id");
+	END IF;
+END $$;--> statement-breakpoint
+DO $$ BEGIN
+	IF to_regclass('"public"."ix_users_created_at"') IS NULL THEN
+		CREATE INDEX "ix_users_created_at" ON "users" USING btree ("created_at");
+	END IF;
+END $$;--> statement-breakpoint
+DO $$ BEGIN
+	IF to_regclass('"public"."ix_users_email"') IS NULL THEN
+		CREATE INDEX "ix_users_email" ON "users" USING btree ("email");
+	END IF;
+END $$;--> statement-breakpoint
+DO $$ BEGIN
+	IF to_regclass('"public"."ix_users_name"') IS NULL THEN
+		CREATE INDEX "ix_users_name" ON "users" USING btree ("name");
+	END IF;
+END $$;--> statement-breakpoint
+DO $$ BEGIN
+	IF to_regclass('"public"."ix_users_user_id"') IS NULL THEN
+		CREATE UNIQUE INDEX "ix_users_user_id" ON "users" USING btree ("user_id");
+	END IF;
+END $$;

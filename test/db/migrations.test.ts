@@ -1,7 +1,13 @@
 import {afterEach, describe, expect, it} from 'vitest'
 import {runMigrations} from '../../src/db/client.js'
 import {dbStatus} from '../../src/services/status.js'
-import {catalogSnapshot, createTestDatabase, DRIVERS, type TestDatabase} from '../helpers/databases.js'
+import {
+  ADMIN_URL,
+  catalogSnapshot,
+  createTestDatabase,
+  DRIVERS,
+  type TestDatabase,
+} from '../helpers/databases.js'
 
 function diff(before: Record<string, string[]>, after: Record<string, string[]>) {
   const added: string[] = []
@@ -132,6 +138,43 @@ describe('migrations on postgres, concurrently', () => {
       await b.close()
     } finally {
       await d.drop()
+    }
+  })
+})
+
+describe('migrations on postgres, as a role that does not own the server tables', () => {
+  it('adopts a multi-user database with only read/write rights and CREATE on the database', async () => {
+    const d = await createTestDatabase('postgres', 'multiuser')
+    const role = `om_adopter_${process.pid}`
+    const {default: postgres} = await import('postgres')
+    const admin = postgres(ADMIN_URL, {max: 1, onnotice: () => {}})
+    const owner = postgres(d.url!, {max: 1, onnotice: () => {}})
+    try {
+      await admin.unsafe(`drop role if exists ${role}`)
+      await admin.unsafe(`create role ${role} login`)
+      const dbName = new URL(d.url!).pathname.slice(1)
+      await owner.unsafe(`grant connect, create on database ${dbName} to ${role}`)
+      await owner.unsafe(`grant usage on schema public to ${role}`)
+      await owner.unsafe(`grant select, insert, update, delete on all tables in schema public to ${role}`)
+      const url = new URL(d.url!)
+      url.username = role
+      const {openDatabase} = await import('../../src/db/client.js')
+      const database = await openDatabase({
+        kind: 'postgres',
+        url: url.toString(),
+        source: '--database-url',
+        display: 'x',
+      })
+      const before = await catalogSnapshot(database)
+      expect((await runMigrations(database)).applied).toEqual(['0000_init'])
+      expect(await catalogSnapshot(database)).toEqual(before)
+      expect((await dbStatus(database)).schema).toBe('managed')
+      await database.close()
+    } finally {
+      await owner.end()
+      await d.drop()
+      await admin.unsafe(`drop role if exists ${role}`)
+      await admin.end()
     }
   })
 })
