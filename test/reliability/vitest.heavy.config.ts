@@ -18,7 +18,7 @@ export default defineConfig({
     // One file at a time: the figures are timings on a shared machine.
     maxWorkers: 1,
     fileParallelism: false,
-    reporters: ['default'],
+    reporters: ['default', './test/helpers/summary-reporter.ts'],
     disableConsoleIntercept: true,
   },
 })
