@@ -5,7 +5,7 @@
 import {MissingInputError} from '../errors.js'
 import {readSecret} from './stdin.js'
 
-const HINT = "pipe it on stdin (for example 'openmemory users test charlie < charlie.key') or pass --key"
+const HINT = "pipe it on stdin (for example '< charlie.key') or pass --key"
 
 export async function readKey(opts: {flag?: string; json?: boolean}): Promise<string> {
   const key = opts.flag !== undefined ? opts.flag.trim() : await readStdin(opts.json)

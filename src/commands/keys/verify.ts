@@ -1,8 +1,8 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
-import {ExitCode, ValidationError} from '../../errors.js'
+import {ExitCode} from '../../errors.js'
 import {checkKey, type KeyCheck} from '../../services/auth.js'
-import {readSecret} from '../../ui/stdin.js'
+import {readKey} from '../../ui/read-key.js'
 
 export default class KeysVerify extends BaseCommand {
   static summary = 'Check which user a key authenticates as, by the server’s own rule (read-only).'
@@ -21,8 +21,7 @@ export default class KeysVerify extends BaseCommand {
 
   async run(): Promise<KeyCheck> {
     const {flags} = await this.parse(KeysVerify)
-    const key = flags.key ?? (await readSecret('API key'))
-    if (!key) throw new ValidationError('No key given: pipe it on stdin or pass --key.')
+    const key = await readKey({flag: flags.key, json: this.jsonEnabled()})
     const r = await checkKey(await this.db(), key)
     if (r.valid) this.log(`Valid: authenticates as ${r.userId} (key ${r.fingerprint}).`)
     else if (r.reason === 'revoked')
