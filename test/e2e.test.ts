@@ -50,6 +50,13 @@ describe('openmemory (built binary)', () => {
     expect(r.stdout + r.stderr).not.toContain('hunter2pw')
   })
 
+  it('writes no colour codes when stdout is a pipe', async () => {
+    const r = await runBin(['db', 'status'], {env})
+    expect(r.exitCode).toBe(0)
+    expect(r.stdout).toContain('Compatible:  yes')
+    expect(r.stdout).not.toContain(String.fromCharCode(27))
+  })
+
   it('rejects a URL that is not postgres:// with exit 2', async () => {
     const r = await runBin(['users', 'list'], {env: {DATABASE_URL: 'mysql://x@y/z'}})
     expect(r.exitCode).toBe(2)

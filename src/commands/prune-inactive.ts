@@ -92,8 +92,9 @@ On a terminal it shows the count and asks before changing anything; without a te
       return r
     }
 
-    const plan = await planPrune(database.db, input, ctx)
-    if (plan.matched > 0 && !flags.yes) {
+    // Without --yes: count first; a run that would change anything asks (or, with no terminal, exits 2).
+    const plan = flags.yes ? undefined : await planPrune(database.db, input, ctx)
+    if (plan && plan.matched > 0) {
       assertCanConfirm({yes: flags.yes, json, action: `${input.mode} ${plan.matched} inactive user(s)`})
       const ok = await confirm(pruneQuestion(input, plan))
       if (!ok) {

@@ -6,6 +6,7 @@
  */
 import {existsSync, mkdirSync} from 'node:fs'
 import path from 'node:path'
+import {fileURLToPath} from 'node:url'
 import {type SQL, sql as sqlTag} from 'drizzle-orm'
 import type {PgDatabase, PgQueryResultHKT} from 'drizzle-orm/pg-core'
 import {BusyError, DatabaseUnavailableError, mapDatabaseError, ValidationError} from '../errors.js'
@@ -109,10 +110,7 @@ export function resultRows<T>(result: unknown): T[] {
   return ((result as {rows?: T[]}).rows ?? []) as T[]
 }
 
-export const MIGRATIONS_FOLDER = path.resolve(
-  path.dirname(new URL(import.meta.url).pathname),
-  '../../drizzle',
-)
+export const MIGRATIONS_FOLDER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../drizzle')
 export const MIGRATIONS_SCHEMA = 'openmemory_admin'
 export const MIGRATIONS_TABLE = 'migrations'
 

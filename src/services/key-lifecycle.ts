@@ -5,6 +5,7 @@
 import {asc, eq} from 'drizzle-orm'
 import type {Db} from '../db/client.js'
 import {apiKeys, deactivations, users} from '../db/schema.js'
+import {UserNotFoundError} from '../errors.js'
 import {recordAudit} from './audit.js'
 import {iso, type ServiceContext} from './context.js'
 import {checkKeyLength, fingerprint, hashKey, KEY_LENGTH} from './keys.js'
@@ -76,22 +77,66 @@ export async function rotateKey(
   })
 }
 
+export interface RotationPreview {
+  userId: string
+  dryRun: true
+  previousFingerprint: string | null
+  /** False when the user is deactivated: a new key would stay inactive. */
+  active: boolean
+}
+
+/** What `keys rotate` would do, without doing it. */
+export async function previewRotation(db: Db, userId: string): Promise<RotationPreview> {
+  const [row] = await db
+    .select({keyHash: apiKeys.keyHash, deactivatedAt: deactivations.deactivatedAt})
+    .from(users)
+    .leftJoin(apiKeys, eq(apiKeys.userId, users.id))
+    .leftJoin(deactivations, eq(deactivations.userUuid, users.id))
+    .where(eq(users.userId, userId))
+    .limit(1)
+  if (!row) throw new UserNotFoundError(userId)
+  return {
+    userId,
+    dryRun: true,
+    previousFingerprint: row.keyHash ? fingerprint(row.keyHash) : null,
+    active: row.deactivatedAt === null,
+  }
+}
+
 export interface KeysRevokeResult {
   userId: string
   changed: boolean
+  dryRun: boolean
   keyStatus: 'revoked' | 'none'
   keyFingerprint: string | null
 }
 
 /** Make the user's key inactive. Idempotent; a user with no key is reported unchanged. */
-export async function revokeKey(db: Db, userId: string, ctx: ServiceContext): Promise<KeysRevokeResult> {
+export async function revokeKey(
+  db: Db,
+  userId: string,
+  ctx: ServiceContext,
+  opts: {dryRun?: boolean} = {},
+): Promise<KeysRevokeResult> {
+  const dryRun = Boolean(opts.dryRun)
   return db.transaction(async (tx) => {
     const user = await lockUser(tx, userId)
     const [key] = await tx.select().from(apiKeys).where(eq(apiKeys.userId, user.id)).limit(1)
-    if (!key) return {userId, changed: false, keyStatus: 'none' as const, keyFingerprint: null}
-    const changed = key.isActive
-    if (changed) {
-      await tx.update(apiKeys).set({isActive: false}).where(eq(apiKeys.id, key.id))
+    if (!key) return {userId, changed: false, dryRun, keyStatus: 'none' as const, keyFingerprint: null}
+    // A deactivated user's key is already inactive, but reactivation would turn it
+    // back on: revoking it must also take it out of what reactivation restores.
+    const [deactivation] = await tx
+      .select()
+      .from(deactivations)
+      .where(eq(deactivations.userUuid, user.id))
+      .limit(1)
+    const restoredLater = Boolean(deactivation?.keySwitchedOff)
+    const changed = key.isActive || restoredLater
+    if (changed && !dryRun) {
+      if (key.isActive) await tx.update(apiKeys).set({isActive: false}).where(eq(apiKeys.id, key.id))
+      if (restoredLater) {
+        await tx.update(deactivations).set({keySwitchedOff: false}).where(eq(deactivations.userUuid, user.id))
+      }
       await recordAudit(tx, ctx, [
         {
           targetUserId: userId,
@@ -100,7 +145,7 @@ export async function revokeKey(db: Db, userId: string, ctx: ServiceContext): Pr
         },
       ])
     }
-    return {userId, changed, keyStatus: 'revoked' as const, keyFingerprint: fingerprint(key.keyHash)}
+    return {userId, changed, dryRun, keyStatus: 'revoked' as const, keyFingerprint: fingerprint(key.keyHash)}
   })
 }
 

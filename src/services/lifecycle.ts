@@ -11,6 +11,7 @@ import {UserNotFoundError} from '../errors.js'
 import {type AuditEntry, recordAudit} from './audit.js'
 import {iso, type ServiceContext} from './context.js'
 import {fingerprint} from './keys.js'
+import {getUser} from './users.js'
 
 /** Run raw SQL and get rows, whatever the driver. */
 export async function sqlRows<T>(db: Db, query: ReturnType<typeof sql>): Promise<T[]> {
@@ -72,8 +73,7 @@ function emptyCounts(states: string[]): StateCounts {
 }
 
 export async function showUser(db: Db, userId: string): Promise<UsersShowResult> {
-  const [user] = await db.select().from(users).where(eq(users.userId, userId)).limit(1)
-  if (!user) throw new UserNotFoundError(userId)
+  const user = await getUser(db, userId)
   const [key] = await db.select().from(apiKeys).where(eq(apiKeys.userId, user.id)).limit(1)
   const [deactivation] = await db
     .select()
@@ -171,10 +171,12 @@ async function lockQualifying(
   if (opts.skipDeactivated) {
     conditions.push(sql`not exists (select 1 from openmemory_admin.deactivations d where d.user_uuid = u.id)`)
   }
+  // A dry run only reads: it locks nothing.
+  const lock = opts.dryRun ? sql`` : sql`for update of u`
   return sqlRows<{id: string; user_id: string}>(
     tx,
     sql`select u.id::text as id, u.user_id from users u where ${sql.join(conditions, sql` and `)}
-        order by u.id for update of u`,
+        order by u.id ${lock}`,
   )
 }
 
@@ -407,6 +409,11 @@ export async function deleteUser(
   opts: {dryRun?: boolean},
   ctx: ServiceContext,
 ): Promise<DeleteResult> {
+  if (opts.dryRun) {
+    const user = await getUser(db, userId)
+    const r = await deleteUsersIn(db, [user.id], opts)
+    return {userId, dryRun: true, rows: r.rows, total: Object.values(r.rows).reduce((a, b) => a + b, 0)}
+  }
   return db.transaction(async (tx) => {
     const user = await lockUser(tx, userId)
     const r = await deleteUsersIn(tx, [user.id], opts)

@@ -9,7 +9,7 @@ import {ConflictError, UserNotFoundError, ValidationError} from '../errors.js'
 import {recordAudit} from './audit.js'
 import {iso, type ServiceContext} from './context.js'
 import {checkKeyLength, fingerprint, hashKey, KEY_LENGTH} from './keys.js'
-import {parseEmail, parseName, parseUserId, titleCase} from './validation.js'
+import {parseName, parseUserId, titleCase} from './validation.js'
 
 export const DEFAULT_APP = 'default'
 
@@ -33,10 +33,10 @@ export interface UsersCreateResult {
 }
 
 /** Validate everything before touching the database; throws ValidationError (exit 2). */
-export function validateCreateUser(input: CreateUserInput) {
+export async function validateCreateUser(input: CreateUserInput) {
   const userId = parseUserId(input.userId)
   const name = input.name === undefined ? titleCase(userId) : parseName(input.name)
-  const email = input.email === undefined ? null : parseEmail(input.email)
+  const email = input.email === undefined ? null : (await import('./email.js')).parseEmail(input.email)
   const keyLength = checkKeyLength(input.keyLength ?? KEY_LENGTH.default)
   const appName = (input.appName ?? DEFAULT_APP).trim()
   if (appName.length === 0 || appName.length > 100 || /\p{Cc}|\p{Cs}/u.test(appName)) {
@@ -77,7 +77,7 @@ export async function createUser(
   input: CreateUserInput,
   ctx: ServiceContext,
 ): Promise<UsersCreateResult> {
-  const v = validateCreateUser(input)
+  const v = await validateCreateUser(input)
   const apiKey = ctx.newKey(v.keyLength)
   const keyHash = hashKey(apiKey)
   const now = ctx.now()

@@ -1,7 +1,6 @@
 /**
  * Input rules shared by flags, arguments and prompts (one message per rule).
  */
-import {z} from 'zod'
 import {ValidationError} from '../errors.js'
 
 export const USER_ID_PATTERN = /^[a-z][a-z0-9_]{2,19}$/
@@ -18,13 +17,13 @@ export const MESSAGES = {
   email: 'email must be a valid address such as charlie@example.com.',
 } as const
 
-const emailSchema = z.email()
 // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/
+export const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/
 // A lone UTF-16 surrogate is not text: PostgreSQL would store U+FFFD instead of what was typed.
-const LONE_SURROGATE = /\p{Cs}/u
+export const LONE_SURROGATE = /\p{Cs}/u
 
-function show(value: string): string {
+/** A value quoted for a one-line error: escaped, and cut at 40 characters. */
+export function show(value: string): string {
   const shown = JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
   return shown
 }
@@ -42,19 +41,6 @@ export function nameProblem(value: string): string | undefined {
   return undefined
 }
 
-export function emailProblem(value: string): string | undefined {
-  const trimmed = value.trim()
-  if (
-    trimmed.length > EMAIL_MAX ||
-    CONTROL.test(trimmed) ||
-    LONE_SURROGATE.test(trimmed) ||
-    !emailSchema.safeParse(trimmed).success
-  ) {
-    return MESSAGES.email
-  }
-  return undefined
-}
-
 export function parseUserId(value: string): string {
   const problem = userIdProblem(value)
   if (problem) throw new ValidationError(`Invalid userId ${show(value)}: ${problem}`)
@@ -64,12 +50,6 @@ export function parseUserId(value: string): string {
 export function parseName(value: string): string {
   const problem = nameProblem(value)
   if (problem) throw new ValidationError(`Invalid name ${show(value)}: ${problem}`)
-  return value.trim()
-}
-
-export function parseEmail(value: string): string {
-  const problem = emailProblem(value)
-  if (problem) throw new ValidationError(`Invalid email ${show(value)}: ${problem}`)
   return value.trim()
 }
 

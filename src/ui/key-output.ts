@@ -4,7 +4,7 @@
  */
 import {Flags} from '@oclif/core'
 import {KEY_LENGTH} from '../services/keys.js'
-import {colors} from './format.js'
+import {colors, formatWarning} from './format.js'
 import {DEFAULT_API_URL, KEY_WARNING, type KeySink, mcpConfig, openKeyFile} from './secrets.js'
 
 export const keyFlags = {
@@ -65,7 +65,7 @@ export class KeyOutput {
       log('')
       log(`API key: ${c.bold(apiKey)}`)
       log('')
-      process.stderr.write(`${colors(process.stderr).yellow('Warning:')} ${KEY_WARNING}\n`)
+      process.stderr.write(`${formatWarning(KEY_WARNING)}\n`)
       if (mcp) {
         log('')
         log(JSON.stringify(mcp, null, 2))

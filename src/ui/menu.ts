@@ -99,7 +99,7 @@ function ctx(s: MenuSession, command: string): ServiceContext {
 
 async function createAction(s: MenuSession): Promise<void> {
   const input = await askNewUser()
-  validateCreateUser(input)
+  await validateCreateUser(input)
   const output = new KeyOutput({'key-file': await askKeyFile()})
   output.prepare()
   let result: Awaited<ReturnType<typeof createUser>>

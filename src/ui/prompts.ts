@@ -237,7 +237,8 @@ export async function askKeyFile(): Promise<string | undefined> {
 export async function askNewUser(
   opts: {json?: boolean; hint?: string} = {},
 ): Promise<{userId: string; name: string; email: string | undefined}> {
-  const {emailProblem, nameProblem, titleCase, userIdProblem} = await import('../services/validation.js')
+  const {nameProblem, titleCase, userIdProblem} = await import('../services/validation.js')
+  const {emailProblem} = await import('../services/email.js')
   const userId = await askText({
     name: 'userId',
     message: 'userId',

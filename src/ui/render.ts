@@ -13,7 +13,7 @@ import type {MemoriesCountResult, MemoryCountRow} from '../services/memories.js'
 import type {PruneMode, PruneResult} from '../services/prune.js'
 import type {DbStatusResult} from '../services/status.js'
 import type {UserListItem, UsersCreateResult} from '../services/users.js'
-import {colors, formatDate, renderTable} from './format.js'
+import {colors, formatDate, formatWarning, renderTable} from './format.js'
 
 /** `users list`: one row per user. */
 export function userTable(users: UserListItem[]): string {
@@ -82,8 +82,17 @@ export function deletionTable(r: DeleteResult): string {
 }
 
 /** `users deactivate`: what was (or, in a dry run, would be) switched off. */
+function switchedOff(r: DeactivateResult): string {
+  return `${r.keyDeactivated ? 'key' : 'no active key'}, ${r.appsDeactivated.length ? `apps ${r.appsDeactivated.join(', ')}` : 'no active apps'}`
+}
+
+/** The confirmation question before a deactivation, from its dry run. */
+export function deactivationQuestion(r: DeactivateResult): string {
+  return `Deactivate ${r.userId}, switching off ${switchedOff(r)}? (Memories are kept; 'users reactivate' undoes it.)`
+}
+
 export function deactivationMessage(r: DeactivateResult): string {
-  const what = `${r.keyDeactivated ? 'key' : 'no active key'}, ${r.appsDeactivated.length ? `apps ${r.appsDeactivated.join(', ')}` : 'no active apps'}`
+  const what = switchedOff(r)
   if (!r.changed) return `User ${r.userId} is already deactivated; nothing changed.`
   if (r.dryRun) return `Would deactivate ${r.userId}: ${what}. Nothing changed (dry run).`
   return `Deactivated ${r.userId}: ${what} switched off. Undo with 'openmemory users reactivate ${r.userId}'.`
@@ -100,6 +109,7 @@ export function reactivationMessage(r: ReactivateResult): string {
 export function revocationMessage(r: KeysRevokeResult): string {
   if (r.keyStatus === 'none') return `User ${r.userId} has no key; nothing changed.`
   if (!r.changed) return `The key of ${r.userId} (${r.keyFingerprint}) is already revoked; nothing changed.`
+  if (r.dryRun) return `Would revoke the key of ${r.userId} (${r.keyFingerprint}). Nothing changed (dry run).`
   return `Revoked the key of ${r.userId} (${r.keyFingerprint}); it no longer authenticates.`
 }
 
@@ -112,7 +122,9 @@ export function rotationMessage(r: Pick<KeysRotateResult, 'userId' | 'previousFi
     line: `Rotated the key of ${r.userId}${r.previousFingerprint ? ` (old key ${r.previousFingerprint} no longer works)` : ' (it had no key row; one was added)'}.`,
     warning: r.active
       ? null
-      : `Warning: ${r.userId} is deactivated: the new key stays inactive until 'openmemory users reactivate ${r.userId}'.`,
+      : formatWarning(
+          `${r.userId} is deactivated: the new key stays inactive until 'openmemory users reactivate ${r.userId}'.`,
+        ),
   }
 }
 

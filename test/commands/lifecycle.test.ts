@@ -65,7 +65,8 @@ describe('lifecycle commands', () => {
   it('deactivates and reactivates idempotently, saying when nothing changed', async () => {
     const u = await create('bob')
     expect(
-      (await runCommand(UsersDeactivate, ['bob', '--reason', 'holiday', '--database-url', url])).exitCode,
+      (await runCommand(UsersDeactivate, ['bob', '--reason', 'holiday', '--yes', '--database-url', url]))
+        .exitCode,
     ).toBe(0)
     expect(await db((d) => serverAuthenticates(d, u.apiKey))).toBeNull()
     const again = await runCommand(UsersDeactivate, ['bob', '--database-url', url])
@@ -76,6 +77,23 @@ describe('lifecycle commands', () => {
     expect((await runCommand(UsersReactivate, ['bob', '--database-url', url])).stdout).toContain(
       'nothing changed',
     )
+  })
+
+  it('refuses to rotate, revoke or deactivate without --yes when there is no terminal, changing nothing', async () => {
+    const u = await create('ruth')
+    for (const cmd of [KeysRotate, KeysRevoke, UsersDeactivate]) {
+      const r = await runCommand(cmd, ['ruth', '--database-url', url])
+      expect(r.exitCode).toBe(2)
+      expect(r.stderr).toContain('--yes')
+    }
+    for (const cmd of [KeysRotate, KeysRevoke, UsersDeactivate]) {
+      const r = await runCommand(cmd, ['ruth', '--dry-run', '--json', '--database-url', url])
+      expect(r.exitCode).toBe(0)
+      expect(JSON.parse(r.stdout)).toMatchObject({dryRun: true})
+      expect(r.stdout).not.toContain('mem_lab_')
+    }
+    expect(await db((d) => serverAuthenticates(d, u.apiKey))).toBe('ruth')
+    expect(await db((d) => count(d, 'openmemory_admin.audit_log'))).toBe(1)
   })
 
   it('refuses to delete without --yes when there is no terminal, deleting nothing', async () => {
@@ -98,7 +116,7 @@ describe('lifecycle commands', () => {
 
   it('rotates a key: the old one stops working, the new one is printed once', async () => {
     const u = await create('erin')
-    const r = await runCommand(KeysRotate, ['erin', '--database-url', url])
+    const r = await runCommand(KeysRotate, ['erin', '--yes', '--database-url', url])
     expect(r.exitCode).toBe(0)
     const key = /mem_lab_[a-z0-9]{32}/.exec(r.stdout)![0]
     expect(r.stdout.match(/mem_lab_/g)).toHaveLength(1)
@@ -108,7 +126,7 @@ describe('lifecycle commands', () => {
 
   it('revokes, lists keys by fingerprint, and audits every change', async () => {
     const u = await create('fred')
-    expect((await runCommand(KeysRevoke, ['fred', '--database-url', url])).exitCode).toBe(0)
+    expect((await runCommand(KeysRevoke, ['fred', '--yes', '--database-url', url])).exitCode).toBe(0)
     const list = JSON.parse((await runCommand(KeysList, ['--json', '--database-url', url])).stdout)
     expect(list).toEqual([expect.objectContaining({userId: 'fred', status: 'revoked'})])
     expect(JSON.stringify(list)).not.toContain(u.apiKey)
@@ -138,7 +156,7 @@ describe('lifecycle commands', () => {
     const unknown = await runBin(['keys', 'verify', '--database-url', url], {input: 'mem_lab_nope00000000\n'})
     expect(unknown.exitCode).toBe(1)
     expect(unknown.stdout).toContain('no user has this key')
-    await runCommand(KeysRevoke, ['hank', '--database-url', url])
+    await runCommand(KeysRevoke, ['hank', '--yes', '--database-url', url])
     const revoked = await runBin(['keys', 'verify', '--json', '--database-url', url], {input: u.apiKey})
     expect(revoked.exitCode).toBe(1)
     expect(JSON.parse(revoked.stdout)).toMatchObject({valid: false, reason: 'revoked', userId: 'hank'})

@@ -28,7 +28,7 @@ export async function runCommand<T = unknown>(
     else process.env[k] = v
   }
   try {
-    const out = await captureOutput<T>(async () => (await cmd.run(argv, ROOT)) as T, {stripAnsi: true})
+    const out = await captureOutput<T>(async () => (await cmd.run(argv, ROOT)) as T, {stripAnsi: false})
     const error = out.error as (Error & {oclif?: {exit?: number}}) | undefined
     return {
       stdout: out.stdout,

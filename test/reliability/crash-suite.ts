@@ -74,7 +74,7 @@ export const CRASH_COMMANDS: CrashCommand[] = [
     id: 'keys rotate',
     weight: 1,
     when: 'present',
-    argv: (u, json) => ['keys', 'rotate', u, ...(json ? ['--json'] : [])],
+    argv: (u, json) => ['keys', 'rotate', u, '--yes', ...(json ? ['--json'] : [])],
     async verify(sql, u, rerun, lane) {
       const v: string[] = []
       if (rerun.exitCode !== 0) v.push(`rerun exited ${rerun.exitCode}: ${rerun.stderr}`)

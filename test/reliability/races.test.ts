@@ -80,7 +80,7 @@ describe('races between processes (PostgreSQL)', () => {
       const original = (JSON.parse(made.stdout) as {apiKey: string}).apiKey
       const results = await Promise.all(
         Array.from({length: ROTATORS}, (_, i) =>
-          runCli(['keys', 'rotate', userId, ...(i % 2 === 0 ? ['--json'] : [])], {env}),
+          runCli(['keys', 'rotate', userId, '--yes', ...(i % 2 === 0 ? ['--json'] : [])], {env}),
         ),
       )
       figures.rotateRaces++

@@ -96,6 +96,16 @@ describe.each(DRIVERS)('user and key lifecycle on %s', (driver) => {
       expect(await serverAuthenticates(database, u.apiKey)).toBeNull()
     })
 
+    it('keeps a key revoked during deactivation revoked after reactivation', async () => {
+      const u = await make('cora')
+      await deactivateUser(database.db, 'cora', {}, ctx())
+      const r = await revokeKey(database.db, 'cora', ctx())
+      expect(r.changed).toBe(true)
+      await reactivateUser(database.db, 'cora', ctx())
+      expect(await serverAuthenticates(database, u.apiKey)).toBeNull()
+      expect((await revokeKey(database.db, 'cora', ctx())).changed).toBe(false)
+    })
+
     it('writes nothing in a dry run', async () => {
       const u = await make('dave')
       const d = await deactivateUser(database.db, 'dave', {dryRun: true}, ctx())

@@ -1,6 +1,7 @@
 import {BaseCommand} from '../../base-command.js'
 import {runMigrations} from '../../db/client.js'
 import {dbStatus, type SchemaKind} from '../../services/status.js'
+import {formatWarning} from '../../ui/format.js'
 
 export interface DbMigrateResult {
   target: string
@@ -26,7 +27,7 @@ The embedded database is migrated automatically.`
 
   async run(): Promise<DbMigrateResult> {
     await this.parse(DbMigrate)
-    const database = await this.connect()
+    const database = await this.connect({migrate: false})
     const before = await dbStatus(database)
     this.note(`Migrating ${database.target.display} (${before.schema} schema)...`)
     const {applied} = await runMigrations(database)
@@ -45,7 +46,9 @@ The embedded database is migrated automatically.`
     }
     if (after.incompatibilities.length > 0) {
       this.note(
-        `Warning: ${after.incompatibilities.length} incompatibilities remain; see 'openmemory db status'.`,
+        formatWarning(
+          `${after.incompatibilities.length} incompatibilities remain; see 'openmemory db status'.`,
+        ),
       )
     }
     return result

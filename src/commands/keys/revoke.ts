@@ -2,7 +2,8 @@ import {BaseCommand} from '../../base-command.js'
 import {defaultContext} from '../../services/context.js'
 import {type KeysRevokeResult, revokeKey} from '../../services/key-lifecycle.js'
 import {parseUserId} from '../../services/validation.js'
-import {requireUserId} from '../../ui/prompts.js'
+import {confirmFlags} from '../../ui/confirm-flags.js'
+import {confirmDestructive, requireUserId} from '../../ui/prompts.js'
 import {revocationMessage} from '../../ui/render.js'
 import {userIdArg} from '../../ui/user-id-arg.js'
 
@@ -19,14 +20,33 @@ export default class KeysRevoke extends BaseCommand {
 
   static args = {userId: userIdArg}
 
+  static flags = {...confirmFlags}
+
   async run(): Promise<KeysRevokeResult> {
-    const {args} = await this.parse(KeysRevoke)
+    const {args, flags} = await this.parse(KeysRevoke)
     const userId = parseUserId(
       await requireUserId(args.userId, this.jsonEnabled(), 'openmemory keys revoke <userId>', () =>
         this.db(),
       ),
     )
-    const r = await revokeKey(await this.db(), userId, defaultContext('keys revoke'))
+    const db = await this.db()
+    const ctx = defaultContext('keys revoke')
+    const preview = await revokeKey(db, userId, ctx, {dryRun: true})
+    if (flags['dry-run'] || !preview.changed) {
+      this.log(revocationMessage(preview))
+      return preview
+    }
+    const ok = await confirmDestructive({
+      yes: flags.yes,
+      json: this.jsonEnabled(),
+      action: `revoke the key of ${userId}`,
+      message: `Revoke the key of ${userId} (${preview.keyFingerprint})? It stops working at once; 'keys rotate' issues a new one.`,
+    })
+    if (!ok) {
+      this.log('Cancelled; nothing changed.')
+      return {...preview, changed: false}
+    }
+    const r = await revokeKey(db, userId, ctx)
     this.log(revocationMessage(r))
     return r
   }

@@ -1,13 +1,22 @@
 import {BaseCommand} from '../../base-command.js'
 import {defaultContext} from '../../services/context.js'
-import {type KeysRotateResult, rotateKey} from '../../services/key-lifecycle.js'
+import {
+  type KeysRotateResult,
+  previewRotation,
+  type RotationPreview,
+  rotateKey,
+} from '../../services/key-lifecycle.js'
 import {parseUserId} from '../../services/validation.js'
+import {confirmFlags} from '../../ui/confirm-flags.js'
 import {type KeyDelivery, KeyOutput, keyFlags} from '../../ui/key-output.js'
-import {requireUserId} from '../../ui/prompts.js'
+import {confirmDestructive, requireUserId} from '../../ui/prompts.js'
 import {rotationMessage} from '../../ui/render.js'
 import {userIdArg} from '../../ui/user-id-arg.js'
 
-export type KeysRotateCommandResult = Omit<KeysRotateResult, 'apiKey'> & {apiKey: string | null} & KeyDelivery
+/** The rotation (key shown once), or with --dry-run / a declined confirmation what it would do. */
+export type KeysRotateCommandResult =
+  | (Omit<KeysRotateResult, 'apiKey'> & {apiKey: string | null} & KeyDelivery)
+  | (RotationPreview & {cancelled?: boolean})
 
 export default class KeysRotate extends BaseCommand {
   static summary = "Replace a user's key with a new one; the old key stops working at once."
@@ -23,7 +32,7 @@ export default class KeysRotate extends BaseCommand {
 
   static args = {userId: userIdArg}
 
-  static flags = {...keyFlags}
+  static flags = {...keyFlags, ...confirmFlags}
 
   async run(): Promise<KeysRotateCommandResult> {
     const {args, flags} = await this.parse(KeysRotate)
@@ -31,6 +40,23 @@ export default class KeysRotate extends BaseCommand {
     const userId = parseUserId(
       await requireUserId(args.userId, json, 'openmemory keys rotate <userId>', () => this.db()),
     )
+    const preview = await previewRotation(await this.db(), userId)
+    if (flags['dry-run']) {
+      this.log(
+        `Would replace the key of ${userId}${preview.previousFingerprint ? ` (${preview.previousFingerprint} would stop working)` : ' (it has no key row; one would be added)'}${preview.active ? '' : '; the user is deactivated, so the new key would stay inactive'}. Nothing changed (dry run).`,
+      )
+      return preview
+    }
+    const ok = await confirmDestructive({
+      yes: flags.yes,
+      json,
+      action: `rotate the key of ${userId}`,
+      message: `Replace the key of ${userId}?${preview.previousFingerprint ? ` The current key (${preview.previousFingerprint}) stops working at once.` : ''}`,
+    })
+    if (!ok) {
+      this.log('Cancelled; nothing changed.')
+      return {...preview, cancelled: true}
+    }
     const output = new KeyOutput(flags)
     output.prepare()
     let r: KeysRotateResult

@@ -50,7 +50,7 @@ On a terminal, a missing userId (and then name and email) is asked for.`
     const ctx = defaultContext('users create')
     // Validation happens in the service before any write; the key file is created first so a
     // file problem (it exists) stops the command before the database is touched.
-    validateCreateUser({userId, name, email, keyLength: flags['key-length'], appName: flags.app})
+    await validateCreateUser({userId, name, email, keyLength: flags['key-length'], appName: flags.app})
     output.prepare()
     let result: UsersCreateResult
     try {

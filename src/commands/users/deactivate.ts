@@ -3,8 +3,9 @@ import {BaseCommand} from '../../base-command.js'
 import {defaultContext} from '../../services/context.js'
 import {type DeactivateResult, deactivateUser} from '../../services/lifecycle.js'
 import {parseUserId} from '../../services/validation.js'
-import {requireUserId} from '../../ui/prompts.js'
-import {deactivationMessage} from '../../ui/render.js'
+import {confirmFlags} from '../../ui/confirm-flags.js'
+import {confirmDestructive, requireUserId} from '../../ui/prompts.js'
+import {deactivationMessage, deactivationQuestion} from '../../ui/render.js'
 import {userIdArg} from '../../ui/user-id-arg.js'
 
 export default class UsersDeactivate extends BaseCommand {
@@ -23,7 +24,7 @@ export default class UsersDeactivate extends BaseCommand {
 
   static flags = {
     reason: Flags.string({summary: 'Why, kept with the deactivation and in the audit trail.'}),
-    'dry-run': Flags.boolean({summary: 'Show what would be switched off; change nothing.'}),
+    ...confirmFlags,
   }
 
   async run(): Promise<DeactivateResult> {
@@ -33,12 +34,24 @@ export default class UsersDeactivate extends BaseCommand {
         this.db(),
       ),
     )
-    const r = await deactivateUser(
-      await this.db(),
-      userId,
-      {reason: flags.reason, dryRun: flags['dry-run']},
-      defaultContext('users deactivate'),
-    )
+    const db = await this.db()
+    const ctx = defaultContext('users deactivate')
+    const preview = await deactivateUser(db, userId, {reason: flags.reason, dryRun: true}, ctx)
+    if (flags['dry-run'] || !preview.changed) {
+      this.log(deactivationMessage(preview))
+      return preview
+    }
+    const ok = await confirmDestructive({
+      yes: flags.yes,
+      json: this.jsonEnabled(),
+      action: `deactivate ${userId}`,
+      message: deactivationQuestion(preview),
+    })
+    if (!ok) {
+      this.log('Cancelled; nothing changed.')
+      return {...preview, changed: false, dryRun: true}
+    }
+    const r = await deactivateUser(db, userId, {reason: flags.reason}, ctx)
     this.log(deactivationMessage(r))
     return r
   }

@@ -3,7 +3,7 @@ import {BaseCommand} from '../../base-command.js'
 import {defaultContext} from '../../services/context.js'
 import {type DeleteResult, deleteUser} from '../../services/lifecycle.js'
 import {parseUserId} from '../../services/validation.js'
-import {assertCanConfirm, confirmDestructive, requireUserId} from '../../ui/prompts.js'
+import {assertCanConfirm, confirm, requireUserId} from '../../ui/prompts.js'
 import {deletionTable} from '../../ui/render.js'
 import {userIdArg} from '../../ui/user-id-arg.js'
 
@@ -38,21 +38,20 @@ On a terminal it asks for confirmation; without one, --yes is required.`
     )
     const db = await this.db()
     const ctx = defaultContext('users delete')
-    const plan = await deleteUser(db, userId, {dryRun: true}, ctx)
     if (flags['dry-run']) {
+      const plan = await deleteUser(db, userId, {dryRun: true}, ctx)
       this.printRows(plan, 'Would delete')
       this.log('Nothing deleted (dry run).')
       return {...plan, cancelled: false}
     }
     if (!flags.yes) {
+      // Fail before showing anything when there is no terminal to ask on.
       assertCanConfirm({yes: flags.yes, json, action: `delete user ${userId}`})
+      const plan = await deleteUser(db, userId, {dryRun: true}, ctx)
       this.printRows(plan, 'Will delete')
-      const ok = await confirmDestructive({
-        yes: flags.yes,
-        json,
-        action: `delete user ${userId}`,
-        message: `Delete user ${userId} and ${plan.total - 1} related rows? This cannot be undone.`,
-      })
+      const ok = await confirm(
+        `Delete user ${userId} and ${plan.total - 1} related rows? This cannot be undone.`,
+      )
       if (!ok) {
         this.log('Cancelled; nothing deleted.')
         return {...plan, cancelled: true}

@@ -2,6 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
 import {CheckFailedError, ServerUnreachableError} from '../../errors.js'
 import {DEFAULT_TIMEOUT_SECONDS, testUser, type UsersTestResult} from '../../services/server-check.js'
+import {parseUserId} from '../../services/validation.js'
 import {formatStep} from '../../ui/checks.js'
 import {readKey} from '../../ui/read-key.js'
 import {DEFAULT_API_URL} from '../../ui/secrets.js'
@@ -58,7 +59,7 @@ Exit codes: 0 every step passed; 1 a step failed (the message names it and why);
     const key = await readKey({flag: flags.key, json: this.jsonEnabled()})
     const apiUrl = flags['api-url'] ?? process.env.OPENMEMORY_API_URL ?? DEFAULT_API_URL
     const result = await testUser(await this.db(), {
-      userId: args.userId,
+      userId: parseUserId(args.userId),
       key,
       apiUrl,
       write: flags.write,

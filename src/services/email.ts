@@ -1,0 +1,29 @@
+/**
+ * The email rule (zod's address check). Its own module so that only the
+ * commands that take an email load zod, not every command at start-up.
+ */
+import {z} from 'zod'
+import {ValidationError} from '../errors.js'
+import {CONTROL, EMAIL_MAX, LONE_SURROGATE, MESSAGES, show} from './validation.js'
+
+const emailSchema = z.email()
+
+/** `undefined` when valid, else the message (for prompts' `validate`). */
+export function emailProblem(value: string): string | undefined {
+  const trimmed = value.trim()
+  if (
+    trimmed.length > EMAIL_MAX ||
+    CONTROL.test(trimmed) ||
+    LONE_SURROGATE.test(trimmed) ||
+    !emailSchema.safeParse(trimmed).success
+  ) {
+    return MESSAGES.email
+  }
+  return undefined
+}
+
+export function parseEmail(value: string): string {
+  const problem = emailProblem(value)
+  if (problem) throw new ValidationError(`Invalid email ${show(value)}: ${problem}`)
+  return value.trim()
+}
