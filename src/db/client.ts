@@ -9,7 +9,7 @@ import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {type SQL, sql as sqlTag} from 'drizzle-orm'
 import type {PgDatabase, PgQueryResultHKT} from 'drizzle-orm/pg-core'
-import {BusyError, DatabaseUnavailableError, mapDatabaseError, ValidationError} from '../errors.js'
+import {DatabaseUnavailableError, mapDatabaseError, ValidationError} from '../errors.js'
 import * as schema from './schema.js'
 
 export type Schema = typeof schema

@@ -24,8 +24,12 @@ export const LONE_SURROGATE = /\p{Cs}/u
 
 /** A value quoted for a one-line error: escaped, and cut at 40 characters. */
 export function show(value: string): string {
-  const shown = JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
-  return shown
+  // JSON.stringify escapes control characters but not U+2028/U+2029, which
+  // terminals treat as line breaks: escape those too, so an error stays one line.
+  return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value).replace(
+    /[\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16)}`,
+  )
 }
 
 /** `undefined` when valid, else the message (for prompts' `validate`). */

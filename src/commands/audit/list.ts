@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
 import {ValidationError} from '../../errors.js'
 import {type AuditRecord, listAudit} from '../../services/audit.js'
-import {LIMIT_MAX, parseUserId} from '../../services/validation.js'
+import {LIMIT_MAX, parseUserId, show} from '../../services/validation.js'
 import {formatDate, renderTable} from '../../ui/format.js'
 
 /** `2026-11-01`, `2026-11-01T10:00:00Z`, or a relative `7d` / `12h`. */
@@ -18,7 +18,7 @@ export function parseSince(value: string, now = new Date()): Date {
     if (inMonth && !Number.isNaN(d.getTime())) return d
   }
   throw new ValidationError(
-    `Invalid --since ${JSON.stringify(value.slice(0, 40))}: use a date (2026-11-01), a UTC time, or 7d / 12h.`,
+    `Invalid --since ${show(value)}: use a date (2026-11-01), a UTC time, or 7d / 12h.`,
   )
 }
 
