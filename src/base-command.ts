@@ -117,6 +117,7 @@ export abstract class BaseCommand extends Command {
         new OpenMemoryError(unexpectedMessage(err), {code: 'UNEXPECTED', exitCode: ExitCode.failure})
     }
     if (process.env.DEBUG && err.stack) process.stderr.write(`${err.stack}\n`)
+    if (error.exitCode === ExitCode.unavailable) ignoreLateDriverErrors()
     if (error.exitCode !== ExitCode.interrupted) {
       process.stderr.write(`${formatError(error.message)}\n`)
     }
@@ -141,6 +142,22 @@ export abstract class BaseCommand extends Command {
     if (database) await database.close().catch(() => {})
     await super.finally(err)
   }
+}
+
+/**
+ * When the server has gone away mid-run, postgres.js can still throw from a
+ * timer while it tries to write (e.g. the ROLLBACK of the transaction the
+ * server cut off) to a socket that no longer exists. The command has already
+ * reported the lost connection and exits 5; such a late throw must not turn
+ * that into a crash with exit 1. Anything else still crashes as usual.
+ */
+function ignoreLateDriverErrors(): void {
+  process.on('uncaughtException', (error) => {
+    if (/node_modules[\\/]postgres[\\/]/.test(error.stack ?? '') || /reading 'write'/.test(error.message))
+      return
+    process.stderr.write(`${error.stack ?? error.message}\n`)
+    process.exit(ExitCode.failure)
+  })
 }
 
 function unexpectedMessage(err: Error): string {

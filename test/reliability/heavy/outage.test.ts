@@ -64,6 +64,7 @@ it('a prune interrupted by a server stop exits 5, and a rerun after restart comp
         url.toString(),
       ],
       {
+        env: {DEBUG: process.env.OUTAGE_DEBUG},
         timeoutMs: 120_000,
       },
     )
@@ -83,6 +84,7 @@ it('a prune interrupted by a server stop exits 5, and a rerun after restart comp
     }
     await waitForServer(td.url!)
 
+    if (first.exitCode !== 5) console.log(`[reliability] outage stderr: ${first.stderr}`)
     expect(first.exitCode).toBe(5)
     const lines = first.stderr.trim().split('\n')
     expect(lines[0]).toContain('Target:')
