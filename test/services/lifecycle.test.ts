@@ -1,7 +1,6 @@
 import {sql} from 'drizzle-orm'
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 import type {Database} from '../../src/db/client.js'
-import {runMigrations} from '../../src/db/client.js'
 import {UserNotFoundError} from '../../src/errors.js'
 import {listAudit} from '../../src/services/audit.js'
 import {checkKey} from '../../src/services/auth.js'
@@ -21,7 +20,6 @@ describe.each(DRIVERS)('user and key lifecycle on %s', (driver) => {
   beforeAll(async () => {
     td = await createTestDatabase(driver, 'multiuser')
     database = await td.open({migrate: true, onQuery: (q) => queries.push(q)})
-    await runMigrations(database)
   })
   afterAll(async () => {
     await database?.close()
@@ -262,7 +260,6 @@ describe.each(DRIVERS)('lifecycle on an upstream database (%s)', (driver) => {
   beforeAll(async () => {
     td = await createTestDatabase(driver, 'upstream')
     database = await td.open({migrate: true})
-    await runMigrations(database)
   })
   afterAll(async () => {
     await database?.close()

@@ -1,7 +1,6 @@
 import {sql} from 'drizzle-orm'
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 import type {Database} from '../../src/db/client.js'
-import {runMigrations} from '../../src/db/client.js'
 import {listAudit} from '../../src/services/audit.js'
 import {reactivateUser} from '../../src/services/lifecycle.js'
 import {pruneInactive} from '../../src/services/prune.js'
@@ -19,7 +18,6 @@ describe.each(DRIVERS)('prune-inactive service on %s', (driver) => {
   beforeAll(async () => {
     td = await createTestDatabase(driver, 'multiuser')
     database = await td.open({migrate: true})
-    await runMigrations(database)
   })
   afterAll(async () => {
     await database?.close()

@@ -218,10 +218,6 @@ describe.each(DRIVERS)('testUser (database step, then HTTP) on %s', (driver) => 
   beforeAll(async () => {
     td = await createTestDatabase(driver, 'multiuser')
     database = await td.open({migrate: true})
-    if (driver === 'postgres') {
-      const {runMigrations} = await import('../../src/db/client.js')
-      await runMigrations(database)
-    }
   })
   afterAll(async () => {
     await api?.close()

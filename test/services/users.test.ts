@@ -16,10 +16,6 @@ describe.each(DRIVERS)('users service on %s', (driver) => {
   beforeAll(async () => {
     td = await createTestDatabase(driver, 'multiuser')
     database = await td.open({migrate: true, onQuery: (q) => queries.push(q)})
-    if (driver === 'postgres') {
-      const {runMigrations} = await import('../../src/db/client.js')
-      await runMigrations(database)
-    }
   })
   afterAll(async () => {
     await database?.close()

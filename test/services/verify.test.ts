@@ -155,10 +155,6 @@ describe.each(DRIVERS)('verifyDatabase on %s', (driver) => {
   beforeAll(async () => {
     td = await createTestDatabase(driver, 'multiuser')
     database = await td.open({migrate: true, onQuery: (q) => queries.push(q)})
-    if (driver === 'postgres') {
-      const {runMigrations} = await import('../../src/db/client.js')
-      await runMigrations(database)
-    }
   })
   afterAll(async () => {
     await database?.close()
@@ -258,10 +254,6 @@ describe.each(DRIVERS)('verifyDatabase on an upgraded upstream database (%s)', (
   beforeAll(async () => {
     td = await createTestDatabase(driver, 'upstream')
     database = await td.open({migrate: true})
-    if (driver === 'postgres') {
-      const {runMigrations} = await import('../../src/db/client.js')
-      await runMigrations(database)
-    }
   })
   afterAll(async () => {
     await database?.close()
