@@ -2,7 +2,7 @@
  * Every table the tool touches.
  *
  * The `public` tables mirror what the OpenMemory multi-user server creates with
- * SQLAlchemy `create_all` (../shared/fixtures/openmemory-multiuser-schema.sql):
+ * SQLAlchemy `create_all` (test/fixtures/openmemory-multiuser-schema.sql):
  * same types, nullability, constraint and index names. Ids are uuids with no
  * database default (the writer supplies them) and timestamps are
  * `timestamp without time zone` holding UTC wall-clock time.

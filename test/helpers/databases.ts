@@ -11,7 +11,7 @@ import postgres from 'postgres'
 import {type Database, type DatabaseTarget, openDatabase} from '../../src/db/client.js'
 
 export const ADMIN_URL = process.env.OPENMEMORY_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
-export const FIXTURES = path.resolve(import.meta.dirname, '../../../shared/fixtures')
+export const FIXTURES = path.resolve(import.meta.dirname, '../fixtures')
 
 export type Fixture = 'multiuser' | 'upstream'
 export type DriverName = 'postgres' | 'pglite'
