@@ -11,6 +11,7 @@ import {type SQL, sql as sqlTag} from 'drizzle-orm'
 import type {PgDatabase, PgQueryResultHKT} from 'drizzle-orm/pg-core'
 import {DatabaseUnavailableError, mapDatabaseError, ValidationError} from '../errors.js'
 import * as schema from './schema.js'
+import {postgresCursor, type RowCursor, sqlCursor} from './stream.js'
 
 export type Schema = typeof schema
 /** A database or a transaction: services accept either. */
@@ -95,6 +96,8 @@ export interface Database {
   readonly dialect: 'postgres' | 'pglite'
   /** Run raw SQL and get its rows, whatever the driver. */
   rows<T = Record<string, unknown>>(query: SQL, on?: Db): Promise<T[]>
+  /** Rows in chunks as the database produces them; use through `streamRows` (db/stream.ts). */
+  cursor: RowCursor
   /**
    * Take a named run lock for the whole session (PostgreSQL advisory lock; the
    * embedded database is already held by this process through its file lock).
@@ -156,6 +159,7 @@ async function openPostgres(
     target,
     dialect: 'postgres',
     rows: async (query, on) => resultRows(await (on ?? db).execute(query)),
+    cursor: postgresCursor(client, db),
     async tryRunLock(name) {
       const [row] = resultRows<{locked: boolean}>(
         await db.execute(sqlTag`select pg_try_advisory_lock(${advisoryKey(name)}) as locked`),
@@ -204,6 +208,7 @@ async function openPglite(
       target,
       dialect: 'pglite',
       rows: async (query, on) => resultRows(await (on ?? db).execute(query)),
+      cursor: sqlCursor(db),
       // The whole data directory is held by this process's file lock.
       tryRunLock: async () => true,
       async close() {
