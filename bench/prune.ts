@@ -33,9 +33,7 @@ function urlFor(db: string): string {
 
 async function seed(url: string): Promise<void> {
   const sql = postgres(url, {max: 1, onnotice: () => {}})
-  await sql.unsafe(
-    readFileSync(path.resolve(ROOT, 'test/fixtures/openmemory-multiuser-schema.sql'), 'utf8'),
-  )
+  await sql.unsafe(readFileSync(path.resolve(ROOT, 'test/fixtures/openmemory-multiuser-schema.sql'), 'utf8'))
   const inactive = Math.round(USERS * INACTIVE_SHARE)
   // Users: the first `inactive` were last active 120-400 days ago, the rest within 60 days.
   await sql.unsafe(`

@@ -30,9 +30,7 @@ function urlFor(db: string): string {
 
 async function seed(url: string): Promise<void> {
   const sql = postgres(url, {max: 1, onnotice: () => {}})
-  await sql.unsafe(
-    readFileSync(path.resolve(ROOT, 'test/fixtures/openmemory-multiuser-schema.sql'), 'utf8'),
-  )
+  await sql.unsafe(readFileSync(path.resolve(ROOT, 'test/fixtures/openmemory-multiuser-schema.sql'), 'utf8'))
   await sql.unsafe(`
     insert into users (id, user_id, name, created_at, updated_at, last_active)
     select gen_random_uuid(), 'u' || g, 'User ' || g, now(), now(), now() from generate_series(1, ${USERS}) g`)
