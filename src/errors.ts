@@ -58,16 +58,27 @@ export class MissingInputError extends OpenMemoryError {
 }
 
 export class NotFoundError extends OpenMemoryError {
-  constructor(message: string, suggestions: string[] = []) {
-    super(message, {code: 'NOT_FOUND', exitCode: ExitCode.notFound, suggestions})
+  constructor(message: string, suggestions: string[] = [], data?: Record<string, unknown>) {
+    super(message, {code: 'NOT_FOUND', exitCode: ExitCode.notFound, suggestions, data})
   }
 }
 
 export class UserNotFoundError extends NotFoundError {
-  constructor(userId: string) {
-    super(`User '${userId}' not found. Run 'openmemory users list' to see existing users.`, [
-      'openmemory users list',
-    ])
+  /** `closeMatches`: existing userIds the operator probably meant (see services/user-lookup.ts). */
+  constructor(
+    userId: string,
+    readonly closeMatches: string[] = [],
+  ) {
+    const quote = (id: string) => `'${id}'`
+    const meant =
+      closeMatches.length === 0
+        ? ''
+        : ` Did you mean ${closeMatches.slice(0, -1).map(quote).join(', ')}${closeMatches.length > 1 ? ' or ' : ''}${quote(closeMatches[closeMatches.length - 1])}?`
+    super(
+      `User '${userId}' not found.${meant} Run 'openmemory users list' to see existing users.`,
+      ['openmemory users list'],
+      {userId, closeMatches},
+    )
   }
 }
 

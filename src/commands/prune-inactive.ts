@@ -10,7 +10,7 @@ import {
   planPrune,
   pruneInactive,
 } from '../services/prune.js'
-import {DAYS_MAX, LIMIT_MAX, parseUserId} from '../services/validation.js'
+import {DAYS_MAX, LIMIT_MAX, parseUserRef} from '../services/validation.js'
 import {progressBar} from '../ui/progress.js'
 import {assertCanConfirm, confirm} from '../ui/prompts.js'
 import {pruneQuestion, pruneSummary, pruneVerb} from '../ui/render.js'
@@ -45,7 +45,10 @@ On a terminal it shows the count and asks before changing anything; without a te
       options: PRUNE_MODES,
       default: 'deactivate',
     }),
-    exclude: Flags.string({summary: 'Never touch this userId (repeatable).', multiple: true}),
+    exclude: Flags.string({
+      summary: 'Never touch this userId (repeatable); an unknown userId exits 3.',
+      multiple: true,
+    }),
     limit: Flags.integer({summary: 'Change at most this many users in this run.', min: 1, max: LIMIT_MAX}),
     'dry-run': Flags.boolean({summary: 'List who would be affected; change nothing.'}),
     yes: Flags.boolean({char: 'y', summary: 'Change without asking (required without a terminal).'}),
@@ -67,7 +70,7 @@ On a terminal it shows the count and asks before changing anything; without a te
     const input = {
       days: flags.days,
       mode: flags.mode as PruneMode,
-      exclude: (flags.exclude ?? []).map(parseUserId),
+      exclude: (flags.exclude ?? []).map(parseUserRef),
       limit: flags.limit,
       dryRun: flags['dry-run'],
       batchSize: flags['batch-size'],

@@ -5,11 +5,11 @@
 import {asc, eq} from 'drizzle-orm'
 import type {Db} from '../db/client.js'
 import {apiKeys, deactivations, users} from '../db/schema.js'
-import {UserNotFoundError} from '../errors.js'
 import {recordAudit} from './audit.js'
 import {iso, type ServiceContext} from './context.js'
 import {checkKeyLength, fingerprint, hashKey, KEY_LENGTH} from './keys.js'
 import {lockUser} from './lifecycle.js'
+import {userNotFound} from './user-lookup.js'
 
 export interface KeysRotateResult {
   userId: string
@@ -94,7 +94,7 @@ export async function previewRotation(db: Db, userId: string): Promise<RotationP
     .leftJoin(deactivations, eq(deactivations.userUuid, users.id))
     .where(eq(users.userId, userId))
     .limit(1)
-  if (!row) throw new UserNotFoundError(userId)
+  if (!row) throw await userNotFound(db, userId)
   return {
     userId,
     dryRun: true,

@@ -7,10 +7,10 @@ import {and, eq, inArray, sql} from 'drizzle-orm'
 import type {Db} from '../db/client.js'
 import {resultRows} from '../db/client.js'
 import {apiKeys, apps, deactivations, users} from '../db/schema.js'
-import {UserNotFoundError} from '../errors.js'
 import {type AuditEntry, recordAudit} from './audit.js'
 import {iso, type ServiceContext} from './context.js'
 import {fingerprint} from './keys.js'
+import {userNotFound} from './user-lookup.js'
 import {getUser} from './users.js'
 
 /** Run raw SQL and get rows, whatever the driver. */
@@ -21,7 +21,7 @@ export async function sqlRows<T>(db: Db, query: ReturnType<typeof sql>): Promise
 /** The user row, locked for the rest of the transaction (serialises changes to one user). */
 export async function lockUser(tx: Db, userId: string) {
   const [user] = await tx.select().from(users).where(eq(users.userId, userId)).for('update').limit(1)
-  if (!user) throw new UserNotFoundError(userId)
+  if (!user) throw await userNotFound(tx, userId)
   return user
 }
 

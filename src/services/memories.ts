@@ -5,8 +5,8 @@
  */
 import {sql} from 'drizzle-orm'
 import type {Db} from '../db/client.js'
-import {UserNotFoundError} from '../errors.js'
 import {memoryStates, sqlRows} from './lifecycle.js'
+import {userNotFound} from './user-lookup.js'
 
 export interface MemoryCountRow {
   userId: string
@@ -47,7 +47,7 @@ export async function countMemories(
             group by u.user_id, m.state
             order by u.user_id`,
       )
-  if (opts.userId && rows.length === 0) throw new UserNotFoundError(opts.userId)
+  if (opts.userId && rows.length === 0) throw await userNotFound(db, opts.userId)
 
   const zero = () => Object.fromEntries(states.map((s) => [s, 0])) as Record<string, number>
   const out = new Map<string, MemoryCountRow>()

@@ -11,6 +11,7 @@ import {advisoryKey, type Db} from '../db/client.js'
 import {recordAudit} from './audit.js'
 import type {ServiceContext} from './context.js'
 import {deactivateUsersIn, deleteUsersIn, deletionAudit, sqlRows} from './lifecycle.js'
+import {requireUsers} from './user-lookup.js'
 import {inactiveCutoff} from './users.js'
 
 export type PruneMode = 'deactivate' | 'delete'
@@ -128,6 +129,7 @@ export async function pruneInactive(
   const started = Date.now()
   const cutoff = inactiveCutoff(ctx.now(), input.days)
   const exclude = input.exclude ?? []
+  await requireUsers(db, exclude)
   const limit = input.limit ?? Number.POSITIVE_INFINITY
   const size = input.batchSize ?? DEFAULT_BATCH_SIZE
   const base = {days: input.days, mode: input.mode, cutoff: cutoff.toISOString()}
@@ -205,6 +207,7 @@ export async function planPrune(
   ctx: Pick<ServiceContext, 'now'>,
 ): Promise<{cutoff: string; matched: number}> {
   const cutoff = inactiveCutoff(ctx.now(), input.days)
+  await requireUsers(db, input.exclude ?? [])
   const n = await countInactive(db, cutoff, input.mode, input.exclude ?? [])
   return {cutoff: cutoff.toISOString(), matched: Math.min(n, input.limit ?? Number.POSITIVE_INFINITY)}
 }

@@ -5,10 +5,11 @@
 import {and, asc, desc, eq, type SQL, sql} from 'drizzle-orm'
 import {advisoryKey, type Db} from '../db/client.js'
 import {apiKeys, apps, deactivations, memories, users} from '../db/schema.js'
-import {ConflictError, UserNotFoundError, ValidationError} from '../errors.js'
+import {ConflictError, ValidationError} from '../errors.js'
 import {recordAudit} from './audit.js'
 import {iso, type ServiceContext} from './context.js'
 import {checkKeyLength, fingerprint, hashKey, KEY_LENGTH} from './keys.js'
+import {userNotFound} from './user-lookup.js'
 import {parseName, parseUserId, titleCase} from './validation.js'
 
 export const DEFAULT_APP = 'default'
@@ -240,7 +241,7 @@ export async function listUsers(
 /** The user row for a userId, or UserNotFoundError (exit 3). */
 export async function getUser(db: Db, userId: string) {
   const [user] = await db.select().from(users).where(eq(users.userId, userId)).limit(1)
-  if (!user) throw new UserNotFoundError(userId)
+  if (!user) throw await userNotFound(db, userId)
   return user
 }
 

@@ -3,7 +3,14 @@
  */
 import {ValidationError} from '../errors.js'
 
+/** The server's register rule (app/routers/auth.py `validate_username`): applies to new userIds only. */
 export const USER_ID_PATTERN = /^[a-z][a-z0-9_]{2,19}$/
+/**
+ * The longest existing userId the tool will look up. The server creates users
+ * without validating their ids (`users.user_id` is an unbounded varchar), so an
+ * existing id is any text; this bound only stops pasted garbage.
+ */
+export const USER_REF_MAX = 255
 export const NAME_MAX = 50
 export const EMAIL_MAX = 254
 /** Upper bounds of numeric flags: beyond them PostgreSQL or Date arithmetic fails (exit 1 instead of 2). */
@@ -11,8 +18,9 @@ export const DAYS_MAX = 36_500
 export const LIMIT_MAX = Number.MAX_SAFE_INTEGER
 
 export const MESSAGES = {
+  userRef: `a userId names an existing user by its exact stored string: 1 to ${USER_REF_MAX} characters, no control characters.`,
   userId:
-    'userId must be 3 to 20 characters: a lowercase letter first, then lowercase letters, digits or underscores (e.g. charlie_b).',
+    'a new userId must be 3 to 20 characters: a lowercase letter first, then lowercase letters, digits or underscores (e.g. charlie_b).',
   name: `name must be 1 to ${NAME_MAX} characters after trimming, with no control characters.`,
   email: 'email must be a valid address such as charlie@example.com.',
 } as const
@@ -32,7 +40,7 @@ export function show(value: string): string {
   )
 }
 
-/** `undefined` when valid, else the message (for prompts' `validate`). */
+/** `undefined` when valid, else the message (for prompts' `validate`). The creation rule. */
 export function userIdProblem(value: string): string | undefined {
   return USER_ID_PATTERN.test(value) ? undefined : MESSAGES.userId
 }
@@ -45,8 +53,27 @@ export function nameProblem(value: string): string | undefined {
   return undefined
 }
 
+/** The creation rule: for `users create` and nothing else. */
 export function parseUserId(value: string): string {
   const problem = userIdProblem(value)
+  if (problem) throw new ValidationError(`Invalid userId ${show(value)}: ${problem}`)
+  return value
+}
+
+/**
+ * How an existing user is named: by the exact stored string, whatever it is
+ * (`Bob.Smith`, `john doe`, `élodie`…). Only the empty string, control
+ * characters, lone surrogates and over-long input are refused (exit 2); an id
+ * that is well formed but absent is a not-found (exit 3), never a usage error.
+ */
+export function userRefProblem(value: string): string | undefined {
+  if (value === '' || [...value].length > USER_REF_MAX || CONTROL.test(value) || LONE_SURROGATE.test(value))
+    return MESSAGES.userRef
+  return undefined
+}
+
+export function parseUserRef(value: string): string {
+  const problem = userRefProblem(value)
   if (problem) throw new ValidationError(`Invalid userId ${show(value)}: ${problem}`)
   return value
 }

@@ -138,7 +138,7 @@ export function assertCanConfirm(opts: {yes?: boolean; json?: boolean; action: s
 /**
  * The userId argument, asked for on a terminal when missing: a searchable
  * list of the database's users when `source` gives the database, else typed
- * with the userId rule. No terminal (or --json): exit 2 naming it.
+ * (any existing userId: only empty or control characters are refused). No terminal (or --json): exit 2 naming it.
  */
 export async function requireUserId(
   value: string | undefined,
@@ -149,8 +149,8 @@ export async function requireUserId(
   if (value !== undefined) return value
   if (!isInteractive(json)) throw new MissingInputError('userId', usage)
   if (source) return pickUser(await source())
-  const {userIdProblem} = await import('../services/validation.js')
-  return askText({name: 'userId', message: 'userId', json, validate: userIdProblem, hint: usage})
+  const {userRefProblem} = await import('../services/validation.js')
+  return askText({name: 'userId', message: 'userId', json, validate: userRefProblem, hint: usage})
 }
 
 /** How many users the picker lists at once: it queries again as the operator types. */

@@ -48,8 +48,8 @@ describe('lifecycle commands', () => {
     expect(del.exitCode).toBe(3)
   })
 
-  it('exits 2 for an invalid userId', async () => {
-    const r = await runCommand(UsersShow, ['Not Valid', '--database-url', url])
+  it('exits 2 for a userId that cannot be stored (control character)', async () => {
+    const r = await runCommand(UsersShow, ['not\u0007valid', '--database-url', url])
     expect(r.exitCode).toBe(2)
   })
 

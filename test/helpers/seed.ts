@@ -76,3 +76,23 @@ export async function seedUsersBulk(
       where u.user_id like ${`${opts.prefix}%`}`)
   }
 }
+
+/**
+ * A user written the way the server writes one, bypassing the tool:
+ * `create_user_with_api_key` (zinohome/openmemory-multiuser api/app/auth.py
+ * at 541f4739, lines 76-129) inserts the user with any user_id it is given (no
+ * validation; here the name is the user_id), an api_keys row holding the key's
+ * SHA-256 hex, and a `default` app. Timestamps as the ORM's defaults: now().
+ * Returns the users.id.
+ */
+export async function plantServerUser(database: Database, userId: string, key = `mem_lab_${randomUUID()}`) {
+  const id = randomUUID()
+  const {createHash} = await import('node:crypto')
+  await database.db.execute(sql`
+    insert into users (id, user_id, name, created_at, updated_at) values (${id}, ${userId}, ${userId}, now(), now())`)
+  await database.db.execute(sql`
+    insert into api_keys (id, user_id, key_hash, created_at, is_active)
+    values (${randomUUID()}, ${id}, ${createHash('sha256').update(key).digest('hex')}, now(), true)`)
+  await addApp(database, id, 'default')
+  return id
+}

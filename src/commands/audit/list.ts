@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
 import {ValidationError} from '../../errors.js'
 import {type AuditRecord, listAudit} from '../../services/audit.js'
-import {LIMIT_MAX, parseUserId, show} from '../../services/validation.js'
+import {LIMIT_MAX, parseUserRef, show} from '../../services/validation.js'
 import {formatDate, renderTable} from '../../ui/format.js'
 
 /** `2026-11-01`, `2026-11-01T10:00:00Z`, or a relative `7d` / `12h`. */
@@ -42,7 +42,7 @@ export default class AuditList extends BaseCommand {
 
   async run(): Promise<AuditRecord[]> {
     const {flags} = await this.parse(AuditList)
-    const userId = flags.user === undefined ? undefined : parseUserId(flags.user)
+    const userId = flags.user === undefined ? undefined : parseUserRef(flags.user)
     const since = flags.since === undefined ? undefined : parseSince(flags.since)
     const rows = await listAudit(await this.db(), {userId, since, limit: flags.limit})
     if (rows.length === 0 && process.stdout.isTTY) this.log('No audit records.')

@@ -1,7 +1,6 @@
 import {BaseCommand} from '../../base-command.js'
 import {defaultContext} from '../../services/context.js'
 import {type KeysRevokeResult, revokeKey} from '../../services/key-lifecycle.js'
-import {parseUserId} from '../../services/validation.js'
 import {confirmFlags} from '../../ui/confirm-flags.js'
 import {confirmDestructive, requireUserId} from '../../ui/prompts.js'
 import {revocationMessage} from '../../ui/render.js'
@@ -24,10 +23,11 @@ export default class KeysRevoke extends BaseCommand {
 
   async run(): Promise<KeysRevokeResult> {
     const {args, flags} = await this.parse(KeysRevoke)
-    const userId = parseUserId(
-      await requireUserId(args.userId, this.jsonEnabled(), 'openmemory keys revoke <userId>', () =>
-        this.db(),
-      ),
+    const userId = await requireUserId(
+      args.userId,
+      this.jsonEnabled(),
+      'openmemory keys revoke <userId>',
+      () => this.db(),
     )
     const db = await this.db()
     const ctx = defaultContext('keys revoke')

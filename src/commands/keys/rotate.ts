@@ -6,7 +6,6 @@ import {
   type RotationPreview,
   rotateKey,
 } from '../../services/key-lifecycle.js'
-import {parseUserId} from '../../services/validation.js'
 import {confirmFlags} from '../../ui/confirm-flags.js'
 import {type KeyDelivery, KeyOutput, keyFlags} from '../../ui/key-output.js'
 import {confirmDestructive, requireUserId} from '../../ui/prompts.js'
@@ -37,9 +36,7 @@ export default class KeysRotate extends BaseCommand {
   async run(): Promise<KeysRotateCommandResult> {
     const {args, flags} = await this.parse(KeysRotate)
     const json = this.jsonEnabled()
-    const userId = parseUserId(
-      await requireUserId(args.userId, json, 'openmemory keys rotate <userId>', () => this.db()),
-    )
+    const userId = await requireUserId(args.userId, json, 'openmemory keys rotate <userId>', () => this.db())
     const preview = await previewRotation(await this.db(), userId)
     if (flags['dry-run']) {
       this.log(

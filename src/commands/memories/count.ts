@@ -1,8 +1,8 @@
-import {Args, Flags} from '@oclif/core'
+import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
 import {countMemories, type MemoriesCountResult} from '../../services/memories.js'
-import {parseUserId} from '../../services/validation.js'
 import {memoryCountTable} from '../../ui/render.js'
+import {existingUserArg} from '../../ui/user-id-arg.js'
 
 export default class MemoriesCount extends BaseCommand {
   static summary = 'Count memories per user (and per app) by state, with totals.'
@@ -16,7 +16,7 @@ export default class MemoriesCount extends BaseCommand {
     '<%= config.bin %> <%= command.id %> --json',
   ]
 
-  static args = {userId: Args.string({description: 'Only this user.'})}
+  static args = {userId: existingUserArg({description: 'Only this user (by its exact userId).'})}
 
   static flags = {
     'by-app': Flags.boolean({summary: 'One row per app of each user.'}),
@@ -24,8 +24,7 @@ export default class MemoriesCount extends BaseCommand {
 
   async run(): Promise<MemoriesCountResult> {
     const {args, flags} = await this.parse(MemoriesCount)
-    const userId = args.userId === undefined ? undefined : parseUserId(args.userId)
-    const r = await countMemories(await this.db(), {userId, byApp: flags['by-app']})
+    const r = await countMemories(await this.db(), {userId: args.userId, byApp: flags['by-app']})
     this.log(memoryCountTable(r))
     return r
   }

@@ -2,7 +2,6 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
 import {defaultContext} from '../../services/context.js'
 import {type DeactivateResult, deactivateUser} from '../../services/lifecycle.js'
-import {parseUserId} from '../../services/validation.js'
 import {confirmFlags} from '../../ui/confirm-flags.js'
 import {confirmDestructive, requireUserId} from '../../ui/prompts.js'
 import {deactivationMessage, deactivationQuestion} from '../../ui/render.js'
@@ -29,10 +28,11 @@ export default class UsersDeactivate extends BaseCommand {
 
   async run(): Promise<DeactivateResult> {
     const {args, flags} = await this.parse(UsersDeactivate)
-    const userId = parseUserId(
-      await requireUserId(args.userId, this.jsonEnabled(), 'openmemory users deactivate <userId>', () =>
-        this.db(),
-      ),
+    const userId = await requireUserId(
+      args.userId,
+      this.jsonEnabled(),
+      'openmemory users deactivate <userId>',
+      () => this.db(),
     )
     const db = await this.db()
     const ctx = defaultContext('users deactivate')

@@ -2,7 +2,6 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
 import {defaultContext} from '../../services/context.js'
 import {type DeleteResult, deleteUser} from '../../services/lifecycle.js'
-import {parseUserId} from '../../services/validation.js'
 import {assertCanConfirm, confirm, requireUserId} from '../../ui/prompts.js'
 import {deletionTable} from '../../ui/render.js'
 import {userIdArg} from '../../ui/user-id-arg.js'
@@ -33,9 +32,7 @@ On a terminal it asks for confirmation; without one, --yes is required.`
   async run(): Promise<UsersDeleteResult> {
     const {args, flags} = await this.parse(UsersDelete)
     const json = this.jsonEnabled()
-    const userId = parseUserId(
-      await requireUserId(args.userId, json, 'openmemory users delete <userId>', () => this.db()),
-    )
+    const userId = await requireUserId(args.userId, json, 'openmemory users delete <userId>', () => this.db())
     const db = await this.db()
     const ctx = defaultContext('users delete')
     if (flags['dry-run']) {

@@ -1,7 +1,6 @@
 import {BaseCommand} from '../../base-command.js'
 import {defaultContext} from '../../services/context.js'
 import {type ReactivateResult, reactivateUser} from '../../services/lifecycle.js'
-import {parseUserId} from '../../services/validation.js'
 import {requireUserId} from '../../ui/prompts.js'
 import {reactivationMessage} from '../../ui/render.js'
 import {userIdArg} from '../../ui/user-id-arg.js'
@@ -18,10 +17,11 @@ export default class UsersReactivate extends BaseCommand {
 
   async run(): Promise<ReactivateResult> {
     const {args} = await this.parse(UsersReactivate)
-    const userId = parseUserId(
-      await requireUserId(args.userId, this.jsonEnabled(), 'openmemory users reactivate <userId>', () =>
-        this.db(),
-      ),
+    const userId = await requireUserId(
+      args.userId,
+      this.jsonEnabled(),
+      'openmemory users reactivate <userId>',
+      () => this.db(),
     )
     const r = await reactivateUser(await this.db(), userId, defaultContext('users reactivate'))
     this.log(reactivationMessage(r))

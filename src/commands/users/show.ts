@@ -1,6 +1,5 @@
 import {BaseCommand} from '../../base-command.js'
 import {showUser, type UsersShowResult} from '../../services/lifecycle.js'
-import {parseUserId} from '../../services/validation.js'
 import {requireUserId} from '../../ui/prompts.js'
 import {userDetails} from '../../ui/render.js'
 import {userIdArg} from '../../ui/user-id-arg.js'
@@ -20,8 +19,11 @@ export default class UsersShow extends BaseCommand {
 
   async run(): Promise<UsersShowResult> {
     const {args} = await this.parse(UsersShow)
-    const userId = parseUserId(
-      await requireUserId(args.userId, this.jsonEnabled(), 'openmemory users show <userId>', () => this.db()),
+    const userId = await requireUserId(
+      args.userId,
+      this.jsonEnabled(),
+      'openmemory users show <userId>',
+      () => this.db(),
     )
     const u = await showUser(await this.db(), userId)
     this.log(userDetails(u))

@@ -1,11 +1,11 @@
-import {Args, Flags} from '@oclif/core'
+import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
 import {CheckFailedError, ServerUnreachableError} from '../../errors.js'
 import {DEFAULT_TIMEOUT_SECONDS, testUser, type UsersTestResult} from '../../services/server-check.js'
-import {parseUserId} from '../../services/validation.js'
 import {formatStep} from '../../ui/checks.js'
 import {readKey} from '../../ui/read-key.js'
 import {DEFAULT_API_URL} from '../../ui/secrets.js'
+import {existingUserArg} from '../../ui/user-id-arg.js'
 
 export default class UsersTest extends BaseCommand {
   static summary = "Test a user's API key end to end: database, login, create a memory, search."
@@ -30,7 +30,7 @@ Exit codes: 0 every step passed; 1 a step failed (the message names it and why);
   ]
 
   static args = {
-    userId: Args.string({description: 'The user whose key is tested.', required: true}),
+    userId: existingUserArg({description: 'The user whose key is tested.', required: true}),
   }
 
   static flags = {
@@ -59,7 +59,7 @@ Exit codes: 0 every step passed; 1 a step failed (the message names it and why);
     const key = await readKey({flag: flags.key, json: this.jsonEnabled()})
     const apiUrl = flags['api-url'] ?? process.env.OPENMEMORY_API_URL ?? DEFAULT_API_URL
     const result = await testUser(await this.db(), {
-      userId: parseUserId(args.userId),
+      userId: args.userId,
       key,
       apiUrl,
       write: flags.write,
