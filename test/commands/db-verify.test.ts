@@ -16,7 +16,7 @@ describe('db verify (command)', () => {
     const d = await td.open({migrate: true})
     await d.close()
   })
-  afterAll(async () => td.drop())
+  afterAll(async () => td?.drop())
   beforeEach(async () => {
     const d = await td.open()
     await resetTables(d)
@@ -90,7 +90,7 @@ describe('db verify (built binary, embedded database)', () => {
     await createUser(d.db, {userId: 'carol'}, testContext().ctx)
     await d.close()
   })
-  afterAll(async () => td.drop())
+  afterAll(async () => td?.drop())
 
   it('exits 0 when clean and 1 after a cross-user memory appears', async () => {
     const env = {OPENMEMORY_DATA_DIR: td.dataDir, DATABASE_URL: undefined, OPENMEMORY_DATABASE_URL: undefined}

@@ -33,7 +33,7 @@ describe('lifecycle commands', () => {
     url = td.url!
     await db(async (d) => (await import('../../src/db/client.js')).runMigrations(d))
   })
-  afterAll(async () => td.drop())
+  afterAll(async () => td?.drop())
   beforeEach(async () => db(resetTables))
 
   it('exits 3 naming the user and suggesting users list when not found', async () => {

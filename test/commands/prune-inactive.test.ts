@@ -31,7 +31,7 @@ describe('prune-inactive (command, PostgreSQL)', () => {
     url = u.toString()
     await withDb(runMigrations)
   })
-  afterAll(async () => td.drop())
+  afterAll(async () => td?.drop())
   beforeEach(async () => withDb(resetTables))
 
   it('without a terminal and without --yes exits 2 and changes nothing', async () => {
@@ -79,10 +79,9 @@ describe('prune-inactive (command, PostgreSQL)', () => {
       const [{locked}] =
         await holder`select pg_try_advisory_lock(hashtextextended('openmemory:prune-inactive', 0)) as locked`
       expect(locked).toBe(true)
-      const started = Date.now()
+      // Returns although the lock stays held: the run does not wait for it.
       const r = await runCommand(PruneInactive, ['--yes', '--database-url', url])
       expect(r.exitCode).toBe(75)
-      expect(Date.now() - started).toBeLessThan(10_000)
       expect(await withDb((d) => count(d, 'openmemory_admin.deactivations'))).toBe(0)
     } finally {
       await holder.end()
@@ -156,7 +155,7 @@ describe('prune-inactive (command, embedded PGlite)', () => {
     await seedUsersBulk(d, {prefix: 'emb', count: 5, daysAgo: 200, now: NOW})
     await d.close()
   })
-  afterAll(async () => td.drop())
+  afterAll(async () => td?.drop())
 
   it('exits 75 at once while another process holds the embedded database', async () => {
     const release = await lockDataDir(td.dataDir!, 0)

@@ -20,7 +20,7 @@ describe('users create (command)', () => {
     const d = await td.open({migrate: true})
     await d.close()
   })
-  afterAll(async () => td.drop())
+  afterAll(async () => td?.drop())
   beforeEach(async () => {
     const d = await td.open()
     const {resetTables} = await import('../helpers/databases.js')

@@ -36,7 +36,7 @@ describe('users list --format (command)', () => {
     list = JSON.parse(json.stdout)
     expect(list.map((u) => u.userId)).toEqual(['alice', 'bob', 'carol', 'dave'])
   })
-  afterAll(async () => td.drop())
+  afterAll(async () => td?.drop())
 
   it('prints CSV that parses back to the same users', async () => {
     const r = await runCommand(UsersList, ['--format', 'csv', '--database-url', url])

@@ -17,6 +17,15 @@ export type Fixture = 'multiuser' | 'upstream'
 export type DriverName = 'postgres' | 'pglite'
 export const DRIVERS: DriverName[] = ['postgres', 'pglite']
 
+/**
+ * A database name carrying this test run's tag, so the run's teardown finds
+ * and drops it even when the test that made it failed (global-setup.ts).
+ */
+export function testDbName(prefix: string): string {
+  const run = process.env.OPENMEMORY_TEST_RUN ?? 'adhoc'
+  return `${prefix}_${run}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`
+}
+
 export function fixtureSql(fixture: Fixture): string {
   return readFileSync(path.join(FIXTURES, `openmemory-${fixture}-schema.sql`), 'utf8')
 }
@@ -41,14 +50,31 @@ function urlFor(name: string): string {
 /** Create an empty database, optionally loaded from a fixture (not migrated). */
 export async function createTestDatabase(driver: DriverName, fixture?: Fixture): Promise<TestDatabase> {
   if (driver === 'postgres') {
-    const name = `om_test_${process.pid}_${Math.random().toString(36).slice(2, 10)}`
+    const name = testDbName('om_test')
+    const dropDatabase = async () => {
+      const a = postgres(ADMIN_URL, {max: 1, onnotice: () => {}})
+      try {
+        await a.unsafe(`drop database if exists ${name} with (force)`)
+      } finally {
+        await a.end()
+      }
+    }
     const admin = postgres(ADMIN_URL, {max: 1, onnotice: () => {}})
-    await admin.unsafe(`create database ${name}`)
-    await admin.end()
+    try {
+      await admin.unsafe(`create database ${name}`)
+    } finally {
+      await admin.end()
+    }
     const url = urlFor(name)
     if (fixture) {
       const client = postgres(url, {max: 1, onnotice: () => {}})
-      await client.unsafe(fixtureSql(fixture))
+      try {
+        await client.unsafe(fixtureSql(fixture))
+      } catch (error) {
+        await client.end()
+        await dropDatabase()
+        throw error
+      }
       await client.end()
     }
     const target: DatabaseTarget = {kind: 'postgres', url, source: '--database-url', display: url}
@@ -57,22 +83,26 @@ export async function createTestDatabase(driver: DriverName, fixture?: Fixture):
       target,
       url,
       open: (opts) => openDatabase(target, {migrate: opts?.migrate ?? false, onQuery: opts?.onQuery}),
-      async drop() {
-        const a = postgres(ADMIN_URL, {max: 1, onnotice: () => {}})
-        await a.unsafe(`drop database if exists ${name} with (force)`)
-        await a.end()
-      },
+      drop: dropDatabase,
     }
   }
   const dir = mkdtempSync(path.join(os.tmpdir(), 'om-test-'))
   const dataDir = path.join(dir, 'pgdata')
-  const template = process.env.OPENMEMORY_TEST_PGLITE_TEMPLATE
-  if (template) cpSync(template, dataDir, {recursive: true})
-  if (fixture) {
-    const {PGlite} = await import('@electric-sql/pglite')
-    const pg = await PGlite.create(dataDir)
-    await pg.exec(fixtureSql(fixture))
-    await pg.close()
+  try {
+    const template = process.env.OPENMEMORY_TEST_PGLITE_TEMPLATE
+    if (template) cpSync(template, dataDir, {recursive: true})
+    if (fixture) {
+      const {PGlite} = await import('@electric-sql/pglite')
+      const pg = await PGlite.create(dataDir)
+      try {
+        await pg.exec(fixtureSql(fixture))
+      } finally {
+        await pg.close()
+      }
+    }
+  } catch (error) {
+    rmSync(dir, {recursive: true, force: true})
+    throw error
   }
   const target: DatabaseTarget = {kind: 'pglite', dataDir, source: 'OPENMEMORY_DATA_DIR', display: dataDir}
   return {

@@ -1,24 +1,89 @@
 /**
- * Once per test run: build the CLI (end-to-end tests run bin/run.js as users
- * do) and make an initialised, empty PGlite data directory that tests copy
- * instead of running initdb each time.
+ * Once per test run:
+ *
+ * - A run tag and a private temporary root. Every temp folder the tests (and
+ *   the CLI processes they start) make lands under that root, because TMPDIR
+ *   points there; every database they create carries the tag in its name. The
+ *   teardown removes both, so a run that fails half-way leaves nothing behind.
+ * - A private build of the CLI: the repo's sources are copied into the run's
+ *   root and built there, and end-to-end tests run that copy. The checkout's
+ *   own dist/ is never touched, so `openmemory` keeps working from it while
+ *   the suite runs.
+ * - An initialised, empty PGlite data directory that tests copy instead of
+ *   running initdb each time.
  */
 import {execFileSync} from 'node:child_process'
-import {existsSync, mkdtempSync, rmSync} from 'node:fs'
+import {cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import postgres from 'postgres'
+
+const ROOT = path.resolve(import.meta.dirname, '../..')
+const ADMIN_URL = process.env.OPENMEMORY_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+/** What the build needs; everything else (tests, benches, .git, node_modules) stays out. */
+const NOT_COPIED = new Set([
+  '.git',
+  'node_modules',
+  'dist',
+  'oclif.manifest.json',
+  'test',
+  'bench',
+  'coverage',
+])
+
+/** Drop every database whose name carries this run's tag (tests name theirs with testDbName). */
+export async function dropTaggedDatabases(tag: string): Promise<string[]> {
+  const admin = postgres(ADMIN_URL, {max: 1, onnotice: () => {}, connect_timeout: 10})
+  try {
+    const rows = await admin<{datname: string}[]>`
+      select datname from pg_database where datname like ${`%\\_${tag}\\_%`}`
+    for (const {datname} of rows) await admin.unsafe(`drop database if exists "${datname}" with (force)`)
+    return rows.map((r) => r.datname)
+  } finally {
+    await admin.end({timeout: 5})
+  }
+}
+
+function buildPrivateCopy(into: string): void {
+  mkdirSync(into, {recursive: true})
+  for (const item of readdirSync(ROOT)) {
+    if (!NOT_COPIED.has(item)) cpSync(path.join(ROOT, item), path.join(into, item), {recursive: true})
+  }
+  symlinkSync(path.join(ROOT, 'node_modules'), path.join(into, 'node_modules'))
+  execFileSync('npm', ['run', '--silent', 'build'], {cwd: into, stdio: 'inherit'})
+}
 
 export default async function setup() {
-  const root = path.resolve(import.meta.dirname, '../..')
-  if (process.env.OPENMEMORY_TEST_SKIP_BUILD !== '1' || !existsSync(path.join(root, 'dist'))) {
-    execFileSync('npm', ['run', '--silent', 'build'], {cwd: root, stdio: 'inherit'})
+  const tag = `r${Math.random().toString(36).slice(2, 8)}`
+  const runRoot = mkdtempSync(path.join(os.tmpdir(), `om-run-${tag}-`))
+  const teardown = async () => {
+    const dropped = await dropTaggedDatabases(tag).catch((error) => {
+      process.stderr.write(`test teardown: could not drop the run's databases: ${error}\n`)
+      return []
+    })
+    if (dropped.length > 0)
+      process.stderr.write(`test teardown: dropped ${dropped.length} leftover database(s)\n`)
+    rmSync(runRoot, {recursive: true, force: true})
   }
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'om-template-'))
-  const dataDir = path.join(dir, 'pgdata')
-  const {PGlite} = await import('@electric-sql/pglite')
-  const pg = await PGlite.create(dataDir)
-  await pg.query('select 1')
-  await pg.close()
-  process.env.OPENMEMORY_TEST_PGLITE_TEMPLATE = dataDir
-  return () => rmSync(dir, {recursive: true, force: true})
+  try {
+    process.env.OPENMEMORY_TEST_RUN = tag
+    const tmp = path.join(runRoot, 'tmp')
+    mkdirSync(tmp)
+    process.env.TMPDIR = tmp
+
+    const cliRoot = path.join(runRoot, 'cli')
+    buildPrivateCopy(cliRoot)
+    process.env.OPENMEMORY_TEST_CLI_ROOT = cliRoot
+
+    const dataDir = path.join(runRoot, 'pglite-template')
+    const {PGlite} = await import('@electric-sql/pglite')
+    const pg = await PGlite.create(dataDir)
+    await pg.query('select 1')
+    await pg.close()
+    process.env.OPENMEMORY_TEST_PGLITE_TEMPLATE = dataDir
+  } catch (error) {
+    await teardown()
+    throw error
+  }
+  return teardown
 }

@@ -7,7 +7,15 @@ import path from 'node:path'
 import {captureOutput} from '@oclif/test'
 
 export const ROOT = path.resolve(import.meta.dirname, '../..')
-export const BIN = path.join(ROOT, 'bin/run.js')
+/**
+ * The built CLI that end-to-end tests run: the run's private build
+ * (global-setup.ts), never the checkout's own dist/.
+ */
+export const CLI_ROOT = process.env.OPENMEMORY_TEST_CLI_ROOT ?? ROOT
+export const BIN = path.join(CLI_ROOT, 'bin/run.js')
+
+/** How long a child process may run before it counts as hung (a bound, not a speed target). */
+export const HANG_MS = Number(process.env.OPENMEMORY_TEST_HANG_MS) || 300_000
 
 export interface RunResult<T = unknown> {
   stdout: string
@@ -61,7 +69,7 @@ export function runBin(
     child.stderr.on('data', (d) => {
       stderr += d
     })
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000)
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? HANG_MS)
     child.on('error', reject)
     child.on('close', (exitCode, signal) => {
       clearTimeout(timer)

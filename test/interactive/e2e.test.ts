@@ -35,8 +35,8 @@ describe('interactive mode in a terminal (built binary, tmux)', () => {
     for (const s of sessions.splice(0)) s.kill()
   })
   afterAll(async () => {
-    await database.close()
-    await td.drop()
+    await database?.close()
+    await td?.drop()
   })
 
   it('creates a user through the menu; the key it shows authenticates by the server rule', async () => {
@@ -143,6 +143,11 @@ describe('interactive mode in a terminal (built binary, tmux)', () => {
     t.press('Enter')
     await t.waitFor('fingerprint')
     await t.waitFor('EXIT=0')
+    // The detail shown after the pick is quinn's, and the run succeeded.
+    const screen = t.screen()
+    expect(screen.slice(screen.lastIndexOf('User (type to filter)'))).toMatch(
+      /quinn[\s\S]*fingerprint[\s\S]*EXIT=0/,
+    )
   })
 
   it('off a terminal, no arguments prints the help and exits 0', async () => {

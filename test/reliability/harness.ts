@@ -6,12 +6,11 @@
  */
 import {spawn} from 'node:child_process'
 import {createHash} from 'node:crypto'
-import {cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync} from 'node:fs'
-import os from 'node:os'
+import {readFileSync} from 'node:fs'
 import path from 'node:path'
 import postgres from 'postgres'
 import {ADMIN_URL} from '../helpers/databases.js'
-import {ROOT} from '../helpers/run.js'
+import {CLI_ROOT, HANG_MS} from '../helpers/run.js'
 
 /** True in the heavy run (`npm run test:reliability`). */
 export const HEAVY = process.env.OPENMEMORY_HEAVY === '1'
@@ -40,37 +39,9 @@ export function seedFromEnv(fallback: number): number {
   return Number.isInteger(s) ? s : fallback
 }
 
-let snapshot: string | undefined
-
-/**
- * A private copy of the built CLI (bin, dist, manifest, migrations), taken
- * once per test file: other test runs on this machine rebuild dist/ in place
- * (rm -rf first), and a child process must never start in that window.
- */
+/** The built CLI: the run's private build (test/helpers/global-setup.ts), which no other run touches. */
 export function cliRoot(): string {
-  if (snapshot) return snapshot
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const dir = mkdtempSync(path.join(os.tmpdir(), 'om-rel-cli-'))
-      for (const item of ['bin', 'dist', 'drizzle', 'package.json', 'oclif.manifest.json'])
-        cpSync(path.join(ROOT, item), path.join(dir, item), {recursive: true})
-      symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'))
-      const manifest = JSON.parse(readFileSync(path.join(dir, 'oclif.manifest.json'), 'utf8')) as {
-        commands: Record<string, unknown>
-      }
-      const complete = Object.keys(manifest.commands).every((id) =>
-        existsSync(path.join(dir, 'dist/commands', `${id.replaceAll(':', '/')}.js`)),
-      )
-      if (!complete) throw new Error('incomplete build')
-      snapshot = dir
-      process.once('exit', () => rmSync(dir, {recursive: true, force: true}))
-      return dir
-    } catch (error) {
-      if (attempt >= 60) throw error
-      // A rebuild is in progress: wait for it.
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000)
-    }
-  }
+  return CLI_ROOT
 }
 
 export function cliBin(): string {
@@ -79,7 +50,10 @@ export function cliBin(): string {
 
 /** Whether the built CLI has a command (e.g. `prune-inactive`). */
 export function hasCommand(id: string): boolean {
-  return existsSync(path.join(cliRoot(), 'dist/commands', `${id.replaceAll(' ', '/')}.js`))
+  const manifest = JSON.parse(readFileSync(path.join(cliRoot(), 'oclif.manifest.json'), 'utf8')) as {
+    commands: Record<string, unknown>
+  }
+  return id.replaceAll(' ', ':') in manifest.commands
 }
 
 export interface ProcResult {
@@ -131,7 +105,7 @@ export function runCli(argv: string[], opts: SpawnOptions = {}): Promise<ProcRes
       child.kill('SIGKILL')
     }
     const killTimer = opts.killAfterMs === undefined ? undefined : setTimeout(kill, opts.killAfterMs)
-    const hardTimer = setTimeout(kill, opts.timeoutMs ?? 60_000)
+    const hardTimer = setTimeout(kill, opts.timeoutMs ?? HANG_MS)
     if (opts.killWhen && child.pid !== undefined) {
       opts.killWhen(child.pid).then(
         (yes) => yes && kill(),
@@ -195,8 +169,8 @@ export function urlFor(name: string, user?: string, password?: string): string {
  * migrated by the built CLI (`db migrate`), as an operator would set it up.
  */
 export async function createPgDb(tag: string, opts: {migrate?: boolean} = {}): Promise<PgTestDb> {
-  const {fixtureSql} = await import('../helpers/databases.js')
-  const name = `om_rel_${tag}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`
+  const {fixtureSql, testDbName} = await import('../helpers/databases.js')
+  const name = testDbName(`om_rel_${tag}`)
   const admin = adminSql()
   await admin.unsafe(`create database ${name}`)
   await admin.end()

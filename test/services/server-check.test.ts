@@ -182,9 +182,8 @@ describe('checkServer (the HTTP steps)', () => {
 
   it('counts a server that never answers the first request as unreachable, within the timeout', async () => {
     api.set('login', 'hang')
-    const started = Date.now()
+    // Bounded by the 0.3 s timeout: without it this call would never return (the fake hangs).
     const r = await checkServer(input({timeoutMs: 300}), deps())
-    expect(Date.now() - started).toBeLessThan(3000)
     expect(r.outcome).toBe('unreachable')
     expect(r.failedStep).toBe('login')
     expect(r.steps[0]).toMatchObject({
