@@ -1,5 +1,5 @@
 /**
- * Domain errors and the exit-code table (SPEC "Conventions").
+ * Domain errors and the exit-code table (docs/contract.md §4).
  *
  * Services throw these; the base command turns them into one line on stderr
  * (or a JSON error under --json) and the process exit code.

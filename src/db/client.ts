@@ -1,5 +1,5 @@
 /**
- * Where the database is (pure target resolution, SPEC §3) and how it opens.
+ * Where the database is (pure target resolution, docs/contract.md §3) and how it opens.
  *
  * Only the chosen driver is imported: postgres.js for a URL, PGlite for the
  * embedded database. Nothing connects at import time.
@@ -42,7 +42,7 @@ export function maskUrl(url: string): string {
   }
 }
 
-/** Pure: decide the target from a flag and the environment, in the SPEC §3 order. */
+/** Pure: decide the target from a flag and the environment, in the docs/contract.md §3 order. */
 export function resolveTarget(opts: {
   flag?: string
   env: NodeJS.ProcessEnv

@@ -93,7 +93,7 @@ function expectOneLineValidation(error: unknown) {
   expect((error as Error).message).not.toMatch(/[\n\r\u2028\u2029]/)
 }
 
-// Oracles, written from the documented rules (SPEC §4, README), not from the code.
+// Oracles, written from the documented rules (docs/contract.md §4, README), not from the code.
 const USER_ID_OK = (s: string) =>
   s.length >= 3 && s.length <= 20 && /[a-z]/.test(s[0] ?? '') && [...s].every((c) => /^[a-z0-9_]$/.test(c))
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the rule is about them
