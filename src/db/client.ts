@@ -12,6 +12,7 @@ import type {PgDatabase, PgQueryResultHKT} from 'drizzle-orm/pg-core'
 import {DatabaseUnavailableError, mapDatabaseError, ValidationError} from '../errors.js'
 import * as schema from './schema.js'
 import {postgresCursor, type RowCursor, sqlCursor} from './stream.js'
+import {assertDatabaseUrl, maskUrl} from './url.js'
 
 export type Schema = typeof schema
 /** A database or a transaction: services accept either. */
@@ -28,19 +29,7 @@ export type DatabaseTarget =
   | {kind: 'postgres'; url: string; source: TargetSource; display: string}
   | {kind: 'pglite'; dataDir: string; source: TargetSource; display: string}
 
-/** Replace the password of a connection URL (if any) with `***`. */
-export function maskUrl(url: string): string {
-  try {
-    const u = new URL(url)
-    if (u.password) u.password = '***'
-    // Passwords can also be given as a query parameter.
-    if (u.searchParams.has('password')) u.searchParams.set('password', '***')
-    return u.toString()
-  } catch {
-    // Not parseable: hide everything between "://" and "@".
-    return url.replace(/\/\/[^@/]*@/, '//***@')
-  }
-}
+export {maskUrl}
 
 /** Pure: decide the target from a flag and the environment, in the docs/contract.md §3 order. */
 export function resolveTarget(opts: {
@@ -61,6 +50,7 @@ export function resolveTarget(opts: {
         `The database URL from ${source} must start with postgres:// or postgresql:// (got ${maskUrl(url).slice(0, 40)}).`,
       )
     }
+    assertDatabaseUrl(url, source)
     return {kind: 'postgres', url, source, display: maskUrl(url)}
   }
   const fromEnv = opts.env.OPENMEMORY_DATA_DIR?.trim()
