@@ -281,9 +281,13 @@ export async function checkServer(
           {headers: bearer, body: {}},
           (a) => {
             if (a.status !== 200) return {ok: false, detail: unexpectedStatus(a)}
-            const results = field(a.body, 'results')
-            if (!Array.isArray(results)) return {ok: false, detail: 'answered 200 without a results list'}
-            return {ok: true, detail: `${results.length} result${results.length === 1 ? '' : 's'}`}
+            const results = searchResults(a.body)
+            if (!results) return {ok: false, detail: 'answered 200 without a results list'}
+            const method = field(a.body, 'method')
+            const message = field(a.body, 'message')
+            const how =
+              typeof method === 'string' ? ` (${method})` : typeof message === 'string' ? ` (${message})` : ''
+            return {ok: true, detail: `${results.length} result${results.length === 1 ? '' : 's'}${how}`}
           },
         ),
     },
@@ -312,6 +316,21 @@ export async function checkServer(
   return result('passed', null)
 }
 
+/**
+ * The hits of a search reply, in any shape the server gives
+ * (api/app/routers/memories.py): mem0's dict passed through under `results`
+ * when the vector store works (`{query, results: {results: [...]}, method:
+ * "vector_search"}`), a flat list from the SQL fallback (`{query, results:
+ * [...], method: "database_search"}`), or mem0's dict as is (`{results:
+ * [...]}`, earlier servers). Undefined when there is no list.
+ */
+export function searchResults(body: unknown): unknown[] | undefined {
+  const results = field(body, 'results')
+  if (Array.isArray(results)) return results
+  const nested = field(results, 'results')
+  return Array.isArray(nested) ? nested : undefined
+}
+
 function field(body: unknown, name: string): unknown {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) return undefined
   return (body as Record<string, unknown>)[name]
@@ -323,9 +342,8 @@ function unexpectedStatus(a: Answer): string {
   const said =
     typeof detail === 'string'
       ? detail
-      : detail !== undefined
-        ? JSON.stringify(detail)
-        : a.text.replace(/\s+/g, ' ').trim()
+      : (validationDetail(detail) ??
+        (detail !== undefined ? JSON.stringify(detail) : a.text.replace(/\s+/g, ' ').trim()))
   const hint =
     a.status === 401 || a.status === 403
       ? ' (the server does not accept this key)'
@@ -336,6 +354,18 @@ function unexpectedStatus(a: Answer): string {
           : ''
   const text = said.length > 200 ? `${said.slice(0, 200)}…` : said
   return `expected 200, answered ${a.status}${hint}${text ? `: ${text}` : ''}`
+}
+
+/** FastAPI's 422 `detail` list, as `body.api_key: Field required; …`, or undefined for any other shape. */
+function validationDetail(detail: unknown): string | undefined {
+  if (!Array.isArray(detail) || detail.length === 0) return undefined
+  const parts = detail.map((d) => {
+    const loc = field(d, 'loc')
+    const msg = field(d, 'msg')
+    if (typeof msg !== 'string') return undefined
+    return Array.isArray(loc) ? `${loc.map(String).join('.')}: ${msg}` : msg
+  })
+  return parts.every((p) => p !== undefined) ? parts.join('; ') : undefined
 }
 
 function networkReason(error: unknown, timeoutMs: number): string {

@@ -50,7 +50,9 @@ describe('users test (command)', () => {
     )
     expect(lines[2]).toMatch(/^ok {4}login +POST \/api\/v1\/auth\/login +200 +\d+ ms +logged in as charlie$/)
     expect(lines[3]).toMatch(/^ok {4}create-memory +POST \/api\/v1\/memories\/ +200 +\d+ ms +created memory /)
-    expect(lines[4]).toMatch(/^ok {4}search +POST \/api\/v1\/memories\/search +200 +\d+ ms +1 result$/)
+    expect(lines[4]).toMatch(
+      /^ok {4}search +POST \/api\/v1\/memories\/search +200 +\d+ ms +1 result \(vector_search\)$/,
+    )
     expect(r.stdout + r.stderr).not.toContain(charlieKey)
     expect(r.stdout + r.stderr).not.toContain(charlieKey.slice(8))
   })

@@ -1,12 +1,26 @@
 /**
- * A stand-in for the OpenMemory multi-user API on 127.0.0.1 (port 0), with
- * exactly the documented request and response shapes of the endpoints
- * `users test` uses. It authenticates against a fixed set of keys, records
- * every request, and can be told to misbehave per endpoint.
+ * A stand-in for the OpenMemory multi-user API on 127.0.0.1 (port 0) that
+ * answers with the real server's replies (server-replies.ts, each citing the
+ * server file and line it comes from). It authenticates against a fixed set of
+ * keys as the server does (login: 401 "Invalid API key"; Bearer endpoints:
+ * 401 "Authentication required", 403 for another scheme), records every
+ * request, and serves the success reply chosen per endpoint with `reply`.
+ *
+ * `set` injects faults that are not the server's own answers but what a
+ * client meets anyway: a hang, a proxy's HTML error page, and hostile or
+ * malformed bodies (another user, no id, no results, the key echoed back).
  */
-import {randomUUID} from 'node:crypto'
 import http from 'node:http'
 import type {AddressInfo} from 'node:net'
+import {
+  CREATE_REPLIES,
+  type CreateReply,
+  fill,
+  LOGIN_REPLIES,
+  SEARCH_REPLIES,
+  type SearchReply,
+  type ServerReply,
+} from './server-replies.js'
 
 export type Misbehaviour =
   | 'error-500'
@@ -32,13 +46,25 @@ export interface FakeApiServer {
   requests: RecordedRequest[]
   /** Make one endpoint misbehave (or behave again with undefined). */
   set(endpoint: Endpoint, how: Misbehaviour | undefined): void
+  /** Which real success reply an endpoint gives (default: create `ok`, search `vectorSearch`). */
+  reply(endpoint: 'create', name: CreateReply): void
+  reply(endpoint: 'search', name: SearchReply): void
   close(): Promise<void>
+}
+
+/** A stable uuid per user_id, standing in for users.id. */
+function userUuid(userId: string): string {
+  let h = 0
+  for (const ch of userId) h = (h * 31 + (ch.codePointAt(0) ?? 0)) >>> 0
+  return `00000000-0000-4000-8000-${h.toString(16).padStart(12, '0')}`
 }
 
 /** `keys`: API key → user_id the server authenticates it as. */
 export async function startFakeApiServer(keys: Record<string, string>): Promise<FakeApiServer> {
   const requests: RecordedRequest[] = []
   const misbehave = new Map<Endpoint, Misbehaviour>()
+  let createReply: CreateReply = 'ok'
+  let searchReply: SearchReply = 'vectorSearch'
 
   const server = http.createServer((req, res) => {
     let raw = ''
@@ -65,6 +91,15 @@ export async function startFakeApiServer(keys: Record<string, string>): Promise<
         res.end(JSON.stringify(payload))
       }
       const url = new URL(req.url ?? '/', 'http://x')
+      const values = (userId: string): Record<string, string> => ({
+        USER_ID: userId,
+        USER_UUID: userUuid(userId),
+        NAME: userId,
+        NOW: '2026-11-28T14:00:00.123456',
+        QUERY: url.searchParams.get('query') ?? '',
+        TEXT: String((body as {text?: unknown} | undefined)?.text ?? ''),
+      })
+      const serve = (r: ServerReply, userId = '') => send(r.status, fill(r.body, values(userId)))
       const endpoint: Endpoint | undefined =
         req.method === 'POST' && url.pathname === '/api/v1/auth/login'
           ? 'login'
@@ -76,40 +111,41 @@ export async function startFakeApiServer(keys: Record<string, string>): Promise<
       if (!endpoint) return send(404, {detail: 'Not Found'})
       const how = misbehave.get(endpoint)
       if (how === 'hang') return // never answers
-      if (how === 'error-500') return send(500, {detail: 'Internal Server Error'})
       if (how === 'not-json') {
         res.writeHead(502, {'content-type': 'text/html'})
         return res.end('<html><body>502 Bad Gateway</body></html>')
       }
+      if (how === 'error-500') {
+        if (endpoint === 'create') return serve(CREATE_REPLIES.failed)
+        if (endpoint === 'search') return serve(SEARCH_REPLIES.failed)
+        // An uncaught exception in login: Starlette's ServerErrorMiddleware answers plain text.
+        res.writeHead(500, {'content-type': 'text/plain; charset=utf-8'})
+        return res.end('Internal Server Error')
+      }
 
       if (endpoint === 'login') {
         const key = (body as {api_key?: unknown} | undefined)?.api_key
-        if (typeof key !== 'string')
-          return send(422, {detail: [{loc: ['body', 'api_key'], msg: 'Field required'}]})
+        if (typeof key !== 'string') return serve(LOGIN_REPLIES.missingKey)
         const userId = keys[key]
-        if (!userId) return send(401, {detail: 'Invalid API key'})
+        if (!userId) {
+          if (how === 'echo-key') return send(401, {detail: `Invalid API key ${key}`})
+          return serve(LOGIN_REPLIES.invalidKey)
+        }
         if (how === 'echo-key') return send(401, {detail: `Invalid API key ${key}`})
-        return send(200, {
-          user_id: how === 'wrong-user' ? 'somebody_else' : userId,
-          name: userId,
-          message: 'Login successful',
-        })
+        return serve(LOGIN_REPLIES.ok, how === 'wrong-user' ? 'somebody_else' : userId)
       }
-      const auth = req.headers.authorization ?? ''
-      const bearer = auth.startsWith('Bearer ') ? auth.slice(7) : ''
-      const userId = keys[bearer]
-      if (!userId) return send(401, {detail: 'Invalid API key'})
+      const auth = req.headers.authorization
+      if (auth !== undefined && !auth.startsWith('Bearer ')) return serve(CREATE_REPLIES.wrongScheme)
+      const userId = keys[(auth ?? '').slice(7)]
+      if (!userId)
+        return serve(endpoint === 'create' ? CREATE_REPLIES.unauthenticated : SEARCH_REPLIES.unauthenticated)
       if (endpoint === 'create') {
-        const text = (body as {text?: unknown} | undefined)?.text
-        if (typeof text !== 'string' || text === '')
-          return send(422, {detail: [{loc: ['body', 'text'], msg: 'Field required'}]})
         if (how === 'no-id') return send(200, {message: 'No memory added'})
-        return send(200, {id: randomUUID(), content: text, user_id: userId, state: 'active'})
+        return serve(CREATE_REPLIES[createReply], userId)
       }
-      const query = url.searchParams.get('query')
-      if (!query) return send(422, {detail: [{loc: ['query', 'query'], msg: 'Field required'}]})
+      if (!url.searchParams.get('query')) return serve(SEARCH_REPLIES.missingQuery)
       if (how === 'no-results') return send(200, {items: []})
-      return send(200, {results: [{id: randomUUID(), memory: 'remember this', score: 0.9}]})
+      return serve(SEARCH_REPLIES[searchReply], userId)
     })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -120,6 +156,10 @@ export async function startFakeApiServer(keys: Record<string, string>): Promise<
     set(endpoint, how) {
       if (how) misbehave.set(endpoint, how)
       else misbehave.delete(endpoint)
+    },
+    reply(endpoint: 'create' | 'search', name: string) {
+      if (endpoint === 'create') createReply = name as CreateReply
+      else searchReply = name as SearchReply
     },
     close() {
       server.closeAllConnections()

@@ -14,6 +14,7 @@ import {createUser} from '../../src/services/users.js'
 import {testContext} from '../helpers/context.js'
 import {createTestDatabase, DRIVERS, resetTables, type TestDatabase} from '../helpers/databases.js'
 import {type FakeApiServer, startFakeApiServer, unusedUrl} from '../helpers/fake-api-server.js'
+import {CREATE_REPLIES, LOGIN_REPLIES, SEARCH_REPLIES, SUCCESS_REPLIES} from '../helpers/server-replies.js'
 
 const KEY = 'mem_lab_abcdefghijklmnopqrstuvwxyz012345'
 const OTHER_KEY = 'mem_lab_zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz'
@@ -48,6 +49,74 @@ describe('checkServer (the HTTP steps)', () => {
   beforeEach(() => {
     api.requests.length = 0
     for (const e of ['login', 'create', 'search'] as const) api.set(e, undefined)
+    api.reply('create', 'ok')
+    api.reply('search', 'vectorSearch')
+  })
+
+  describe('replays every reply the real server gives (test/helpers/server-replies.ts)', () => {
+    it.each([
+      ['vectorSearch', '1 result (vector_search)'],
+      ['databaseSearch', '1 result (database_search)'],
+      ['mem0Plain', '1 result'],
+      ['notAvailable', '0 results (Search not available)'],
+    ] as const)('search %s passes: %s', async (name, detail) => {
+      expect(SUCCESS_REPLIES.search).toContain(name)
+      api.reply('search', name)
+      const r = await checkServer(input(), deps())
+      expect(SEARCH_REPLIES[name].source).toMatch(/^api\/app\/routers\/memories\.py:\d+-\d+ @[0-9a-f]{8}/)
+      expect(r.outcome).toBe('passed')
+      expect(r.steps[2]).toMatchObject({status: 'passed', httpStatus: 200, detail})
+    })
+
+    it.each(SUCCESS_REPLIES.create)('create %s passes with the memory id', async (name) => {
+      api.reply('create', name)
+      const r = await checkServer(input(), deps())
+      expect(r.outcome).toBe('passed')
+      expect(r.steps[1].detail).toBe(`created memory ${(CREATE_REPLIES[name].body as {id: string}).id}`)
+    })
+
+    it('login: the 401 body of a refused key', async () => {
+      const r = await checkServer(input({key: 'mem_lab_unknown0000000000000000000000'}), deps())
+      expect(LOGIN_REPLIES.invalidKey.body).toEqual({detail: 'Invalid API key'})
+      expect(r.steps[0].detail).toBe(
+        'expected 200, answered 401 (the server does not accept this key): Invalid API key',
+      )
+    })
+
+    it('create and search: the 500 bodies, detail quoted', async () => {
+      api.set('create', 'error-500')
+      let r = await checkServer(input(), deps())
+      expect(r.steps[1].detail).toBe(
+        `expected 200, answered 500 (server error: see the server logs): ${(CREATE_REPLIES.failed.body as {detail: string}).detail}`,
+      )
+      api.set('create', undefined)
+      api.set('search', 'error-500')
+      r = await checkServer(input(), deps())
+      expect(r.steps[2].detail).toBe(
+        'expected 200, answered 500 (server error: see the server logs): Failed to search memories: connection to server was lost',
+      )
+    })
+
+    it('answers a request without query or api_key with FastAPI 422 bodies', async () => {
+      const response = await fetch(`${api.url}/api/v1/memories/search`, {
+        method: 'POST',
+        headers: {authorization: `Bearer ${KEY}`},
+      })
+      expect(response.status).toBe(422)
+      expect(await response.json()).toEqual(SEARCH_REPLIES.missingQuery.body)
+      const login = await fetch(`${api.url}/api/v1/auth/login`, {method: 'POST', body: '{}'})
+      expect(await login.json()).toEqual(LOGIN_REPLIES.missingKey.body)
+    })
+
+    it('a Bearer key the server does not know: 401 Authentication required (require_user)', async () => {
+      const response = await fetch(`${api.url}/api/v1/memories/`, {
+        method: 'POST',
+        headers: {authorization: 'Bearer mem_lab_nobody', 'content-type': 'application/json'},
+        body: JSON.stringify({text: 'x'}),
+      })
+      expect(response.status).toBe(401)
+      expect(await response.json()).toEqual(CREATE_REPLIES.unauthenticated.body)
+    })
   })
 
   it('passes login, memory creation and search with statuses and exact times', async () => {
@@ -62,7 +131,7 @@ describe('checkServer (the HTTP steps)', () => {
     ])
     expect(r.steps[0].detail).toBe('logged in as charlie')
     expect(r.steps[1].detail).toMatch(/^created memory [0-9a-f-]{36}$/)
-    expect(r.steps[2].detail).toBe('1 result')
+    expect(r.steps[2].detail).toBe('1 result (vector_search)')
   })
 
   it('sends exactly the documented requests', async () => {
