@@ -1,13 +1,17 @@
 /**
  * The embedded database (PGlite) is single-process: processes sharing one
- * data directory are serialised (or exit 75), and a process killed while it
- * holds the directory leaves one the next run opens (the stale lock is
- * cleared, 4 s after the last refresh).
+ * data directory are serialised (or exit 75), a holder keeps the directory
+ * however long a query blocks it, and a process killed while it holds the
+ * directory leaves one the next run opens at once.
  */
-import {mkdtempSync, rmSync} from 'node:fs'
+import {cpSync, mkdtempSync, rmSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import {sql} from 'drizzle-orm'
 import {afterAll, expect, it} from 'vitest'
+import {openDatabase} from '../../src/db/client.js'
+import {lockDataDir} from '../../src/db/lock.js'
+import {BusyError} from '../../src/errors.js'
 import {HEAVY, keysIn, prng, runCli, seedFromEnv} from './harness.js'
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'om-rel-pglite-'))
@@ -55,7 +59,7 @@ it(
       const r = await runCli(['users', 'create', userId], {env, killAfterMs: rng.int(300, 1500)})
       if (r.killed) kills++
       const printed = keysIn(r.stdout)
-      // The next run waits out the stale lock (4 s), opens the directory and completes the command.
+      // The next run takes the dead holder's directory at once and completes the command.
       const again = await runCli(['users', 'create', userId, '--json'], {env})
       expect([0, 4]).toContain(again.exitCode)
       if (printed.length > 0) expect(again.exitCode).toBe(4) // a printed key was committed
@@ -65,5 +69,120 @@ it(
     }
     console.log(`[reliability] embedded: ${rounds} rounds, ${kills} kills while holding the data directory`)
     expect(kills).toBeGreaterThan(0)
+  },
+)
+
+/** Open the embedded directory through the CLI's own code. */
+const openDir = (dataDir: string) =>
+  openDatabase({kind: 'pglite', dataDir, source: 'OPENMEMORY_DATA_DIR', display: dataDir}, {migrate: true})
+
+/** Resolve once some process holds the data directory (a probe that takes it lets go at once). */
+async function heldByAnother(dataDir: string, child: Promise<unknown>): Promise<void> {
+  let exited = false
+  void child.then(() => {
+    exited = true
+  })
+  while (!exited) {
+    try {
+      await (await lockDataDir(dataDir, 0))()
+    } catch (error) {
+      if (error instanceof BusyError) return
+      throw error
+    }
+    await new Promise((r) => setTimeout(r, 25))
+  }
+  throw new Error('the holder exited before it was seen holding the data directory')
+}
+
+it(
+  'a create during a long prune --mode delete either lands whole (exit 0) or exits 75 having written nothing',
+  {timeout: 3_600_000},
+  async () => {
+    const users = HEAVY ? 20_000 : 2_000
+    const runs = HEAVY ? 10 : 1
+    const creators = HEAVY ? 3 : 2
+    const base = mkdtempSync(path.join(os.tmpdir(), 'om-rel-steal-'))
+    try {
+      // One seeded directory (set-based SQL), copied for every run.
+      const template = path.join(base, 'template')
+      const seeded = await openDir(template)
+      try {
+        await seeded.db.execute(sql`
+          insert into users (id, user_id, name, created_at, updated_at, last_active)
+          select gen_random_uuid(), 'old' || g, 'Old ' || g, now() - interval '400 days',
+                 now() - interval '400 days', now() - interval '400 days'
+          from generate_series(1, ${users}) g`)
+        await seeded.db.execute(sql`
+          insert into api_keys (id, user_id, key_hash, created_at, is_active)
+          select gen_random_uuid(), id, md5(id::text) || md5(user_id), created_at, true from users`)
+        await seeded.db.execute(sql`
+          insert into apps (id, owner_id, name, is_active, created_at, updated_at)
+          select gen_random_uuid(), id, 'default', true, created_at, created_at from users`)
+        await seeded.db.execute(sql`
+          insert into memories (id, user_id, app_id, content, state, created_at)
+          select gen_random_uuid(), owner_id, id, 'm', 'active', created_at from apps`)
+      } finally {
+        await seeded.close()
+      }
+      const tally = {served: 0, busy: 0}
+      for (let run = 0; run < runs; run++) {
+        const dataDir = path.join(base, `run${run}`)
+        cpSync(template, dataDir, {recursive: true})
+        const runEnv = {...env, OPENMEMORY_DATA_DIR: dataDir}
+        const prune = runCli(['prune-inactive', '--days', '90', '--mode', 'delete', '--yes', '--json'], {
+          env: runEnv,
+          timeoutMs: 1_200_000,
+        })
+        await heldByAnother(dataDir, prune)
+        const ids = Array.from({length: creators}, (_, i) => `steal${run}_${i}`)
+        const creates = await Promise.all(
+          ids.map((id) => runCli(['users', 'create', id, '--json'], {env: runEnv, timeoutMs: 120_000})),
+        )
+        const pruned = await prune
+        expect(pruned.exitCode, pruned.stderr).toBe(0)
+        const check = await openDir(dataDir)
+        try {
+          const present = new Set(
+            (
+              await check.rows<{user_id: string}>(sql`select user_id from users where user_id like 'steal%'`)
+            ).map((r) => r.user_id),
+          )
+          const audited = new Set(
+            (
+              await check.rows<{target_user_id: string}>(
+                sql`select target_user_id from openmemory_admin.audit_log where target_user_id like 'steal%'`,
+              )
+            ).map((r) => r.target_user_id),
+          )
+          creates.forEach((r, i) => {
+            const id = ids[i] as string
+            expect([0, 75], r.stderr).toContain(r.exitCode)
+            if (r.exitCode === 0) {
+              tally.served++
+              expect(present.has(id), `${id} exited 0 but is missing`).toBe(true)
+              expect(audited.has(id), `${id} exited 0 but has no audit row`).toBe(true)
+            } else {
+              tally.busy++
+              expect(present.has(id), `${id} exited 75 but was written`).toBe(false)
+              expect(keysIn(r.stdout)).toEqual([])
+            }
+          })
+          // The prune's own work is whole too, and nothing is left without its user.
+          const [counts] = await check.rows<{old: number; orphanKeys: number; orphanApps: number}>(sql`
+            select (select count(*) from users where user_id like 'old%')::int as "old",
+                   (select count(*) from api_keys k where not exists (select 1 from users u where u.id = k.user_id))::int as "orphanKeys",
+                   (select count(*) from apps a where not exists (select 1 from users u where u.id = a.owner_id))::int as "orphanApps"`)
+          expect(counts).toEqual({old: 0, orphanKeys: 0, orphanApps: 0})
+        } finally {
+          await check.close()
+        }
+        rmSync(dataDir, {recursive: true, force: true})
+      }
+      console.log(
+        `[reliability] embedded: ${runs} run(s) of prune --mode delete on ${users} users with ${creators} concurrent creates: ${tally.served} served, ${tally.busy} exit 75, 0 lost`,
+      )
+    } finally {
+      rmSync(base, {recursive: true, force: true})
+    }
   },
 )
