@@ -136,7 +136,7 @@ it(
         await heldByAnother(dataDir, prune)
         const ids = Array.from({length: creators}, (_, i) => `steal${run}_${i}`)
         const creates = await Promise.all(
-          ids.map((id) => runCli(['users', 'create', id, '--json'], {env: runEnv, timeoutMs: 120_000})),
+          ids.map((id) => runCli(['users', 'create', id, '--json'], {env: runEnv})),
         )
         const pruned = await prune
         expect(pruned.exitCode, pruned.stderr).toBe(0)
