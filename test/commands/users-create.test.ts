@@ -93,21 +93,68 @@ describe('users create (command)', () => {
     await d.close()
   })
 
-  it('prints the Claude Desktop mcpServers JSON with --mcp-config', async () => {
+  // The server's register endpoint (api/app/routers/auth.py lines 107-120 @af5cf74e) answers
+  // mcp_config = {"mcpServers": {"openmemory": {"command": "npx", "args": ["-y", "supergateway",
+  // "--sse", "<api>/mcp/claude/sse", "--oauth2Bearer", api_key]}}}; its MCP endpoint is
+  // GET /mcp/{client}/sse (api/app/mcp_server.py line 32 @1882743f).
+  it('prints the server register endpoint mcpServers JSON with --mcp-config', async () => {
     const r = await runCommand(UsersCreate, [
       'gina',
       '--mcp-config',
       '--api-url',
-      'https://mem.example.com',
+      'https://mem.example.com/openmemory/',
       '--json',
       '--database-url',
       url,
     ])
+    expect(r.exitCode, r.stderr).toBe(0)
     const out = JSON.parse(r.stdout)
-    expect(out.mcpConfig.mcpServers.openmemory.env).toEqual({
-      OPENMEMORY_API_URL: 'https://mem.example.com',
-      OPENMEMORY_API_KEY: out.apiKey,
+    expect(out.mcpConfig).toStrictEqual({
+      mcpServers: {
+        openmemory: {
+          command: 'npx',
+          args: [
+            '-y',
+            'supergateway',
+            '--sse',
+            'https://mem.example.com/openmemory/mcp/claude/sse',
+            '--oauth2Bearer',
+            out.apiKey,
+          ],
+        },
+      },
     })
+  })
+
+  it('names the MCP client with --mcp-client, and prints the JSON in human mode too', async () => {
+    const r = await runCommand(
+      UsersCreate,
+      ['hana', '--mcp-config', '--mcp-client', 'cursor', '--database-url', url],
+      {
+        OPENMEMORY_API_URL: 'http://10.0.0.5:8765',
+      },
+    )
+    expect(r.exitCode, r.stderr).toBe(0)
+    const json = JSON.parse(r.stdout.slice(r.stdout.indexOf('{')))
+    expect(json.mcpServers.openmemory.args.slice(0, 4)).toEqual([
+      '-y',
+      'supergateway',
+      '--sse',
+      'http://10.0.0.5:8765/mcp/cursor/sse',
+    ])
+    expect(r.stdout).not.toContain('openmemory-mcp')
+  })
+
+  it.each([
+    [['--mcp-client', 'a/b'], /Invalid --mcp-client/],
+    [['--api-url', 'ftp://x'], /--api-url must be/],
+  ])('refuses --mcp-config with %j before writing', async (extra, message) => {
+    const r = await runCommand(UsersCreate, ['iris', '--mcp-config', ...extra, '--database-url', url])
+    expect(r.exitCode).toBe(2)
+    expect(r.stderr).toMatch(message)
+    const d = await td.open()
+    expect(await count(d, 'users')).toBe(0)
+    await d.close()
   })
 
   it.each([
