@@ -1,7 +1,8 @@
 import {Command, Flags} from '@oclif/core'
 import type {Database, DatabaseTarget} from './db/client.js'
 import {ExitCode, InterruptedError, mapDatabaseError, OpenMemoryError, ValidationError} from './errors.js'
-import {formatError} from './ui/format.js'
+import {errorJson, reportError, runTimes} from './ui/report.js'
+import {closest} from './ui/suggest.js'
 
 /**
  * The one base class: `--json` (oclif's enableJsonFlag: the value `run()`
@@ -23,6 +24,9 @@ export abstract class BaseCommand extends Command {
 
   /** How long to wait for a busy embedded database before exiting 75. */
   protected lockWaitMs = 15_000
+
+  /** When this run started: every JSON result carries it, with the run's duration. */
+  protected readonly startedAt = new Date()
 
   private database?: Database
   private databaseUrlFlag?: string
@@ -77,7 +81,7 @@ export abstract class BaseCommand extends Command {
    */
   protected exitWith<R>(result: R, code: number): R {
     if (code === 0) return result
-    if (this.jsonEnabled()) this.logJson(result)
+    if (this.jsonEnabled()) this.logJson(this.toSuccessJson(result))
     this.exit(code)
     return result
   }
@@ -110,7 +114,14 @@ export abstract class BaseCommand extends Command {
           : /^Parsing --[\w-]+$/.test(lines[0] ?? '') && lines[1]
             ? `${lines[0]}: ${lines[1].replace(/\.?$/, '.')}`
             : (lines[0] ?? 'Invalid usage')
-      error = new ValidationError(`${firstLine} See --help.`)
+      const mistyped = (err as {flags?: unknown}).flags
+      const suggestion = Array.isArray(mistyped) ? this.closestFlag(String(mistyped[0])) : undefined
+      error = new ValidationError(
+        suggestion
+          ? `${firstLine.replace(/\.?$/, '.')} Did you mean ${suggestion}? See --help.`
+          : `${firstLine} See --help.`,
+        suggestion ? [suggestion] : [],
+      )
     } else {
       error =
         mapDatabaseError(err, display) ??
@@ -118,22 +129,27 @@ export abstract class BaseCommand extends Command {
     }
     if (process.env.DEBUG && err.stack) process.stderr.write(`${err.stack}\n`)
     if (error.exitCode === ExitCode.unavailable) ignoreLateDriverErrors()
-    if (error.exitCode !== ExitCode.interrupted) {
-      process.stderr.write(`${formatError(error.message)}\n`)
-    }
-    if (this.jsonEnabled()) {
-      this.logJson({
-        ...error.data,
-        error: {
-          code: error.code,
-          message: error.message,
-          exitCode: error.exitCode,
-          suggestions: error.suggestions,
-        },
-      })
-    }
+    if (this.jsonEnabled()) this.logJson(errorJson(error, this.startedAt))
+    else if (error.exitCode !== ExitCode.interrupted)
+      reportError(error, {json: false, startedAt: this.startedAt})
     this.exit(error.exitCode)
     throw error // unreachable: exit() throws
+  }
+
+  /** Every run's JSON carries when it started and how long it took. */
+  protected toSuccessJson(result: unknown): unknown {
+    if (result === null || typeof result !== 'object' || Array.isArray(result)) return result
+    return {...result, ...runTimes(this.startedAt)}
+  }
+
+  /** The flag (as `--name`) closest to a mistyped one, if any is plausibly meant. */
+  private closestFlag(typed: string): string | undefined {
+    const names = Object.entries({...this.ctor.baseFlags, ...this.ctor.flags}).flatMap(([name, flag]) => [
+      `--${name}`,
+      ...((flag as {char?: string}).char ? [`-${(flag as {char?: string}).char}`] : []),
+    ])
+    if (this.ctor.enableJsonFlag) names.push('--json')
+    return closest(typed.replace(/=.*$/, ''), names)
   }
 
   protected async finally(err: Error | undefined): Promise<void> {
