@@ -42,6 +42,7 @@ export function userDetails(u: UsersShowResult): string {
       ? `  key:          ${u.key.status === 'active' ? c.green('active') : c.red('revoked')}, fingerprint ${u.key.fingerprint}, created ${formatDate(u.key.createdAt, '-')}, last used ${formatDate(u.key.lastUsed)}`
       : `  key:          ${c.red('none')} (run 'openmemory keys rotate ${u.userId}' to issue one)`,
     '',
+    '  memories by state, per app:',
   ]
   const states = Object.keys(u.memories)
   lines.push(
@@ -57,7 +58,8 @@ export function userDetails(u: UsersShowResult): string {
       ],
       [
         {header: 'APP', value: (r) => r.name},
-        {header: 'ACTIVE', value: (r) => r.active},
+        // apps.is_active: whether the server accepts memory writes through the app.
+        {header: 'ENABLED', value: (r) => r.active},
         ...states.map((s) => ({
           header: s.toUpperCase(),
           value: (r: {counts: Record<string, number>}) => r.counts[s] ?? 0,

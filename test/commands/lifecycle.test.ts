@@ -53,6 +53,17 @@ describe('lifecycle commands', () => {
     expect(r.exitCode).toBe(2)
   })
 
+  it('users show heads every column with its own name (app ENABLED, memory states)', async () => {
+    await create('alice')
+    const r = await runCommand(UsersShow, ['alice', '--database-url', url])
+    expect(r.exitCode).toBe(0)
+    const header = r.stdout.split('\n').find((l) => /^\s*APP\b/.test(l))
+    expect(header).toBeDefined()
+    const names = header!.trim().split(/\t|\s{2,}/)
+    expect(names).toEqual(['APP', 'ENABLED', 'ACTIVE', 'ARCHIVED', 'DELETED', 'TOTAL'])
+    expect(new Set(names).size).toBe(names.length)
+  })
+
   it('shows a user as JSON without the key', async () => {
     const u = await create('alice')
     const r = await runCommand(UsersShow, ['alice', '--json', '--database-url', url])
