@@ -7,10 +7,22 @@ import {
   PRUNE_MODES,
   type PruneMode,
   type PruneResult,
+  type PruneUser,
   planPrune,
   pruneInactive,
+  streamInactive,
 } from '../services/prune.js'
 import {DAYS_MAX, LIMIT_MAX, parseUserRef} from '../services/validation.js'
+import {
+  jsonlSink,
+  jsonSink,
+  lineSink,
+  listingFlags,
+  moreLine,
+  planListing,
+  type Sink,
+  writeListing,
+} from '../ui/listing.js'
 import {progressBar} from '../ui/progress.js'
 import {assertCanConfirm, confirm} from '../ui/prompts.js'
 import {pruneQuestion, pruneSummary, pruneVerb} from '../ui/render.js'
@@ -59,12 +71,13 @@ On a terminal it shows the count and asks before changing anything; without a te
       max: 10_000,
       helpGroup: 'ADVANCED',
     }),
+    ...listingFlags,
   }
 
   // The embedded database's file lock is the run lock: never wait for it.
   protected lockWaitMs = 0
 
-  async run(): Promise<PruneInactiveResult> {
+  async run(): Promise<PruneInactiveResult | undefined> {
     const {flags} = await this.parse(PruneInactive)
     const json = this.jsonEnabled()
     const input = {
@@ -85,14 +98,43 @@ On a terminal it shows the count and asks before changing anything; without a te
     const ctx = defaultContext('prune-inactive')
 
     if (input.dryRun) {
-      const r = await pruneInactive(database.db, input, ctx)
-      if (!json) {
-        for (const u of r.users) this.log(u)
+      // The plan (cutoff, count) comes first, so the JSON result keeps its shape while its
+      // user list streams; durationMs is the time to plan.
+      const started = Date.now()
+      const plan = await planPrune(database.db, input, ctx)
+      const cutoff = new Date(plan.cutoff)
+      const listing = planListing({
+        format: json ? 'json' : flags.jsonl ? 'jsonl' : 'text',
+        limit: input.limit,
+        all: flags.all,
+      })
+      const head = {
+        days: input.days,
+        mode: input.mode,
+        cutoff: plan.cutoff,
+        matched: plan.matched,
+        changed: 0,
+        skipped: 0,
+        dryRun: true,
+        durationMs: Date.now() - started,
+      }
+      const sink: Sink<PruneUser> = json
+        ? jsonSink((u) => u.userId, {wrap: {head, key: 'users'}})
+        : flags.jsonl
+          ? jsonlSink()
+          : lineSink((u) => u.userId)
+      const r = await writeListing(
+        streamInactive(database, {...input, limit: listing.queryLimit}, cutoff),
+        sink,
+        {page: listing.page},
+      )
+      if (r.more) this.log(moreLine(plan.matched - r.rows))
+      if (!r.closed) {
         this.note(
-          `Dry run: ${r.matched} user(s) inactive since ${r.cutoff} would be ${pruneVerb(input.mode)}; nothing changed.`,
+          `Dry run: ${plan.matched} user(s) inactive since ${plan.cutoff} would be ${pruneVerb(input.mode)}; nothing changed.`,
         )
       }
-      return r
+      return undefined
     }
 
     // Without --yes: count first; a run that would change anything asks (or, with no terminal, exits 2).

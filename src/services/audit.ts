@@ -2,9 +2,10 @@
  * The audit trail: one row per affected user for every change, written in
  * the same transaction as the change. Never holds a plain key.
  */
-import {and, desc, eq, gte, type SQL} from 'drizzle-orm'
-import type {Db} from '../db/client.js'
+import {type SQL, sql} from 'drizzle-orm'
+import {type Database, type Db, resultRows} from '../db/client.js'
 import {auditLog} from '../db/schema.js'
+import {fetchSize, utcIso} from '../db/stream.js'
 import type {ServiceContext} from './context.js'
 
 export type AuditOutcome = 'created' | 'changed' | 'unchanged' | 'deleted' | 'failed'
@@ -48,15 +49,62 @@ export interface AuditListInput {
   limit?: number
 }
 
+/** Newest first, by the indexes on (at) and (target_user_id, at). */
+function auditSql(input: AuditListInput): SQL {
+  const where: SQL[] = [sql`true`]
+  if (input.userId) where.push(sql`${auditLog.targetUserId} = ${input.userId}`)
+  if (input.since) where.push(sql`${auditLog.at} >= ${input.since.toISOString()}::timestamptz`)
+  const limit = input.limit === undefined ? sql`` : sql` limit ${input.limit}`
+  return sql`select ${auditLog.id} as id, (${auditLog.at} at time zone 'UTC')::text as at,
+      ${auditLog.osUser} as os_user, ${auditLog.host} as host, ${auditLog.command} as command,
+      ${auditLog.targetUserId} as target_user_id, ${auditLog.outcome} as outcome, ${auditLog.details} as details
+    from ${auditLog}
+    where ${sql.join(where, sql` and `)}
+    order by ${auditLog.at} desc, ${auditLog.id} desc${limit}`
+}
+
+interface AuditRow {
+  id: number | string
+  at: string
+  os_user: string
+  host: string
+  command: string
+  target_user_id: string | null
+  outcome: string
+  details: Record<string, unknown> | string | null
+}
+
+function auditRecord(r: AuditRow): AuditRecord {
+  return {
+    id: Number(r.id),
+    at: utcIso(r.at) ?? '',
+    osUser: r.os_user,
+    host: r.host,
+    command: r.command,
+    targetUserId: r.target_user_id,
+    outcome: r.outcome,
+    details: (typeof r.details === 'string' ? JSON.parse(r.details) : r.details) ?? {},
+  }
+}
+
+/** The whole trail (tests); the command streams it. */
 export async function listAudit(db: Db, input: AuditListInput = {}): Promise<AuditRecord[]> {
-  const where: SQL[] = []
-  if (input.userId) where.push(eq(auditLog.targetUserId, input.userId))
-  if (input.since) where.push(gte(auditLog.at, input.since))
-  const rows = await db
-    .select()
-    .from(auditLog)
-    .where(where.length > 0 ? and(...where) : undefined)
-    .orderBy(desc(auditLog.at), desc(auditLog.id))
-    .limit(input.limit ?? 100)
-  return rows.map((r) => ({...r, at: r.at.toISOString()}))
+  return resultRows<AuditRow>(await db.execute(auditSql({limit: 100, ...input}))).map(auditRecord)
+}
+
+/** The trail in chunks as the database produces them; leaving the loop cancels the query. */
+export async function* streamAudit(
+  database: Pick<Database, 'cursor'>,
+  input: AuditListInput,
+  chunkSize = fetchSize(),
+): AsyncGenerator<AuditRecord[]> {
+  for await (const rows of database.cursor<AuditRow>(auditSql(input), chunkSize)) yield rows.map(auditRecord)
+}
+
+/** How many records match without --limit. */
+export async function countAudit(db: Db, input: AuditListInput): Promise<number> {
+  const [row] = resultRows<{n: number}>(
+    await db.execute(sql`select count(*)::int as n from (${auditSql({...input, limit: undefined})}) q`),
+  )
+  return Number(row?.n ?? 0)
 }

@@ -2,13 +2,14 @@
  * Key lifecycle: rotate (new key replaces the hash in the user's single key
  * row, atomically), revoke (idempotent) and list (fingerprints, never secrets).
  */
-import {asc, eq} from 'drizzle-orm'
-import type {Db} from '../db/client.js'
+import {eq, type SQL, sql} from 'drizzle-orm'
+import type {Database, Db} from '../db/client.js'
 import {apiKeys, deactivations, users} from '../db/schema.js'
+import {fetchSize, utcIso} from '../db/stream.js'
 import {recordAudit} from './audit.js'
-import {iso, type ServiceContext} from './context.js'
+import type {ServiceContext} from './context.js'
 import {checkKeyLength, fingerprint, hashKey, KEY_LENGTH} from './keys.js'
-import {lockUser} from './lifecycle.js'
+import {lockUser, sqlRows} from './lifecycle.js'
 import {userNotFound} from './user-lookup.js'
 
 export interface KeysRotateResult {
@@ -158,26 +159,62 @@ export interface KeyListItem {
   lastUsed: string | null
 }
 
-export async function listKeys(db: Db): Promise<KeyListItem[]> {
-  const rows = await db
-    .select({
-      userId: users.userId,
-      keyHash: apiKeys.keyHash,
-      isActive: apiKeys.isActive,
-      createdAt: apiKeys.createdAt,
-      lastUsed: apiKeys.lastUsed,
-      deactivatedAt: deactivations.deactivatedAt,
-    })
-    .from(apiKeys)
-    .innerJoin(users, eq(users.id, apiKeys.userId))
-    .leftJoin(deactivations, eq(deactivations.userUuid, users.id))
-    .orderBy(asc(users.userId))
-  return rows.map((r) => ({
-    userId: r.userId,
-    fingerprint: fingerprint(r.keyHash),
-    status: r.isActive ? 'active' : 'revoked',
-    deactivated: r.deactivatedAt !== null,
-    createdAt: iso(r.createdAt),
-    lastUsed: iso(r.lastUsed),
-  }))
+export interface ListKeysInput {
+  limit?: number
+}
+
+/** One row per key, with its owner and whether the owner is deactivated, by userId. */
+function keysListSql(input: ListKeysInput): SQL {
+  const limit = input.limit === undefined ? sql`` : sql` limit ${input.limit}`
+  return sql`select ${users.userId} as user_id, ${apiKeys.keyHash} as key_hash,
+      coalesce(${apiKeys.isActive}, false) as is_active,
+      ${deactivations.userUuid} is not null as deactivated,
+      ${apiKeys.createdAt}::text as created_at, ${apiKeys.lastUsed}::text as last_used
+    from ${apiKeys}
+    join ${users} on ${users.id} = ${apiKeys.userId}
+    left join ${deactivations} on ${deactivations.userUuid} = ${users.id}
+    order by ${users.userId}${limit}`
+}
+
+interface KeyListRow {
+  user_id: string
+  key_hash: string
+  is_active: boolean
+  deactivated: boolean
+  created_at: string | null
+  last_used: string | null
+}
+
+function keyListItem(r: KeyListRow): KeyListItem {
+  return {
+    userId: r.user_id,
+    fingerprint: fingerprint(r.key_hash),
+    status: r.is_active ? 'active' : 'revoked',
+    deactivated: Boolean(r.deactivated),
+    createdAt: utcIso(r.created_at),
+    lastUsed: utcIso(r.last_used),
+  }
+}
+
+export async function listKeys(db: Db, input: ListKeysInput = {}): Promise<KeyListItem[]> {
+  return (await sqlRows<KeyListRow>(db, keysListSql(input))).map(keyListItem)
+}
+
+/** The listing in chunks as the database produces them; leaving the loop cancels the query. */
+export async function* streamKeys(
+  database: Pick<Database, 'cursor'>,
+  input: ListKeysInput = {},
+  chunkSize = fetchSize(),
+): AsyncGenerator<KeyListItem[]> {
+  for await (const rows of database.cursor<KeyListRow>(keysListSql(input), chunkSize))
+    yield rows.map(keyListItem)
+}
+
+/** How many keys the listing has without --limit. */
+export async function countKeys(db: Db): Promise<number> {
+  const [row] = await sqlRows<{n: number}>(
+    db,
+    sql`select count(*)::int as n from ${apiKeys} join ${users} on ${users.id} = ${apiKeys.userId}`,
+  )
+  return Number(row?.n ?? 0)
 }

@@ -7,7 +7,8 @@
  * kept (counted as skipped).
  */
 import {sql} from 'drizzle-orm'
-import {advisoryKey, type Db} from '../db/client.js'
+import {advisoryKey, type Database, type Db} from '../db/client.js'
+import {fetchSize, utcIso} from '../db/stream.js'
 import {recordAudit} from './audit.js'
 import type {ServiceContext} from './context.js'
 import {deactivateUsersIn, deleteUsersIn, deletionAudit, sqlRows} from './lifecycle.js'
@@ -95,29 +96,40 @@ async function nextPage(
   )
 }
 
-/** The users a run would change, paging by key; for --dry-run. */
+/** The users a run would change, by key (users.id), as one statement: for --dry-run. */
+function inactiveSql(cutoff: Date, input: PruneInput) {
+  const limit = input.limit === undefined ? sql`` : sql` limit ${input.limit}`
+  return sql`select u.user_id, coalesce(u.last_active, u.created_at)::text as last_seen
+      from users u where ${selection(cutoff, input.mode, input.exclude ?? [])}
+      order by u.id${limit}`
+}
+
+type InactiveRow = {user_id: string; last_seen: string | null}
+
+function pruneUser(r: InactiveRow): PruneUser {
+  return {userId: r.user_id, lastSeen: utcIso(r.last_seen)}
+}
+
+/** The users a run would change (in memory); for --dry-run in the service. */
 export async function listInactive(
   db: Db,
   input: PruneInput,
   ctx: Pick<ServiceContext, 'now'>,
 ): Promise<{cutoff: Date; users: PruneUser[]}> {
   const cutoff = inactiveCutoff(ctx.now(), input.days)
-  const exclude = input.exclude ?? []
-  const limit = input.limit ?? Number.POSITIVE_INFINITY
-  const size = input.batchSize ?? DEFAULT_BATCH_SIZE
-  const users: PruneUser[] = []
-  let after: string | undefined
-  while (users.length < limit) {
-    const page = await nextPage(db, cutoff, input.mode, exclude, after, Math.min(size, limit - users.length))
-    if (page.length === 0) break
-    for (const r of page) users.push({userId: r.user_id, lastSeen: r.last_seen ? utcIso(r.last_seen) : null})
-    after = page[page.length - 1].id
-  }
-  return {cutoff, users}
+  return {cutoff, users: (await sqlRows<InactiveRow>(db, inactiveSql(cutoff, input))).map(pruneUser)}
 }
 
-function utcIso(text: string): string {
-  return new Date(`${text.replace(' ', 'T')}Z`).toISOString()
+/** The same list in chunks as the database produces them; leaving the loop cancels the query. */
+export async function* streamInactive(
+  database: Pick<Database, 'cursor'>,
+  input: PruneInput,
+  cutoff: Date,
+  chunkSize = fetchSize(),
+): AsyncGenerator<PruneUser[]> {
+  for await (const rows of database.cursor<InactiveRow>(inactiveSql(cutoff, input), chunkSize)) {
+    yield rows.map(pruneUser)
+  }
 }
 
 export async function pruneInactive(

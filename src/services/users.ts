@@ -2,14 +2,16 @@
  * Users: create (user + hashed key + default app, one transaction) and list
  * (one query whatever the number of users).
  */
-import {and, asc, desc, eq, type SQL, sql} from 'drizzle-orm'
-import {advisoryKey, type Db} from '../db/client.js'
+import {asc, eq, type SQL, sql} from 'drizzle-orm'
+import {advisoryKey, type Database, type Db} from '../db/client.js'
 import {apiKeys, apps, deactivations, memories, users} from '../db/schema.js'
+import {fetchSize, utcIso} from '../db/stream.js'
 import {ConflictError, ValidationError} from '../errors.js'
 import {recordAudit} from './audit.js'
-import {iso, type ServiceContext} from './context.js'
+import type {ServiceContext} from './context.js'
 import {checkKeyLength, fingerprint, hashKey, KEY_LENGTH} from './keys.js'
 import {userNotFound} from './user-lookup.js'
+import {sqlRows} from './lifecycle.js'
 import {parseName, parseUserId, titleCase} from './validation.js'
 
 export const DEFAULT_APP = 'default'
@@ -166,76 +168,102 @@ export function inactiveCutoff(now: Date, days: number): Date {
   return new Date(now.getTime() - days * 86_400_000)
 }
 
+/** The filter of a user listing: one place for the listing, its count and its page. */
+function usersFilter(input: ListUsersInput, now: Date): SQL {
+  if (input.inactiveDays === undefined) return sql`true`
+  const cutoff = inactiveCutoff(now, input.inactiveDays)
+  return sql`${lastSeen} < ${cutoff.toISOString()}::timestamp`
+}
+
+/**
+ * The listing as one set-based statement: key, deactivation and per-user
+ * aggregates (active memories through idx_memory_user_state, app names
+ * through ix_apps_owner_id) joined to users, ordered by a unique key.
+ * Timestamps are selected as text (see utcIso).
+ */
+function usersListSql(input: ListUsersInput, now: Date): SQL {
+  const activeCount = sql`coalesce(mc.active, 0)`
+  const order = {
+    'user-id': sql`${users.userId}`,
+    created: sql`${users.createdAt} desc nulls last, ${users.userId}`,
+    'last-active': sql`${lastSeen} desc nulls last, ${users.userId}`,
+    memories: sql`${activeCount} desc, ${users.userId}`,
+  }[input.sort ?? 'user-id']
+  const limit = input.limit === undefined ? sql`` : sql` limit ${input.limit}`
+  return sql`select ${users.id}::text as id, ${users.userId} as user_id, ${users.name} as name,
+      ${users.email} as email, ${apiKeys.id} is not null as has_key,
+      coalesce(${apiKeys.isActive}, false) as key_active,
+      ${deactivations.userUuid} is not null as deactivated,
+      ${activeCount}::int as active_memories, an.names as apps,
+      ${users.createdAt}::text as created_at, ${users.lastActive}::text as last_active
+    from ${users}
+    left join ${apiKeys} on ${apiKeys.userId} = ${users.id}
+    left join ${deactivations} on ${deactivations.userUuid} = ${users.id}
+    left join (select ${memories.userId} as user_uuid, count(*) as active from ${memories}
+               where ${memories.state} = 'active' group by ${memories.userId}) mc on mc.user_uuid = ${users.id}
+    left join (select ${apps.ownerId} as owner_id, array_agg(${apps.name}::text order by ${apps.name}) as names
+               from ${apps} group by ${apps.ownerId}) an on an.owner_id = ${users.id}
+    where ${usersFilter(input, now)}
+    order by ${order}${limit}`
+}
+
+interface UserListRow {
+  id: string
+  user_id: string
+  name: string | null
+  email: string | null
+  has_key: boolean
+  key_active: boolean
+  deactivated: boolean
+  active_memories: number
+  apps: string[] | null
+  created_at: string | null
+  last_active: string | null
+}
+
+function userListItem(r: UserListRow): UserListItem {
+  return {
+    id: r.id,
+    userId: r.user_id,
+    name: r.name,
+    email: r.email,
+    keyStatus: r.has_key ? (r.key_active ? 'active' : 'revoked') : 'none',
+    deactivated: Boolean(r.deactivated),
+    activeMemories: Number(r.active_memories),
+    apps: r.apps ?? [],
+    createdAt: utcIso(r.created_at),
+    lastActive: utcIso(r.last_active),
+  }
+}
+
+/** The whole listing in memory (the interactive menu, tests); commands stream it. */
 export async function listUsers(
   db: Db,
   input: ListUsersInput,
   ctx: Pick<ServiceContext, 'now'>,
 ): Promise<UserListItem[]> {
-  const memoryCounts = db
-    .select({
-      userUuid: memories.userId,
-      active: sql<number>`count(*) filter (where ${memories.state} = 'active')`.as('active'),
-    })
-    .from(memories)
-    .groupBy(memories.userId)
-    .as('mc')
-  const appNames = db
-    .select({
-      ownerId: apps.ownerId,
-      names: sql<string[]>`array_agg(${apps.name}::text order by ${apps.name})`.as('names'),
-    })
-    .from(apps)
-    .groupBy(apps.ownerId)
-    .as('an')
+  return (await sqlRows<UserListRow>(db, usersListSql(input, ctx.now()))).map(userListItem)
+}
 
-  const where: SQL[] = []
-  if (input.inactiveDays !== undefined) {
-    const cutoff = inactiveCutoff(ctx.now(), input.inactiveDays)
-    where.push(sql`${lastSeen} < ${cutoff.toISOString()}::timestamp`)
+/** The listing in chunks as the database produces them; leaving the loop cancels the query. */
+export async function* streamUsers(
+  database: Pick<Database, 'cursor'>,
+  input: ListUsersInput,
+  ctx: Pick<ServiceContext, 'now'>,
+  chunkSize = fetchSize(),
+): AsyncGenerator<UserListItem[]> {
+  for await (const rows of database.cursor<UserListRow>(usersListSql(input, ctx.now()), chunkSize)) {
+    yield rows.map(userListItem)
   }
-  const activeCount = sql`coalesce(${memoryCounts.active}, 0)`
-  const order: SQL[] = {
-    'user-id': [asc(users.userId)],
-    created: [sql`${users.createdAt} desc nulls last`, asc(users.userId)],
-    'last-active': [sql`${lastSeen} desc nulls last`, asc(users.userId)],
-    memories: [desc(activeCount), asc(users.userId)],
-  }[input.sort ?? 'user-id']
+}
 
-  const rows = await db
-    .select({
-      id: users.id,
-      userId: users.userId,
-      name: users.name,
-      email: users.email,
-      keyActive: apiKeys.isActive,
-      keyId: apiKeys.id,
-      deactivated: sql<boolean>`${deactivations.userUuid} is not null`,
-      activeMemories: sql<number>`${activeCount}::int`,
-      apps: appNames.names,
-      createdAt: users.createdAt,
-      lastActive: users.lastActive,
-    })
-    .from(users)
-    .leftJoin(apiKeys, eq(apiKeys.userId, users.id))
-    .leftJoin(deactivations, eq(deactivations.userUuid, users.id))
-    .leftJoin(memoryCounts, eq(memoryCounts.userUuid, users.id))
-    .leftJoin(appNames, eq(appNames.ownerId, users.id))
-    .where(where.length > 0 ? and(...where) : undefined)
-    .orderBy(...order)
-    .limit(input.limit ?? 1_000_000)
-
-  return rows.map((r) => ({
-    id: r.id,
-    userId: r.userId,
-    name: r.name,
-    email: r.email,
-    keyStatus: r.keyId === null ? 'none' : r.keyActive ? 'active' : 'revoked',
-    deactivated: Boolean(r.deactivated),
-    activeMemories: Number(r.activeMemories),
-    apps: r.apps ?? [],
-    createdAt: iso(r.createdAt),
-    lastActive: iso(r.lastActive),
-  }))
+/** How many users the listing has without --limit (for a terminal's "N more"). */
+export async function countUsers(db: Db, input: ListUsersInput, ctx: Pick<ServiceContext, 'now'>) {
+  const [row] = await sqlRows<{n: number}>(
+    db,
+    sql`select count(*)::int as n from ${users} where ${usersFilter(input, ctx.now())}`,
+  )
+  return Number(row?.n ?? 0)
 }
 
 /** The user row for a userId, or UserNotFoundError (exit 3). */

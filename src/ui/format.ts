@@ -36,6 +36,16 @@ export interface Column<R> {
   align?: 'left' | 'right'
 }
 
+/** The header line of tab-separated output. */
+export function tsvHeader<R>(columns: Column<R>[]): string {
+  return columns.map((c) => c.header).join('\t')
+}
+
+/** One row of tab-separated output: tabs and line breaks inside a cell become spaces. */
+export function tsvRow<R>(columns: Column<R>[], row: R): string {
+  return columns.map((c) => String(c.value(row)).replace(/[\t\n\r]/g, ' ')).join('\t')
+}
+
 /**
  * Render rows as a cli-table3 table on a terminal, or as tab-separated lines
  * with a header when stdout is piped.
@@ -45,11 +55,8 @@ export function renderTable<R>(
   columns: Column<R>[],
   stream: NodeJS.WriteStream = process.stdout,
 ): string {
+  if (!stream.isTTY) return [tsvHeader(columns), ...rows.map((r) => tsvRow(columns, r))].join('\n')
   const cells = rows.map((r) => columns.map((c) => String(c.value(r))))
-  if (!stream.isTTY) {
-    const clean = (s: string) => s.replace(/[\t\n\r]/g, ' ')
-    return [columns.map((c) => c.header).join('\t'), ...cells.map((r) => r.map(clean).join('\t'))].join('\n')
-  }
   const c = colors(stream)
   const table = new Table({
     head: columns.map((col) => c.bold(col.header)),

@@ -2,7 +2,8 @@
  * Human output of the service results, shared by the commands and the
  * interactive menu so both say the same thing the same way.
  */
-import type {KeysRevokeResult, KeysRotateResult} from '../services/key-lifecycle.js'
+import type {AuditRecord} from '../services/audit.js'
+import type {KeyListItem, KeysRevokeResult, KeysRotateResult} from '../services/key-lifecycle.js'
 import type {
   DeactivateResult,
   DeleteResult,
@@ -13,21 +14,42 @@ import type {MemoriesCountResult, MemoryCountRow} from '../services/memories.js'
 import type {PruneMode, PruneResult} from '../services/prune.js'
 import type {DbStatusResult} from '../services/status.js'
 import type {UserListItem, UsersCreateResult} from '../services/users.js'
-import {colors, formatDate, formatWarning, renderTable} from './format.js'
+import {type Column, colors, formatDate, formatWarning, renderTable} from './format.js'
 
 /** `users list`: one row per user. */
+export const USER_COLUMNS: Column<UserListItem>[] = [
+  {header: 'USER ID', value: (u) => u.userId},
+  {header: 'NAME', value: (u) => u.name ?? ''},
+  {header: 'EMAIL', value: (u) => u.email ?? ''},
+  {header: 'KEY', value: (u) => (u.deactivated ? `${u.keyStatus} (deactivated)` : u.keyStatus)},
+  {header: 'MEMORIES', value: (u) => u.activeMemories, align: 'right'},
+  {header: 'APPS', value: (u) => u.apps.join(', ')},
+  {header: 'CREATED', value: (u) => formatDate(u.createdAt, '')},
+  {header: 'LAST ACTIVE', value: (u) => formatDate(u.lastActive)},
+]
+
 export function userTable(users: UserListItem[]): string {
-  return renderTable(users, [
-    {header: 'USER ID', value: (u) => u.userId},
-    {header: 'NAME', value: (u) => u.name ?? ''},
-    {header: 'EMAIL', value: (u) => u.email ?? ''},
-    {header: 'KEY', value: (u) => (u.deactivated ? `${u.keyStatus} (deactivated)` : u.keyStatus)},
-    {header: 'MEMORIES', value: (u) => u.activeMemories, align: 'right'},
-    {header: 'APPS', value: (u) => u.apps.join(', ')},
-    {header: 'CREATED', value: (u) => formatDate(u.createdAt, '')},
-    {header: 'LAST ACTIVE', value: (u) => formatDate(u.lastActive)},
-  ])
+  return renderTable(users, USER_COLUMNS)
 }
+
+/** `keys list`: one row per key, by fingerprint. */
+export const KEY_COLUMNS: Column<KeyListItem>[] = [
+  {header: 'USER ID', value: (k) => k.userId},
+  {header: 'FINGERPRINT', value: (k) => k.fingerprint},
+  {header: 'STATUS', value: (k) => (k.deactivated ? `${k.status} (deactivated)` : k.status)},
+  {header: 'CREATED', value: (k) => formatDate(k.createdAt, '')},
+  {header: 'LAST USED', value: (k) => formatDate(k.lastUsed)},
+]
+
+/** `audit list`: one row per affected user of a change. */
+export const AUDIT_COLUMNS: Column<AuditRecord>[] = [
+  {header: 'TIME', value: (r) => formatDate(r.at)},
+  {header: 'BY', value: (r) => `${r.osUser}@${r.host}`},
+  {header: 'COMMAND', value: (r) => r.command},
+  {header: 'USER ID', value: (r) => r.targetUserId ?? ''},
+  {header: 'OUTCOME', value: (r) => r.outcome},
+  {header: 'DETAILS', value: (r) => JSON.stringify(r.details)},
+]
 
 /** `users show`: the user, their key, and a table of apps with memory counts by state. */
 export function userDetails(u: UsersShowResult): string {
@@ -132,17 +154,25 @@ export function rotationMessage(r: Pick<KeysRotateResult, 'userId' | 'previousFi
 
 /** `memories count`: per user (or app) by state, with a totals row. */
 export function memoryCountTable(r: MemoriesCountResult): string {
-  const rows: MemoryCountRow[] = [...r.rows, {userId: 'TOTAL', app: '', ...r.totals}]
-  return renderTable(rows, [
+  return renderTable([...r.rows, memoryTotalsRow(r.totals)], memoryCountColumns(r.states, r.byApp))
+}
+
+export function memoryCountColumns(states: string[], byApp: boolean): Column<MemoryCountRow>[] {
+  return [
     {header: 'USER ID', value: (x) => x.userId},
-    ...(r.byApp ? [{header: 'APP', value: (x: MemoryCountRow) => x.app ?? ''}] : []),
-    ...r.states.map((s) => ({
+    ...(byApp ? [{header: 'APP', value: (x: MemoryCountRow) => x.app ?? ''}] : []),
+    ...states.map((s) => ({
       header: s.toUpperCase(),
       value: (x: MemoryCountRow) => x.counts[s] ?? 0,
       align: 'right' as const,
     })),
     {header: 'TOTAL', value: (x) => x.total, align: 'right'},
-  ])
+  ]
+}
+
+/** The TOTAL row under the counts. */
+export function memoryTotalsRow(totals: MemoriesCountResult['totals']): MemoryCountRow {
+  return {userId: 'TOTAL', app: '', ...totals}
 }
 
 /** `db status`. */

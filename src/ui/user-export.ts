@@ -22,19 +22,25 @@ export const CSV_COLUMNS = [
   'id',
 ] as const
 
+/** One user as a CSV record (the columns above). */
+export function userCsvRecord(u: UserListItem): Record<string, unknown> {
+  return {
+    ...u,
+    name: u.name ?? '',
+    email: u.email ?? '',
+    deactivated: u.deactivated ? 'true' : 'false',
+    apps: u.apps.join(';'),
+    createdAt: u.createdAt ?? '',
+    lastActive: u.lastActive ?? '',
+  }
+}
+
 export function usersCsv(users: UserListItem[]): string {
-  return stringify(
-    users.map((u) => ({
-      ...u,
-      name: u.name ?? '',
-      email: u.email ?? '',
-      deactivated: u.deactivated ? 'true' : 'false',
-      apps: u.apps.join(';'),
-      createdAt: u.createdAt ?? '',
-      lastActive: u.lastActive ?? '',
-    })),
-    {header: true, columns: [...CSV_COLUMNS], record_delimiter: 'unix'},
-  )
+  return stringify(users.map(userCsvRecord), {
+    header: true,
+    columns: [...CSV_COLUMNS],
+    record_delimiter: 'unix',
+  })
 }
 
 /** One entry of the web UI's `defaultUsers` list. */
@@ -50,12 +56,16 @@ export interface UiProfile {
   createdAt: string | null
 }
 
-export function uiProfiles(users: UserListItem[]): UiProfile[] {
-  return users.map((u) => ({
+export function uiProfile(u: UserListItem): UiProfile {
+  return {
     id: u.userId,
     name: u.userId,
     displayName: u.name ?? u.userId,
     isActive: u.keyStatus === 'active' && !u.deactivated,
     createdAt: u.createdAt,
-  }))
+  }
+}
+
+export function uiProfiles(users: UserListItem[]): UiProfile[] {
+  return users.map(uiProfile)
 }

@@ -1,9 +1,20 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
 import {ValidationError} from '../../errors.js'
-import {type AuditRecord, listAudit} from '../../services/audit.js'
+import {type AuditRecord, countAudit, streamAudit} from '../../services/audit.js'
 import {LIMIT_MAX, parseUserRef, show} from '../../services/validation.js'
-import {formatDate, renderTable} from '../../ui/format.js'
+import {
+  jsonlSink,
+  jsonSink,
+  listingFlags,
+  moreLine,
+  planListing,
+  type Sink,
+  tableSink,
+  tsvSink,
+  writeListing,
+} from '../../ui/listing.js'
+import {AUDIT_COLUMNS} from '../../ui/render.js'
 
 /** `2026-11-01`, `2026-11-01T10:00:00Z`, or a relative `7d` / `12h`. */
 export function parseSince(value: string, now = new Date()): Date {
@@ -26,7 +37,7 @@ export default class AuditList extends BaseCommand {
   static summary = 'Show the audit trail of changes made by this tool.'
 
   static description =
-    'One row per affected user for every change: time (UTC), OS user and host, command, target userId, outcome and details. Newest first.'
+    'One row per affected user for every change: time (UTC), OS user and host, command, target userId, outcome and details. Newest first, streamed: a terminal shows the first 100 rows and how many more there are; piped output, --json and --jsonl carry every row unless --limit is given.'
 
   static examples = [
     '<%= config.bin %> <%= command.id %>',
@@ -37,27 +48,34 @@ export default class AuditList extends BaseCommand {
   static flags = {
     user: Flags.string({summary: 'Only changes to this userId.'}),
     since: Flags.string({summary: 'Only changes since this date or time (UTC), or 7d / 12h ago.'}),
-    limit: Flags.integer({summary: 'At most this many rows.', default: 100, min: 1, max: LIMIT_MAX}),
+    limit: Flags.integer({
+      summary: 'At most this many rows (default: all; a terminal shows 100, see --all).',
+      min: 1,
+      max: LIMIT_MAX,
+    }),
+    ...listingFlags,
   }
 
-  async run(): Promise<AuditRecord[]> {
+  async run(): Promise<void> {
     const {flags} = await this.parse(AuditList)
     const userId = flags.user === undefined ? undefined : parseUserRef(flags.user)
     const since = flags.since === undefined ? undefined : parseSince(flags.since)
-    const rows = await listAudit(await this.db(), {userId, since, limit: flags.limit})
-    if (rows.length === 0 && process.stdout.isTTY) this.log('No audit records.')
-    else {
-      this.log(
-        renderTable(rows, [
-          {header: 'TIME', value: (r) => formatDate(r.at)},
-          {header: 'BY', value: (r) => `${r.osUser}@${r.host}`},
-          {header: 'COMMAND', value: (r) => r.command},
-          {header: 'USER ID', value: (r) => r.targetUserId ?? ''},
-          {header: 'OUTCOME', value: (r) => r.outcome},
-          {header: 'DETAILS', value: (r) => JSON.stringify(r.details)},
-        ]),
-      )
-    }
-    return rows
+    const plan = planListing({
+      format: this.jsonEnabled() ? 'json' : flags.jsonl ? 'jsonl' : 'text',
+      limit: flags.limit,
+      all: flags.all,
+    })
+    const database = await this.connect()
+    const input = {userId, since, limit: plan.queryLimit}
+    const sink: Sink<AuditRecord> =
+      plan.format === 'json'
+        ? jsonSink()
+        : plan.format === 'jsonl'
+          ? jsonlSink()
+          : process.stdout.isTTY
+            ? tableSink(AUDIT_COLUMNS, {empty: 'No audit records.'})
+            : tsvSink(AUDIT_COLUMNS)
+    const r = await writeListing(streamAudit(database, input), sink, {page: plan.page})
+    if (r.more) this.log(moreLine((await countAudit(database.db, input)) - r.rows))
   }
 }

@@ -1,27 +1,54 @@
+import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
-import {type KeyListItem, listKeys} from '../../services/key-lifecycle.js'
-import {formatDate, renderTable} from '../../ui/format.js'
+import {countKeys, type KeyListItem, streamKeys} from '../../services/key-lifecycle.js'
+import {LIMIT_MAX} from '../../services/validation.js'
+import {
+  jsonlSink,
+  jsonSink,
+  listingFlags,
+  moreLine,
+  planListing,
+  type Sink,
+  tableSink,
+  tsvSink,
+  writeListing,
+} from '../../ui/listing.js'
+import {KEY_COLUMNS} from '../../ui/render.js'
 
 export default class KeysList extends BaseCommand {
   static summary = 'List keys: one row per user with a key, by fingerprint (never the key).'
 
-  static examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json']
+  static description =
+    'Streamed: a terminal shows the first 100 keys and how many more there are (--limit N or --all shows more); piped output, --json and --jsonl carry every key unless --limit is given.'
 
-  async run(): Promise<KeyListItem[]> {
-    await this.parse(KeysList)
-    const keys = await listKeys(await this.db())
-    if (keys.length === 0 && process.stdout.isTTY) this.log('No keys found.')
-    else {
-      this.log(
-        renderTable(keys, [
-          {header: 'USER ID', value: (k) => k.userId},
-          {header: 'FINGERPRINT', value: (k) => k.fingerprint},
-          {header: 'STATUS', value: (k) => (k.deactivated ? `${k.status} (deactivated)` : k.status)},
-          {header: 'CREATED', value: (k) => formatDate(k.createdAt, '')},
-          {header: 'LAST USED', value: (k) => formatDate(k.lastUsed)},
-        ]),
-      )
-    }
-    return keys
+  static examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> --json',
+    '<%= config.bin %> <%= command.id %> --jsonl | jq -r "select(.status == \\"revoked\\") | .userId"',
+  ]
+
+  static flags = {
+    limit: Flags.integer({summary: 'Show at most this many keys.', min: 1, max: LIMIT_MAX}),
+    ...listingFlags,
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(KeysList)
+    const plan = planListing({
+      format: this.jsonEnabled() ? 'json' : flags.jsonl ? 'jsonl' : 'text',
+      limit: flags.limit,
+      all: flags.all,
+    })
+    const database = await this.connect()
+    const sink: Sink<KeyListItem> =
+      plan.format === 'json'
+        ? jsonSink()
+        : plan.format === 'jsonl'
+          ? jsonlSink()
+          : process.stdout.isTTY
+            ? tableSink(KEY_COLUMNS, {empty: 'No keys found.'})
+            : tsvSink(KEY_COLUMNS)
+    const r = await writeListing(streamKeys(database, {limit: plan.queryLimit}), sink, {page: plan.page})
+    if (r.more) this.log(moreLine((await countKeys(database.db)) - r.rows))
   }
 }

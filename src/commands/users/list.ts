@@ -1,16 +1,28 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
 import {defaultContext} from '../../services/context.js'
-import {listUsers, USER_SORTS, type UserListItem, type UserSort} from '../../services/users.js'
+import {countUsers, streamUsers, USER_SORTS, type UserListItem, type UserSort} from '../../services/users.js'
 import {DAYS_MAX, LIMIT_MAX} from '../../services/validation.js'
-import {userTable} from '../../ui/render.js'
-import {LIST_FORMATS, type ListFormat, uiProfiles, usersCsv} from '../../ui/user-export.js'
+import {
+  csvSink,
+  jsonlSink,
+  jsonSink,
+  listingFlags,
+  moreLine,
+  planListing,
+  type Sink,
+  tableSink,
+  tsvSink,
+  writeListing,
+} from '../../ui/listing.js'
+import {USER_COLUMNS} from '../../ui/render.js'
+import {CSV_COLUMNS, LIST_FORMATS, type ListFormat, uiProfile, userCsvRecord} from '../../ui/user-export.js'
 
 export default class UsersList extends BaseCommand {
   static summary = 'List users with key status, active memories, apps and activity.'
 
   static description =
-    `One query whatever the number of users. A table on a terminal; tab-separated text with a header when piped.
+    `One query whatever the number of users, streamed: rows are written as the database produces them, so memory stays flat at any size. A terminal shows the first 100 users as a table and how many more there are (--limit N or --all shows more); piped output (tab-separated text with a header), --json, --jsonl and --format csv carry every user unless --limit is given. A reader that stops early (| head) ends the command quietly.
 
 Sorting: user-id (A-Z, the default), created (newest first), last-active (most recent first), memories (most first).
 
@@ -21,13 +33,18 @@ Sorting: user-id (A-Z, the default), created (newest first), last-active (most r
     '<%= config.bin %> <%= command.id %> --sort last-active --limit 20',
     '<%= config.bin %> <%= command.id %> --inactive-days 90',
     '<%= config.bin %> <%= command.id %> --json | jq -r ".[].userId"',
+    '<%= config.bin %> <%= command.id %> --jsonl | jq -r .userId',
     '<%= config.bin %> <%= command.id %> --format csv > users.csv',
     '<%= config.bin %> <%= command.id %> --format ui-profile > default-users.json',
   ]
 
   static flags = {
     sort: Flags.string({summary: 'Sort order.', options: USER_SORTS, default: 'user-id'}),
-    limit: Flags.integer({summary: 'Show at most this many users.', min: 1, max: LIMIT_MAX}),
+    limit: Flags.integer({
+      summary: 'Show at most this many users (default: all; a terminal shows 100, see --all).',
+      min: 1,
+      max: LIMIT_MAX,
+    }),
     'inactive-days': Flags.integer({
       summary: 'Only users with no activity (or, never active, created) for at least this many days.',
       min: 0,
@@ -38,30 +55,42 @@ Sorting: user-id (A-Z, the default), created (newest first), last-active (most r
         'Output format: table (tab-separated when piped), csv, or ui-profile (the web UI defaultUsers JSON).',
       options: [...LIST_FORMATS],
       default: 'table',
-      exclusive: ['json'],
+      exclusive: ['json', 'jsonl'],
     }),
+    ...listingFlags,
   }
 
-  async run(): Promise<UserListItem[]> {
+  async run(): Promise<void> {
     const {flags} = await this.parse(UsersList)
-    const users = await listUsers(
-      await this.db(),
-      {sort: flags.sort as UserSort, limit: flags.limit, inactiveDays: flags['inactive-days']},
-      defaultContext('users list'),
-    )
     const format = flags.format as ListFormat
-    if (this.jsonEnabled()) return users
-    if (format === 'csv') {
-      this.log(usersCsv(users).replace(/\n$/, ''))
-    } else if (format === 'ui-profile') {
-      this.log(JSON.stringify(uiProfiles(users), null, 2))
-    } else {
-      if (users.length === 0 && process.stdout.isTTY) {
-        this.log('No users found.')
-      } else {
-        this.log(userTable(users))
-      }
-    }
-    return users
+    const plan = planListing({
+      format:
+        this.jsonEnabled() || format === 'ui-profile'
+          ? 'json'
+          : flags.jsonl
+            ? 'jsonl'
+            : format === 'csv'
+              ? 'csv'
+              : 'text',
+      limit: flags.limit,
+      all: flags.all,
+    })
+    const database = await this.connect()
+    const ctx = defaultContext('users list')
+    const input = {sort: flags.sort as UserSort, limit: plan.queryLimit, inactiveDays: flags['inactive-days']}
+    const sink: Sink<UserListItem> =
+      format === 'ui-profile'
+        ? jsonSink(uiProfile)
+        : plan.format === 'json'
+          ? jsonSink()
+          : plan.format === 'jsonl'
+            ? jsonlSink()
+            : plan.format === 'csv'
+              ? await csvSink(CSV_COLUMNS, userCsvRecord)
+              : process.stdout.isTTY
+                ? tableSink(USER_COLUMNS, {empty: 'No users found.'})
+                : tsvSink(USER_COLUMNS)
+    const r = await writeListing(streamUsers(database, input, ctx), sink, {page: plan.page})
+    if (r.more) this.log(moreLine((await countUsers(database.db, input, ctx)) - r.rows))
   }
 }

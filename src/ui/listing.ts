@@ -1,0 +1,269 @@
+/**
+ * Listings that stream: rows arrive in chunks from the database (db/stream.ts)
+ * and are written as they arrive, with backpressure (ui/stdout.ts), in the
+ * chosen format, so memory does not depend on the number of rows.
+ *
+ * - A terminal gets a page: the first PAGE_SIZE rows as a table, then how many
+ *   more there are and how to see them (`--limit N`, `--all`), as gh and heroku do.
+ * - Pipes (tab-separated), `--json` (one valid JSON array, byte for byte what
+ *   JSON.stringify(rows, null, 2) prints), `--jsonl` (one object per line) and
+ *   CSV (csv-stringify's stream) get every row unless `--limit` is given.
+ */
+import {once} from 'node:events'
+import {Writable} from 'node:stream'
+import {pipeline} from 'node:stream/promises'
+import {Flags} from '@oclif/core'
+import {type Column, renderTable, tsvHeader, tsvRow} from './format.js'
+import {type StreamOut, stdout} from './stdout.js'
+
+export const PAGE_SIZE = 100
+
+/** --jsonl and --all, defined once for every listing. */
+export const listingFlags = {
+  jsonl: Flags.boolean({
+    summary: 'One JSON object per line (JSON Lines), streamed; every row unless --limit.',
+    exclusive: ['json'],
+  }),
+  all: Flags.boolean({summary: `On a terminal, show every row instead of the first ${PAGE_SIZE}.`}),
+}
+
+export type ListingFormat = 'text' | 'csv' | 'json' | 'jsonl'
+
+export interface ListingPlan {
+  format: ListingFormat
+  /** Rows shown before "N more" (a terminal without --limit or --all). */
+  page?: number
+  /** The LIMIT of the query: --limit, or one past the page to learn whether there are more. */
+  queryLimit?: number
+}
+
+export function planListing(opts: {
+  format: ListingFormat
+  limit?: number
+  all?: boolean
+  tty?: boolean
+}): ListingPlan {
+  const tty = opts.tty ?? Boolean(process.stdout.isTTY)
+  if (opts.format === 'text' && tty && opts.limit === undefined && !opts.all) {
+    return {format: opts.format, page: PAGE_SIZE, queryLimit: PAGE_SIZE + 1}
+  }
+  return {format: opts.format, queryLimit: opts.limit}
+}
+
+/** Where rows go: written chunk by chunk, then ended (not when the reader has gone). */
+export interface Sink<R> {
+  write(rows: R[]): Promise<void>
+  end(): Promise<void>
+}
+
+export interface ListingOutcome {
+  /** Rows written. */
+  rows: number
+  /** The page was full and more rows exist. */
+  more: boolean
+  /** The reader went away (`| head`): stop quietly, exit 0. */
+  closed: boolean
+}
+
+/**
+ * Write chunks to a sink until they run out, the page is full or the reader
+ * goes away. Leaving the loop early returns the chunk generator, which
+ * cancels the query.
+ */
+export async function writeListing<R>(
+  chunks: AsyncIterable<R[]>,
+  sink: Sink<R>,
+  opts: {page?: number; out?: StreamOut} = {},
+): Promise<ListingOutcome> {
+  const out = opts.out ?? stdout()
+  let rows = 0
+  let more = false
+  for await (const chunk of chunks) {
+    let part = chunk
+    if (opts.page !== undefined && rows + chunk.length > opts.page) {
+      part = chunk.slice(0, opts.page - rows)
+      more = true
+    }
+    if (part.length > 0) await sink.write(part)
+    rows += part.length
+    if (more || out.closed) break
+  }
+  if (!out.closed) await sink.end()
+  return {rows, more, closed: out.closed}
+}
+
+/** The line under a terminal page. */
+export function moreLine(more: number): string {
+  return `${more} more; use --limit N or --all to see them.`
+}
+
+// ---------------------------------------------------------------------------
+// Sinks
+
+function textSink<R>(
+  out: StreamOut,
+  render: {head?: () => string; rows: (rows: R[]) => string; tail?: () => string},
+): Sink<R> {
+  let started = false
+  const start = async () => {
+    if (started) return
+    started = true
+    if (render.head) await out.write(render.head())
+  }
+  return {
+    async write(rows) {
+      await start()
+      await out.write(render.rows(rows))
+    },
+    async end() {
+      await start()
+      if (render.tail) await out.write(render.tail())
+    },
+  }
+}
+
+/** Tab-separated lines with a header (piped tables); `footer` rows (totals) last. */
+export function tsvSink<R>(columns: Column<R>[], opts: {footer?: () => R[]; out?: StreamOut} = {}): Sink<R> {
+  const lines = (rows: R[]) => rows.map((r) => `${tsvRow(columns, r)}\n`).join('')
+  return textSink(opts.out ?? stdout(), {
+    head: () => `${tsvHeader(columns)}\n`,
+    rows: lines,
+    tail: () => lines(opts.footer?.() ?? []),
+  })
+}
+
+/**
+ * A terminal table: rows rendered PAGE_SIZE at a time (the page is one
+ * table; --all on a terminal prints one table per PAGE_SIZE rows), `footer`
+ * rows (totals) in the last table, `empty` when there are no rows at all.
+ */
+export function tableSink<R>(
+  columns: Column<R>[],
+  opts: {footer?: () => R[]; empty?: string; out?: StreamOut} = {},
+): Sink<R> {
+  const out = opts.out ?? stdout()
+  let pending: R[] = []
+  let any = false
+  return {
+    async write(rows) {
+      any ||= rows.length > 0
+      for (const r of rows) {
+        pending.push(r)
+        if (pending.length === PAGE_SIZE) {
+          await out.write(`${renderTable(pending, columns)}\n`)
+          pending = []
+        }
+      }
+    },
+    async end() {
+      if (!any && opts.empty !== undefined) {
+        await out.write(`${opts.empty}\n`)
+        return
+      }
+      const footer = opts.footer?.() ?? []
+      if (pending.length > 0 || footer.length > 0 || !any) {
+        await out.write(`${renderTable([...pending, ...footer], columns)}\n`)
+      }
+    },
+  }
+}
+
+/** One line per row (e.g. a userId per line). */
+export function lineSink<R>(line: (r: R) => string, opts: {out?: StreamOut} = {}): Sink<R> {
+  return textSink(opts.out ?? stdout(), {rows: (rows) => rows.map((r) => `${line(r)}\n`).join('')})
+}
+
+/** JSON Lines: one compact object per line. */
+export function jsonlSink<R>(toJson: (r: R) => unknown = (r) => r, opts: {out?: StreamOut} = {}): Sink<R> {
+  return textSink(opts.out ?? stdout(), {
+    rows: (rows) => rows.map((r) => `${JSON.stringify(toJson(r))}\n`).join(''),
+  })
+}
+
+const MARK = '\u0000openmemory-rows\u0000'
+
+/**
+ * A JSON array, streamed, byte for byte what `JSON.stringify(value, null, 2)`
+ * and a newline print (oclif's --json output). With `wrap`, the array is the
+ * `key` property of an object whose other properties come before it (`head`)
+ * and after it (`tail`, computed once every row is written, e.g. totals).
+ */
+export function jsonSink<R>(
+  toJson: (r: R) => unknown = (r) => r,
+  opts: {
+    wrap?: {head: Record<string, unknown>; key: string; tail?: () => Record<string, unknown>}
+    out?: StreamOut
+  } = {},
+): Sink<R> {
+  const quoted = JSON.stringify(MARK)
+  const split = (value: unknown): [string, string] => {
+    const text = JSON.stringify(value, null, 2)
+    const at = text.indexOf(quoted)
+    return [text.slice(0, at), text.slice(at + quoted.length)]
+  }
+  const wrap = opts.wrap
+  const before = wrap ? split({...wrap.head, [wrap.key]: MARK})[0] : ''
+  const indent = wrap ? '  ' : ''
+  const inner = `${indent}  `
+  let count = 0
+  return textSink(opts.out ?? stdout(), {
+    head: () => `${before}[`,
+    rows(rows) {
+      let text = ''
+      for (const r of rows) {
+        const lines = JSON.stringify(toJson(r), null, 2).replaceAll('\n', `\n${inner}`)
+        text += `${count === 0 ? '\n' : ',\n'}${inner}${lines}`
+        count++
+      }
+      return text
+    },
+    tail() {
+      const close = count === 0 ? ']' : `\n${indent}]`
+      const after = wrap ? split({[wrap.key]: MARK, ...wrap.tail?.()})[1] : ''
+      return `${close}${after}\n`
+    },
+  })
+}
+
+/**
+ * CSV through csv-stringify's stream API (RFC 4180 quoting), piped to stdout
+ * with backpressure at both ends.
+ */
+export async function csvSink<R>(
+  columns: readonly string[],
+  record: (r: R) => Record<string, unknown>,
+  opts: {out?: StreamOut} = {},
+): Promise<Sink<R>> {
+  const out = opts.out ?? stdout()
+  const {stringify} = await import('csv-stringify')
+  const stringifier = stringify({header: true, columns: [...columns], record_delimiter: 'unix'})
+  const target = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      out.write(chunk.toString()).then(
+        (open) => callback(open ? null : new ReaderGoneError()),
+        (error: Error) => callback(error),
+      )
+    },
+  })
+  const done = pipeline(stringifier, target).catch((error: unknown) => {
+    if (!(error instanceof ReaderGoneError)) throw error
+  })
+  return {
+    async write(rows) {
+      for (const r of rows) {
+        if (out.closed) return
+        if (!stringifier.write(record(r))) await Promise.race([once(stringifier, 'drain'), done])
+      }
+    },
+    async end() {
+      stringifier.end()
+      await done
+    },
+  }
+}
+
+class ReaderGoneError extends Error {
+  constructor() {
+    super('stdout closed')
+  }
+}
