@@ -50,7 +50,7 @@ export interface AuditListInput {
 }
 
 /** Newest first, by the indexes on (at) and (target_user_id, at). */
-function auditSql(input: AuditListInput): SQL {
+export function auditSql(input: AuditListInput): SQL {
   const where: SQL[] = [sql`true`]
   if (input.userId) where.push(sql`${auditLog.targetUserId} = ${input.userId}`)
   if (input.since) where.push(sql`${auditLog.at} >= ${input.since.toISOString()}::timestamptz`)

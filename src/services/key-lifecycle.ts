@@ -164,7 +164,7 @@ export interface ListKeysInput {
 }
 
 /** One row per key, with its owner and whether the owner is deactivated, by userId. */
-function keysListSql(input: ListKeysInput): SQL {
+export function keysListSql(input: ListKeysInput): SQL {
   const limit = input.limit === undefined ? sql`` : sql` limit ${input.limit}`
   return sql`select ${users.userId} as user_id, ${apiKeys.keyHash} as key_hash,
       coalesce(${apiKeys.isActive}, false) as is_active,

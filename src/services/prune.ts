@@ -97,7 +97,7 @@ async function nextPage(
 }
 
 /** The users a run would change, by key (users.id), as one statement: for --dry-run. */
-function inactiveSql(cutoff: Date, input: PruneInput) {
+export function inactiveSql(cutoff: Date, input: PruneInput) {
   const limit = input.limit === undefined ? sql`` : sql` limit ${input.limit}`
   return sql`select u.user_id, coalesce(u.last_active, u.created_at)::text as last_seen
       from users u where ${selection(cutoff, input.mode, input.exclude ?? [])}

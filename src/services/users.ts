@@ -181,7 +181,7 @@ function usersFilter(input: ListUsersInput, now: Date): SQL {
  * through ix_apps_owner_id) joined to users, ordered by a unique key.
  * Timestamps are selected as text (see utcIso).
  */
-function usersListSql(input: ListUsersInput, now: Date): SQL {
+export function usersListSql(input: ListUsersInput, now: Date): SQL {
   const activeCount = sql`coalesce(mc.active, 0)`
   const order = {
     'user-id': sql`${users.userId}`,
