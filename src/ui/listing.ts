@@ -252,7 +252,10 @@ export async function csvSink<R>(
     async write(rows) {
       for (const r of rows) {
         if (out.closed) return
-        if (!stringifier.write(record(r))) await Promise.race([once(stringifier, 'drain'), done])
+        if (!stringifier.write(record(r))) {
+          // A reader that goes away destroys the stringifier (pipeline): stop waiting, quietly.
+          await Promise.race([once(stringifier, 'drain').catch(() => {}), done])
+        }
       }
     },
     async end() {
