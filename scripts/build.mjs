@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+/**
+ * The build users run: the CLI bundled by esbuild into a few ES modules in
+ * dist/ (the entry, the command list, and chunks loaded only on the paths that
+ * need them: PGlite's driver, the prompts, …), with source maps. Then oclif's
+ * manifest, so `--help` and `--version` load no command at all.
+ */
+import {execFileSync} from 'node:child_process'
+import {rmSync} from 'node:fs'
+import path from 'node:path'
+import * as esbuild from 'esbuild'
+
+const root = path.resolve(import.meta.dirname, '..')
+execFileSync(process.execPath, [path.join(root, 'scripts/check-commands.mjs')], {stdio: 'inherit'})
+rmSync(path.join(root, 'dist'), {recursive: true, force: true})
+rmSync(path.join(root, 'oclif.manifest.json'), {force: true})
+
+await esbuild.build({
+  absWorkingDir: root,
+  // Every file package.json's oclif section names: the entry, the command list, the help class, the hooks.
+  entryPoints: {
+    cli: 'src/cli.ts',
+    commands: 'src/commands.ts',
+    help: 'src/help.ts',
+    'hooks/command-not-found': 'src/hooks/command-not-found.ts',
+  },
+  outdir: 'dist',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  sourcemap: true,
+  // PGlite finds its WASM and data files next to its own modules: keep it a package.
+  // typescript: oclif reads tsconfig with it only when running TypeScript sources (development).
+  external: ['@electric-sql/pglite', '@electric-sql/pglite/*', 'typescript'],
+  // Bundled CommonJS dependencies still call require() for Node's built-ins.
+  banner: {
+    js: "import {createRequire as __omCreateRequire} from 'node:module';const require = __omCreateRequire(import.meta.url);",
+  },
+  chunkNames: 'chunks/[name]-[hash]',
+  logLevel: 'warning',
+  legalComments: 'none',
+})
+execFileSync(process.execPath, [path.join(root, 'node_modules/oclif/bin/run.js'), 'manifest'], {
+  cwd: root,
+  stdio: 'inherit',
+})
