@@ -175,6 +175,17 @@ function driverCode(err: unknown): string | undefined {
   return undefined
 }
 
+/** The message of the error in the chain that carries the SQLSTATE (for matching, not for display). */
+function driverMessage(err: unknown): string {
+  let e: unknown = err
+  for (let depth = 0; e && depth < 5; depth++) {
+    const code = (e as {code?: unknown}).code
+    if (typeof code === 'string' && code !== '') return String((e as {message?: unknown}).message ?? '')
+    e = (e as {cause?: unknown}).cause
+  }
+  return ''
+}
+
 /**
  * The one place PostgreSQL and driver errors are mapped. The raw driver
  * message is never shown: it can carry SQL and parameters.
@@ -214,6 +225,13 @@ export function mapDatabaseError(err: unknown, target: string): OpenMemoryError 
     return new BusyError('The rows are locked by another session; try again later.')
   }
   if (code === '42P01' || code === '42703' || code === '42704') {
+    // The driver's message is read, never shown: it names the relation or column that is missing.
+    if (/openmemory_admin|api_keys|last_active/.test(driverMessage(err))) {
+      return new SchemaError(
+        `The database ${target} has not been migrated for this tool yet: run 'openmemory db migrate' (it adds the tool's own tables and only what the server schema lacks; 'openmemory db status' shows what is pending).`,
+        ['openmemory db migrate', 'openmemory db status'],
+      )
+    }
     return new SchemaError(
       `The database ${target} does not have the schema this tool expects. Run 'openmemory db status' to see what differs.`,
       ['openmemory db status', 'openmemory db migrate'],

@@ -28,7 +28,10 @@ export interface DbStatusResult {
   /** Server-owned tables or columns the migrations would add (upstream databases). */
   missing: string[]
   incompatibilities: Incompatibility[]
+  /** The server's tables hold what the tool needs (the migrations may still be pending). */
   compatible: boolean
+  /** Compatible and nothing pending: every command can run. */
+  ready: boolean
 }
 
 /** The server-owned tables the tool reads and writes, as the multi-user server defines them. */
@@ -158,5 +161,6 @@ export async function dbStatus(database: Database): Promise<DbStatusResult> {
     missing,
     incompatibilities,
     compatible: incompatibilities.length === 0,
+    ready: incompatibilities.length === 0 && pendingMigrations.length === 0 && missing.length === 0,
   }
 }

@@ -12,7 +12,7 @@ import type {
 } from '../services/lifecycle.js'
 import type {MemoriesCountResult, MemoryCountRow} from '../services/memories.js'
 import type {PruneMode, PruneResult} from '../services/prune.js'
-import type {DbStatusResult} from '../services/status.js'
+import type {DbStatusResult, SchemaKind} from '../services/status.js'
 import type {UserListItem, UsersCreateResult} from '../services/users.js'
 import {type Column, colors, formatDate, formatWarning, renderTable} from './format.js'
 
@@ -175,20 +175,35 @@ export function memoryTotalsRow(totals: MemoriesCountResult['totals']): MemoryCo
   return {userId: 'TOTAL', app: '', ...totals}
 }
 
-/** `db status`. */
+/** What each schema kind means, for `db status`. */
+const SCHEMA_MEANINGS: Record<SchemaKind, string> = {
+  empty: "no tables yet: 'openmemory db migrate' creates the multi-user schema",
+  upstream:
+    "the original single-user OpenMemory: 'openmemory db migrate' adds api_keys and users.last_active",
+  'multi-user': "the multi-user server's schema, not yet adopted by this tool: run 'openmemory db migrate'",
+  managed:
+    "this tool's migrations have been applied: the server's tables, unchanged, plus the tool's own tables in schema openmemory_admin",
+  unknown: 'tables that are neither the upstream nor the multi-user schema',
+}
+
 export function dbStatusLines(status: DbStatusResult): string {
   const c = colors()
   const lines = [
     `Target:      ${status.target} (from ${status.source})`,
     `Server:      PostgreSQL ${status.serverVersion} (${status.driver})`,
-    `Schema:      ${status.schema}`,
+    `Schema:      ${status.schema} (${SCHEMA_MEANINGS[status.schema]})`,
     `States:      ${status.memoryStates.join(', ') || '-'}`,
     `Migrations:  ${status.appliedMigrations.length} applied, ${status.pendingMigrations.length} pending${status.pendingMigrations.length ? ` (${status.pendingMigrations.join(', ')}): run 'openmemory db migrate'` : ''}`,
   ]
   if (status.missing.length > 0)
     lines.push(`Missing:     ${status.missing.join(', ')} (added by 'openmemory db migrate')`)
-  if (status.incompatibilities.length === 0) lines.push(`Compatible:  ${c.green('yes')}`)
-  else {
+  if (status.incompatibilities.length === 0) {
+    lines.push(
+      status.ready
+        ? `Compatible:  ${c.green('yes')}`
+        : `Compatible:  ${c.yellow('yes, once migrated')}: ${status.pendingMigrations.length} migration(s) pending; run 'openmemory db migrate' before other commands`,
+    )
+  } else {
     lines.push(`Compatible:  ${c.red('no')}`)
     for (const i of status.incompatibilities) {
       lines.push(`  - ${i.table}${i.column ? `.${i.column}` : ''}: expected ${i.expected}, found ${i.found}`)
