@@ -3,6 +3,7 @@
  * the same transaction as the change. Never holds a plain key.
  */
 import {type SQL, sql} from 'drizzle-orm'
+import {chunks} from '../db/arrays.js'
 import {type Database, type Db, resultRows} from '../db/client.js'
 import {auditLog} from '../db/schema.js'
 import {fetchSize, utcIso} from '../db/stream.js'
@@ -19,6 +20,11 @@ export interface AuditEntry {
 export async function recordAudit(db: Db, ctx: ServiceContext, entries: AuditEntry[]): Promise<void> {
   if (entries.length === 0) return
   const at = ctx.now()
+  // 7 parameters a row: chunked so a batch of any allowed size stays under the protocol's limit.
+  for (const chunk of chunks(entries)) await insertAudit(db, ctx, at, chunk)
+}
+
+async function insertAudit(db: Db, ctx: ServiceContext, at: Date, entries: AuditEntry[]): Promise<void> {
   await db.insert(auditLog).values(
     entries.map((e) => ({
       at,

@@ -4,6 +4,7 @@
  * Every change is one transaction with its audit rows.
  */
 import {and, eq, inArray, sql} from 'drizzle-orm'
+import {anyUuid} from '../db/arrays.js'
 import type {Db} from '../db/client.js'
 import {resultRows} from '../db/client.js'
 import {apiKeys, apps, deactivations, users} from '../db/schema.js'
@@ -162,7 +163,7 @@ async function lockQualifying(
   opts: SetOptions & {skipDeactivated?: boolean},
 ): Promise<{id: string; user_id: string}[]> {
   if (uuids.length === 0) return []
-  const conditions = [sql`u.id in ${uuids}`]
+  const conditions = [sql`u.id = ${anyUuid(uuids)}`]
   if (opts.inactiveBefore) {
     conditions.push(
       sql`coalesce(u.last_active, u.created_at) < ${opts.inactiveBefore.toISOString()}::timestamp`,
@@ -204,7 +205,7 @@ export async function deactivateUsersIn(
                (select array_agg(a.name::text order by a.name) from apps a
                  where a.owner_id = u.id and a.is_active) as active_apps
         from users u left join api_keys k on k.user_id = u.id
-        where u.id in ${locked.map((l) => l.id)} order by u.user_id`,
+        where u.id = ${anyUuid(locked.map((l) => l.id))} order by u.user_id`,
   )
   const results = targets.map((t) => ({
     userId: t.user_id,
@@ -222,10 +223,10 @@ export async function deactivateUsersIn(
     select u.id, ${now}::timestamptz, ${opts.reason ?? null}, coalesce(k.is_active, false),
            coalesce((select array_agg(a.id) from apps a where a.owner_id = u.id and a.is_active), '{}')
     from users u left join api_keys k on k.user_id = u.id
-    where u.id in ${ids}`)
-  await tx.execute(sql`update api_keys set is_active = false where user_id in ${ids} and is_active`)
+    where u.id = ${anyUuid(ids)}`)
+  await tx.execute(sql`update api_keys set is_active = false where user_id = ${anyUuid(ids)} and is_active`)
   await tx.execute(
-    sql`update apps set is_active = false, updated_at = ${now}::timestamp where owner_id in ${ids} and is_active`,
+    sql`update apps set is_active = false, updated_at = ${now}::timestamp where owner_id = ${anyUuid(ids)} and is_active`,
   )
   await recordAudit(tx, ctx, results.map(deactivationAudit))
   return results
@@ -340,9 +341,12 @@ type Step = {table: string; where: ReturnType<typeof sql>}
  */
 async function deletionPlan(db: Db, ids: string[]): Promise<Step[]> {
   const appIds = (
-    await sqlRows<{id: string}>(db, sql`select id::text as id from apps where owner_id in ${ids}`)
+    await sqlRows<{id: string}>(db, sql`select id::text as id from apps where owner_id = ${anyUuid(ids)}`)
   ).map((a) => a.id)
-  const ofUsers = appIds.length > 0 ? sql`(user_id in ${ids} or app_id in ${appIds})` : sql`user_id in ${ids}`
+  const ofUsers =
+    appIds.length > 0
+      ? sql`(user_id = ${anyUuid(ids)} or app_id = ${anyUuid(appIds)})`
+      : sql`user_id = ${anyUuid(ids)}`
   // `= any(array(...))` makes PostgreSQL probe the referencing tables' memory_id
   // indexes instead of scanning them whole for every batch.
   const userMemories = sql`any(array(select id from memories where ${ofUsers}))`
@@ -352,22 +356,22 @@ async function deletionPlan(db: Db, ids: string[]): Promise<Step[]> {
       table: 'memory_access_logs',
       where:
         appIds.length > 0
-          ? sql`memory_id = ${userMemories} or app_id in ${appIds}`
+          ? sql`memory_id = ${userMemories} or app_id = ${anyUuid(appIds)}`
           : sql`memory_id = ${userMemories}`,
     })
   }
   if (await tableExists(db, 'memory_status_history')) {
     plan.push({
       table: 'memory_status_history',
-      where: sql`memory_id = ${userMemories} or changed_by in ${ids}`,
+      where: sql`memory_id = ${userMemories} or changed_by = ${anyUuid(ids)}`,
     })
   }
   plan.push(
     {table: 'memories', where: ofUsers},
-    {table: 'apps', where: sql`owner_id in ${ids}`},
-    {table: 'api_keys', where: sql`user_id in ${ids}`},
-    {table: 'openmemory_admin.deactivations', where: sql`user_uuid in ${ids}`},
-    {table: 'users', where: sql`id in ${ids}`},
+    {table: 'apps', where: sql`owner_id = ${anyUuid(ids)}`},
+    {table: 'api_keys', where: sql`user_id = ${anyUuid(ids)}`},
+    {table: 'openmemory_admin.deactivations', where: sql`user_uuid = ${anyUuid(ids)}`},
+    {table: 'users', where: sql`id = ${anyUuid(ids)}`},
   )
   return plan
 }
