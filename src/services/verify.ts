@@ -17,9 +17,17 @@ export const SAMPLE_SIZE = 5
 /** What a check's samples name. */
 export type VerifySubject = 'memory' | 'app' | 'key' | 'user' | 'key hash' | 'category link'
 
+/**
+ * `error`: isolation or referential integrity is broken (exit 1). `notice`:
+ * what the server itself writes in normal use: shown and counted, exit 0
+ * unless --strict.
+ */
+export type Severity = 'error' | 'notice'
+
 export interface VerifyCheck {
   id: string
   description: string
+  severity: Severity
   subject: VerifySubject
   /** How many rows (or users, or hashes) have the problem; 0 is clean. */
   count: number
@@ -28,20 +36,29 @@ export interface VerifyCheck {
 }
 
 export interface DbVerifyResult {
+  /** Nothing found at all, of either severity. */
   clean: boolean
   /** The sum of every check's count. */
   problems: number
+  /** The counts of checks with severity error: any makes `db verify` exit 1. */
+  errors: number
+  /** The counts of checks with severity notice (0 under --strict, which makes them errors). */
+  notices: number
+  strict: boolean
   checks: VerifyCheck[]
 }
 
 interface CheckDef {
   id: string
   description: string
+  severity: Severity
   subject: VerifySubject
   /** A query selecting one text column `ref` per problem. */
   refs: (deliberate: SQL) => SQL
 }
 
+// The server's PUT /api/v1/memories/{id} sets state without archived_at or deleted_at
+// (api/app/routers/memories.py lines 311-336 @65edc725): a notice, not corruption.
 const DELETED_STATES: [string, string, string][] = [
   ['deleted', 'deleted_at', 'memories in state deleted without deleted_at'],
   ['archived', 'archived_at', 'memories in state archived without archived_at'],
@@ -50,6 +67,7 @@ const DELETED_STATES: [string, string, string][] = [
 export const CHECKS: CheckDef[] = [
   {
     id: 'memories-app-of-other-user',
+    severity: 'error',
     // A memory of a missing user is reported by memories-missing-user instead.
     description: 'memories whose app belongs to another user (cross-user leak)',
     subject: 'memory',
@@ -60,6 +78,7 @@ export const CHECKS: CheckDef[] = [
   },
   {
     id: 'memories-missing-user',
+    severity: 'error',
     description: 'memories of a user that does not exist',
     subject: 'memory',
     refs: () => sql`
@@ -68,6 +87,7 @@ export const CHECKS: CheckDef[] = [
   },
   {
     id: 'memories-missing-app',
+    severity: 'error',
     description: 'memories in an app that does not exist',
     subject: 'memory',
     refs: () => sql`
@@ -76,6 +96,7 @@ export const CHECKS: CheckDef[] = [
   },
   {
     id: 'apps-missing-owner',
+    severity: 'error',
     description: 'apps owned by a user that does not exist',
     subject: 'app',
     refs: () => sql`
@@ -84,6 +105,7 @@ export const CHECKS: CheckDef[] = [
   },
   {
     id: 'keys-missing-user',
+    severity: 'error',
     description: 'API keys of a user that does not exist',
     subject: 'key',
     refs: () => sql`
@@ -92,6 +114,7 @@ export const CHECKS: CheckDef[] = [
   },
   {
     id: 'category-links-missing-memory',
+    severity: 'error',
     description: 'memory category links to a memory that does not exist',
     subject: 'category link',
     refs: () => sql`
@@ -100,6 +123,8 @@ export const CHECKS: CheckDef[] = [
   },
   {
     id: 'users-without-key',
+    // The server's MCP add_memory creates a bare User when none exists (api/app/mcp_server.py @1882743f).
+    severity: 'notice',
     description: 'users with no API key',
     subject: 'user',
     refs: () => sql`
@@ -108,6 +133,8 @@ export const CHECKS: CheckDef[] = [
   },
   {
     id: 'users-without-default-app',
+    // The server creates `default` on a user's first memory (api/app/routers/memories.py lines 66-79 @65edc725).
+    severity: 'notice',
     description: `users with no app named '${DEFAULT_APP}'`,
     subject: 'user',
     refs: () => sql`
@@ -116,6 +143,7 @@ export const CHECKS: CheckDef[] = [
   },
   {
     id: 'duplicate-key-hashes',
+    severity: 'error',
     description: 'key hashes stored more than once (one key opens several users)',
     subject: 'key hash',
     refs: () => sql`
@@ -127,6 +155,7 @@ export const CHECKS: CheckDef[] = [
   },
   {
     id: 'half-deactivated-key-off',
+    severity: 'error',
     description: 'users with an inactive key but active apps, not deactivated by this tool',
     subject: 'user',
     refs: (deliberate) => sql`
@@ -137,6 +166,9 @@ export const CHECKS: CheckDef[] = [
   },
   {
     id: 'half-deactivated-apps-off',
+    // DELETE /api/v1/apps/{id} switches an app off while its owner keeps working
+    // (api/app/routers/apps.py lines 94-118 @541f4739).
+    severity: 'notice',
     description: 'users with an active key but every app inactive, not deactivated by this tool',
     subject: 'user',
     refs: (deliberate) => sql`
@@ -150,6 +182,7 @@ export const CHECKS: CheckDef[] = [
     ([state, column, description]): CheckDef => ({
       id: `memories-${state}-without-${column.replace('_', '-')}`,
       description,
+      severity: 'notice',
       subject: 'memory',
       refs: () => sql`
         select m.id::text as ref from memories m
@@ -158,6 +191,7 @@ export const CHECKS: CheckDef[] = [
   ),
   {
     id: 'memories-without-state',
+    severity: 'error',
     description: 'memories with no state (invisible to the server)',
     subject: 'memory',
     refs: () => sql`select m.id::text as ref from memories m where m.state is null`,
@@ -168,7 +202,8 @@ export const CHECKS: CheckDef[] = [
  * Run every check in one read-only, repeatable-read transaction (a consistent
  * snapshot of a live database). Changes nothing.
  */
-export async function verifyDatabase(db: Db): Promise<DbVerifyResult> {
+export async function verifyDatabase(db: Db, opts: {strict?: boolean} = {}): Promise<DbVerifyResult> {
+  const strict = Boolean(opts.strict)
   const checks = await db.transaction(
     async (tx) => {
       const [present] = resultRows<{present: boolean}>(
@@ -189,6 +224,7 @@ export async function verifyDatabase(db: Db): Promise<DbVerifyResult> {
         out.push({
           id: check.id,
           description: check.description,
+          severity: strict ? 'error' : check.severity,
           subject: check.subject,
           count: rows.length === 0 ? 0 : Number(rows[0].total),
           sample: rows.map((r) => r.ref),
@@ -198,6 +234,10 @@ export async function verifyDatabase(db: Db): Promise<DbVerifyResult> {
     },
     {isolationLevel: 'repeatable read', accessMode: 'read only'},
   )
-  const problems = checks.reduce((sum, c) => sum + c.count, 0)
-  return {clean: problems === 0, problems, checks}
+  const total = (severity?: Severity) =>
+    checks
+      .filter((c) => severity === undefined || c.severity === severity)
+      .reduce((sum, c) => sum + c.count, 0)
+  const problems = total()
+  return {clean: problems === 0, problems, errors: total('error'), notices: total('notice'), strict, checks}
 }

@@ -28,9 +28,15 @@ export function formatStep(step: TestStep): string {
   ].join('  ')
 }
 
-/** `FAIL     2  users with no API key: alice, bob` */
+/** `FAIL     2  memories in an app that does not exist: …`; a notice found shows `note`. */
 export function formatCheck(check: VerifyCheck): string {
   const more = check.count > check.sample.length ? ', …' : ''
   const sample = check.count > 0 ? `: ${check.sample.join(', ')}${more}` : ''
-  return `${mark(check.count === 0 ? 'passed' : 'failed')}  ${String(check.count).padStart(7)}  ${check.description}${sample}`
+  const status =
+    check.count === 0
+      ? mark('passed')
+      : check.severity === 'notice'
+        ? colors().yellow('note')
+        : mark('failed')
+  return `${status}  ${String(check.count).padStart(7)}  ${check.description}${sample}`
 }

@@ -54,31 +54,97 @@ describe('db verify (command)', () => {
     expect(r.stdout).toContain(
       'FAIL        1  users with an inactive key but active apps, not deactivated by this tool: bob',
     )
-    expect(r.stderr.trim()).toBe('Error: db verify found 1 problem in 1 check: half-deactivated-key-off.')
+    expect(r.stderr.trim()).toBe('Error: db verify found 1 error in 1 check: half-deactivated-key-off.')
   })
 
   it('gives the checks as data with --json, also when it finds something', async () => {
     const clean = await runCommand(DbVerify, ['--json', '--database-url', url])
     expect(clean.exitCode).toBe(0)
     const ok = JSON.parse(clean.stdout)
-    expect(Object.keys(ok).sort()).toEqual(['checks', 'clean', 'problems'])
+    expect(Object.keys(ok)).toEqual(
+      expect.arrayContaining(['checks', 'clean', 'errors', 'notices', 'problems', 'strict']),
+    )
     expect(ok.checks).toHaveLength(CHECKS.length)
-    expect(Object.keys(ok.checks[0]).sort()).toEqual(['count', 'description', 'id', 'sample', 'subject'])
+    expect(Object.keys(ok.checks[0]).sort()).toEqual([
+      'count',
+      'description',
+      'id',
+      'sample',
+      'severity',
+      'subject',
+    ])
 
     await withDb(async (d) => {
       await d.db.execute(
         sql`update apps set name = 'other' where owner_id = (select id from users where user_id = 'alice')`,
       )
     })
-    const dirty = await runCommand(DbVerify, ['--json', '--database-url', url])
+    const dirty = await runCommand(DbVerify, ['--json', '--strict', '--database-url', url])
     expect(dirty.exitCode).toBe(1)
     const out = JSON.parse(dirty.stdout)
-    expect(out).toMatchObject({clean: false, problems: 1, error: {code: 'CHECK_FAILED', exitCode: 1}})
+    expect(out).toMatchObject({
+      clean: false,
+      problems: 1,
+      errors: 1,
+      notices: 0,
+      strict: true,
+      error: {code: 'CHECK_FAILED', exitCode: 1},
+    })
     expect(out.checks.find((c: {id: string}) => c.id === 'users-without-default-app')).toMatchObject({
       count: 1,
       sample: ['alice'],
       subject: 'user',
     })
+  })
+
+  // What the real server writes in normal use, done here the way its code does it:
+  // PUT /api/v1/memories/{id} {"state": "archived"|"deleted"} sets state and updated_at only
+  // (api/app/routers/memories.py lines 311-336 @65edc725); DELETE /api/v1/apps/{id} sets
+  // apps.is_active = false and leaves the user working (api/app/routers/apps.py lines 94-118 @541f4739).
+  it("shows the server's own normal writes as notices, exit 0; --strict makes them errors", async () => {
+    await withDb(async (d) => {
+      const [alice] = await d.rows<{id: string; app: string}>(
+        sql`select u.id::text as id, a.id::text as app from users u join apps a on a.owner_id = u.id where u.user_id = 'alice'`,
+      )
+      for (const state of ['archived', 'deleted']) {
+        await d.db.execute(sql`
+          insert into memories (id, user_id, app_id, content, state, created_at, updated_at)
+          values (gen_random_uuid(), ${alice.id}, ${alice.app}, 'm', 'active', now(), now())`)
+        await d.db.execute(sql`
+          update memories set state = ${state}::memorystate, updated_at = now()
+          where id = (select id from memories where state = 'active' and user_id = ${alice.id} limit 1)`)
+      }
+      await d.db.execute(sql`update apps set is_active = false where id = ${alice.app}`)
+    })
+    const r = await runCommand(DbVerify, ['--database-url', url])
+    expect(r.exitCode, r.stderr).toBe(0)
+    expect(r.stderr).toBe('')
+    expect(r.stdout).toMatch(/^note {8}1 {2}memories in state deleted without deleted_at/m)
+    expect(r.stdout).toMatch(/^note {8}1 {2}memories in state archived without archived_at/m)
+    expect(r.stdout).toMatch(/^note {8}1 {2}users with an active key but every app inactive.*: alice$/m)
+    expect(r.stdout.trim().split('\n').at(-1)).toBe(
+      'No errors; 3 notices in 3 checks (what the server itself writes; --strict makes them errors).',
+    )
+    const strict = await runCommand(DbVerify, ['--strict', '--database-url', url])
+    expect(strict.exitCode).toBe(1)
+    expect(strict.stderr).toContain('db verify found 3 errors in 3 checks')
+  })
+
+  it('keeps cross-user and orphan checks as errors even beside notices', async () => {
+    await withDb(async (d) => {
+      await d.db.execute(sql`
+        insert into memories (id, user_id, app_id, content, state, created_at, updated_at)
+        select gen_random_uuid(), a.id, b.id, 'leak', 'active', now(), now()
+        from users a, apps b join users bu on bu.id = b.owner_id
+        where a.user_id = 'alice' and bu.user_id = 'bob' and b.name = 'default'`)
+      await d.db.execute(
+        sql`update apps set is_active = false where owner_id = (select id from users where user_id = 'bob')`,
+      )
+    })
+    const r = await runCommand(DbVerify, ['--database-url', url])
+    expect(r.exitCode).toBe(1)
+    expect(r.stdout).toMatch(/^FAIL {8}1 {2}memories whose app belongs to another user/m)
+    expect(r.stderr.trim()).toBe('Error: db verify found 1 error in 1 check: memories-app-of-other-user.')
   })
 })
 

@@ -24,6 +24,15 @@ async function insertMemory(
   return id
 }
 
+/** What the server itself writes in normal use (see the comments in src/services/verify.ts). */
+const NOTICES = [
+  'users-without-key',
+  'users-without-default-app',
+  'half-deactivated-apps-off',
+  'memories-deleted-without-deleted-at',
+  'memories-archived-without-archived-at',
+]
+
 /** Each defect, alone: what it does to a clean database and what verify must report. */
 const DEFECTS: {
   check: string
@@ -196,6 +205,11 @@ describe.each(DRIVERS)('verifyDatabase on %s', (driver) => {
     const found = Object.fromEntries(r.checks.filter((c) => c.count > 0).map((c) => [c.id, c.sample]))
     expect(found).toEqual({[defect.check]: expected})
     expect(r.problems).toBe(expected.length)
+    const severity = NOTICES.includes(defect.check) ? 'notice' : 'error'
+    expect(r.checks.find((c) => c.id === defect.check)?.severity).toBe(severity)
+    expect(severity === 'error' ? r.errors : r.notices).toBe(expected.length)
+    const strict = await verifyDatabase(database.db, {strict: true})
+    expect(strict).toMatchObject({errors: expected.length, notices: 0, strict: true})
   })
 
   it('does not report a half-deactivated user whose deactivation is recorded', async () => {

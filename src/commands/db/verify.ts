@@ -1,3 +1,4 @@
+import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
 import {CheckFailedError} from '../../errors.js'
 import {type DbVerifyResult, verifyDatabase} from '../../services/verify.js'
@@ -16,7 +17,9 @@ export default class DbVerify extends BaseCommand {
   - half-deactivated users: key inactive but apps active, or key active but every app inactive (users deactivated with 'openmemory users deactivate' are deliberate and not reported)
   - memories in state deleted without deleted_at, archived without archived_at, or with no state
 
-Exit codes: 0 nothing found; 1 something found (the --json output still carries every check).`
+Every check has a severity. error (FAIL): isolation or referential integrity is broken: cross-user memories, anything referencing what does not exist, duplicate key hashes, memories without state, a key switched off by hand. notice (note): what the server itself writes in normal use: memories archived or deleted through its PUT without archived_at/deleted_at, an app switched off by DELETE /api/v1/apps/{id}, users its MCP endpoint created without key or apps. Notices are shown and counted but do not fail the audit; --strict makes them errors.
+
+Exit codes: 0 no errors (notices allowed unless --strict); 1 an error found (the --json output still carries every check).`
 
   static examples = [
     '<%= config.bin %> <%= command.id %>',
@@ -24,17 +27,30 @@ Exit codes: 0 nothing found; 1 something found (the --json output still carries 
     '<%= config.bin %> <%= command.id %> || mail -s "openmemory isolation audit failed" ops@example.com',
   ]
 
+  static flags = {
+    strict: Flags.boolean({
+      summary: 'Treat notices (what the server itself writes) as errors: exit 1 on any finding.',
+    }),
+  }
+
   async run(): Promise<DbVerifyResult> {
-    await this.parse(DbVerify)
-    const result = await verifyDatabase(await this.db())
+    const {flags} = await this.parse(DbVerify)
+    const result = await verifyDatabase(await this.db(), {strict: flags.strict})
     for (const check of result.checks) this.log(formatCheck(check))
     if (result.clean) {
       this.log(`No problems found (${result.checks.length} checks).`)
       return result
     }
-    const failing = result.checks.filter((c) => c.count > 0)
+    if (result.errors === 0) {
+      const noted = result.checks.filter((c) => c.count > 0)
+      this.log(
+        `No errors; ${result.notices} notice${result.notices === 1 ? '' : 's'} in ${noted.length} check${noted.length === 1 ? '' : 's'} (what the server itself writes; --strict makes them errors).`,
+      )
+      return result
+    }
+    const failing = result.checks.filter((c) => c.count > 0 && c.severity === 'error')
     throw new CheckFailedError(
-      `db verify found ${result.problems} problem${result.problems === 1 ? '' : 's'} in ${failing.length} check${failing.length === 1 ? '' : 's'}: ${failing.map((c) => c.id).join(', ')}.`,
+      `db verify found ${result.errors} error${result.errors === 1 ? '' : 's'} in ${failing.length} check${failing.length === 1 ? '' : 's'}: ${failing.map((c) => c.id).join(', ')}.`,
       result as unknown as Record<string, unknown>,
     )
   }
