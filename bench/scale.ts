@@ -192,9 +192,11 @@ async function server(users: number, opts: {explain: boolean}): Promise<Row[]> {
         `\nSeeded ${users} users, ${2 * users} memories in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
       )
       const rows: Row[] = []
+      const explained = new Set<string>()
       for (const l of LISTINGS) {
         const text = inline(await l.query(database.db, new Date()))
-        if (opts.explain) {
+        if (opts.explain && !explained.has(text)) {
+          explained.add(text)
           const plan = await database.rows<{'QUERY PLAN': string}>(sql.raw(`explain (costs off) ${text}`))
           console.log(`\nEXPLAIN ${l.name}:\n${plan.map((p) => `  ${p['QUERY PLAN']}`).join('\n')}`)
         }

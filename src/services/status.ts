@@ -32,6 +32,53 @@ export interface DbStatusResult {
   compatible: boolean
   /** Compatible and nothing pending: every command can run. */
   ready: boolean
+  /**
+   * Indexes the listings need that the server's schema lacks: suggestions for
+   * the server's owner. The tool never adds them (the schema is the server's).
+   */
+  indexSuggestions: IndexSuggestion[]
+}
+
+export interface IndexSuggestion {
+  table: string
+  columns: string[]
+  /** What scans without it. */
+  usedBy: string
+  create: string
+}
+
+/**
+ * What the streamed listings join and order on (bench/README.md has their
+ * plans): an index whose first column is `columns[0]` serves each.
+ */
+export const LISTING_INDEXES: Omit<IndexSuggestion, 'create'>[] = [
+  {table: 'users', columns: ['user_id'], usedBy: 'users list, keys list, memories count (order by userId)'},
+  {table: 'api_keys', columns: ['user_id'], usedBy: 'users list, keys list (key of each user)'},
+  {table: 'apps', columns: ['owner_id'], usedBy: 'users list (app names), memories count --by-app'},
+  {table: 'memories', columns: ['user_id', 'state'], usedBy: 'users list (active memories), memories count'},
+  {table: 'memories', columns: ['app_id'], usedBy: 'memories count --by-app'},
+]
+
+/** The listing indexes missing from the tables that exist. */
+export async function missingListingIndexes(database: Database): Promise<IndexSuggestion[]> {
+  const present = await database.rows<{table_name: string; column_name: string}>(sql`
+    select c.relname as table_name, a.attname as column_name
+    from pg_index i
+    join pg_class c on c.oid = i.indrelid
+    join pg_namespace n on n.oid = c.relnamespace
+    join pg_attribute a on a.attrelid = c.oid and a.attnum = i.indkey[0]
+    where n.nspname = 'public' and i.indisvalid`)
+  const tables = await database.rows<{table_name: string}>(sql`
+    select c.relname as table_name from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = 'public' and c.relkind in ('r', 'p')`)
+  const has = new Set(present.map((p) => `${p.table_name}.${p.column_name}`))
+  const exists = new Set(tables.map((t) => t.table_name))
+  return LISTING_INDEXES.filter((i) => exists.has(i.table) && !has.has(`${i.table}.${i.columns[0]}`)).map(
+    (i) => ({
+      ...i,
+      create: `CREATE INDEX CONCURRENTLY ON ${i.table} (${i.columns.join(', ')});`,
+    }),
+  )
 }
 
 /** The server-owned tables the tool reads and writes, as the multi-user server defines them. */
@@ -162,5 +209,6 @@ export async function dbStatus(database: Database): Promise<DbStatusResult> {
     incompatibilities,
     compatible: incompatibilities.length === 0,
     ready: incompatibilities.length === 0 && pendingMigrations.length === 0 && missing.length === 0,
+    indexSuggestions: await missingListingIndexes(database),
   }
 }

@@ -209,6 +209,12 @@ export function dbStatusLines(status: DbStatusResult): string {
       lines.push(`  - ${i.table}${i.column ? `.${i.column}` : ''}: expected ${i.expected}, found ${i.found}`)
     }
   }
+  if (status.indexSuggestions.length > 0) {
+    lines.push(
+      `Indexes:     ${c.yellow('suggested')}: listings scan without these (the schema is the server's; this tool never adds them):`,
+    )
+    for (const i of status.indexSuggestions) lines.push(`  - ${i.create}  -- ${i.usedBy}`)
+  }
   return lines.join('\n')
 }
 
