@@ -244,3 +244,12 @@ function capitalise(s: string): string {
 export function creationMessage(r: Pick<UsersCreateResult, 'userId' | 'name' | 'email' | 'app'>): string {
   return `Created user ${r.userId} (${r.name}${r.email ? ` <${r.email}>` : ''}) with app '${r.app.name}'.`
 }
+
+/**
+ * What a revoke, rotate or deactivate does not stop: the server checks a key
+ * when an MCP SSE session opens (api/app/mcp_server.py line 55 @1882743f), not
+ * on each message (line 142: the session id alone), so an open session keeps
+ * working until its client reconnects.
+ */
+export const MCP_SESSION_NOTE =
+  'New logins and API requests with the old key are refused at once, but an MCP client session already open (GET /mcp/<client>/sse) keeps working until the client reconnects: restart it, or the server, to cut it off.'

@@ -64,6 +64,27 @@ describe('lifecycle commands', () => {
     expect(new Set(names).size).toBe(names.length)
   })
 
+  // The server checks the key when an MCP SSE session opens (api/app/mcp_server.py line 55
+  // @1882743f) and not per message (line 142), so revoking cannot close an open session.
+  it('revoke, rotate and deactivate say that an open MCP session keeps working until it reconnects', async () => {
+    for (const [cmd, argv] of [
+      [KeysRotate, ['alice', '--yes']],
+      [KeysRevoke, ['alice', '--yes']],
+      [UsersDeactivate, ['alice', '--yes']],
+    ] as const) {
+      await create('alice')
+      const r = await runCommand(cmd, [...argv, '--database-url', url])
+      expect(r.exitCode, r.stderr).toBe(0)
+      expect(r.stderr).toContain('New logins and API requests with the old key are refused at once')
+      expect(r.stderr).toContain(
+        'an MCP client session already open (GET /mcp/<client>/sse) keeps working until the client reconnects',
+      )
+      const quiet = await runCommand(cmd, [...argv, '--json', '--database-url', url])
+      expect(quiet.stderr).not.toContain('MCP client session')
+      await db(resetTables)
+    }
+  })
+
   it('shows a user as JSON without the key', async () => {
     const u = await create('alice')
     const r = await runCommand(UsersShow, ['alice', '--json', '--database-url', url])

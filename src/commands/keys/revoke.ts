@@ -3,7 +3,7 @@ import {defaultContext} from '../../services/context.js'
 import {type KeysRevokeResult, revokeKey} from '../../services/key-lifecycle.js'
 import {confirmFlags} from '../../ui/confirm-flags.js'
 import {confirmDestructive, requireUserId} from '../../ui/prompts.js'
-import {revocationMessage} from '../../ui/render.js'
+import {MCP_SESSION_NOTE, revocationMessage} from '../../ui/render.js'
 import {userIdArg} from '../../ui/user-id-arg.js'
 
 export default class KeysRevoke extends BaseCommand {
@@ -48,6 +48,7 @@ export default class KeysRevoke extends BaseCommand {
     }
     const r = await revokeKey(db, userId, ctx)
     this.log(revocationMessage(r))
+    if (r.changed) this.note(MCP_SESSION_NOTE)
     return r
   }
 }

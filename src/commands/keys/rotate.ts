@@ -9,7 +9,7 @@ import {
 import {confirmFlags} from '../../ui/confirm-flags.js'
 import {type KeyDelivery, KeyOutput, keyFlags} from '../../ui/key-output.js'
 import {confirmDestructive, requireUserId} from '../../ui/prompts.js'
-import {rotationMessage} from '../../ui/render.js'
+import {MCP_SESSION_NOTE, rotationMessage} from '../../ui/render.js'
 import {userIdArg} from '../../ui/user-id-arg.js'
 
 /** The rotation (key shown once), or with --dry-run / a declined confirmation what it would do. */
@@ -71,6 +71,7 @@ export default class KeysRotate extends BaseCommand {
     const message = rotationMessage(r)
     this.log(message.line)
     if (message.warning) this.note(message.warning)
+    if (r.previousFingerprint) this.note(MCP_SESSION_NOTE)
     const delivery = output.deliver(r.apiKey, json, (line) => this.log(line))
     return {...r, apiKey: delivery.keyFile ? null : r.apiKey, ...delivery}
   }

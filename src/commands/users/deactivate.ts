@@ -4,7 +4,7 @@ import {defaultContext} from '../../services/context.js'
 import {type DeactivateResult, deactivateUser} from '../../services/lifecycle.js'
 import {confirmFlags} from '../../ui/confirm-flags.js'
 import {confirmDestructive, requireUserId} from '../../ui/prompts.js'
-import {deactivationMessage, deactivationQuestion} from '../../ui/render.js'
+import {deactivationMessage, deactivationQuestion, MCP_SESSION_NOTE} from '../../ui/render.js'
 import {userIdArg} from '../../ui/user-id-arg.js'
 
 export default class UsersDeactivate extends BaseCommand {
@@ -53,6 +53,7 @@ export default class UsersDeactivate extends BaseCommand {
     }
     const r = await deactivateUser(db, userId, {reason: flags.reason}, ctx)
     this.log(deactivationMessage(r))
+    if (r.changed) this.note(MCP_SESSION_NOTE)
     return r
   }
 }
