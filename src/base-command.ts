@@ -20,6 +20,11 @@ export abstract class BaseCommand extends Command {
         'Default: OPENMEMORY_DATABASE_URL, then DATABASE_URL, else the embedded database in the data directory (OPENMEMORY_DATA_DIR).',
       helpGroup: 'DATABASE',
     }),
+    'lock-timeout': Flags.string({
+      summary: 'Longest wait for a row or table another session holds (e.g. 10s, 500ms); then exit 75.',
+      description: 'Default: OPENMEMORY_LOCK_TIMEOUT, else 10s.',
+      helpGroup: 'DATABASE',
+    }),
   }
 
   /** How long to wait for a busy embedded database before exiting 75. */
@@ -30,6 +35,7 @@ export abstract class BaseCommand extends Command {
 
   private database?: Database
   private databaseUrlFlag?: string
+  private lockTimeoutFlag?: string
   private targetCache?: DatabaseTarget
 
   public async init(): Promise<void> {
@@ -42,6 +48,7 @@ export abstract class BaseCommand extends Command {
       strict: this.ctor.strict,
     })
     this.databaseUrlFlag = (flags as {'database-url'?: string})['database-url']
+    this.lockTimeoutFlag = (flags as {'lock-timeout'?: string})['lock-timeout']
   }
 
   /** Where the database is, without opening it. */
@@ -64,10 +71,30 @@ export abstract class BaseCommand extends Command {
       this.database = await openDatabase(await this.target(), {
         notify: (m) => process.stderr.write(`${m}\n`),
         lockWaitMs: this.lockWaitMs,
+        lockTimeoutMs: await this.lockTimeoutMs(),
         migrate: opts.migrate,
       })
     }
     return this.database
+  }
+
+  /** --lock-timeout, else OPENMEMORY_LOCK_TIMEOUT, else 10 s; exit 2 when malformed. */
+  protected async lockTimeoutMs(): Promise<number> {
+    const {DEFAULT_LOCK_TIMEOUT_MS, parseDuration} = await import('./db/probe.js')
+    for (const [source, value] of [
+      ['--lock-timeout', this.lockTimeoutFlag],
+      ['OPENMEMORY_LOCK_TIMEOUT', process.env.OPENMEMORY_LOCK_TIMEOUT],
+    ] as const) {
+      if (value === undefined || value.trim() === '') continue
+      const ms = parseDuration(value)
+      if (ms === undefined || ms < 1) {
+        throw new ValidationError(
+          `${source} must be a duration such as 10s, 500ms or 2min, at most 24h (got ${JSON.stringify(value.slice(0, 40))}).`,
+        )
+      }
+      return ms
+    }
+    return DEFAULT_LOCK_TIMEOUT_MS
   }
 
   /** The drizzle database for services. */

@@ -187,6 +187,17 @@ function driverMessage(err: unknown): string {
 }
 
 /**
+ * A lock wait that ran into lock_timeout (55P03), named: `what` is what was
+ * waited for (e.g. "user 'alice'"). Any other error is returned unchanged.
+ */
+export function lockWaitError(err: unknown, what: string): unknown {
+  if (driverCode(err) !== '55P03') return err
+  return new BusyError(
+    `Gave up waiting for ${what}: another session holds it (lock_timeout, see --lock-timeout); nothing was changed. Try again later.`,
+  )
+}
+
+/**
  * The one place PostgreSQL and driver errors are mapped. The raw driver
  * message is never shown: it can carry SQL and parameters.
  */
@@ -222,7 +233,16 @@ export function mapDatabaseError(err: unknown, target: string): OpenMemoryError 
     )
   }
   if (code === '55P03' || code === '40P01') {
-    return new BusyError('The rows are locked by another session; try again later.')
+    return new BusyError(
+      code === '55P03'
+        ? 'Gave up waiting for rows another session holds (lock_timeout, see --lock-timeout); nothing was changed. Try again later.'
+        : 'Another session changed the same rows at the same time (deadlock); nothing was changed. Try again.',
+    )
+  }
+  if (code === '57014') {
+    return new BusyError(
+      "The database cancelled a statement (statement_timeout, or an administrator's cancel); nothing was changed. Try again later, or raise statement_timeout for this role.",
+    )
   }
   if (code === '42P01' || code === '42703' || code === '42704') {
     // The driver's message is read, never shown: it names the relation or column that is missing.

@@ -92,7 +92,7 @@ On a terminal it shows the count and asks before changing anything; without a te
     const database = await this.connect()
     if (!(await database.tryRunLock('prune-inactive'))) {
       throw new BusyError(
-        'Another prune-inactive run holds the lock on this database; try again when it has finished.',
+        'Another prune-inactive run holds the run lock on this database; try again when it has finished.',
       )
     }
     const ctx = defaultContext('prune-inactive')

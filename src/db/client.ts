@@ -10,6 +10,13 @@ import {fileURLToPath} from 'node:url'
 import {type SQL, sql as sqlTag} from 'drizzle-orm'
 import type {PgDatabase, PgQueryResultHKT} from 'drizzle-orm/pg-core'
 import {DatabaseUnavailableError, mapDatabaseError, ValidationError} from '../errors.js'
+import {
+  connectTimeoutSeconds,
+  DEFAULT_LOCK_TIMEOUT_MS,
+  notPostgresError,
+  setupTimeoutError,
+  sniffingSocket,
+} from './probe.js'
 import * as schema from './schema.js'
 import {postgresCursor, type RowCursor, sqlCursor} from './stream.js'
 import {assertDatabaseUrl, maskUrl} from './url.js'
@@ -78,6 +85,8 @@ export interface OpenOptions {
   migrate?: boolean
   /** Called with every statement drizzle sends (tests count queries with it). */
   onQuery?: (query: string) => void
+  /** PostgreSQL lock_timeout of the session, in ms (default 10 s): no lock wait is longer. */
+  lockTimeoutMs?: number
 }
 
 export interface Database {
@@ -133,15 +142,23 @@ async function openPostgres(
     import('postgres'),
     import('drizzle-orm/postgres-js'),
   ])
-  const connectTimeout = Number(process.env.OPENMEMORY_CONNECT_TIMEOUT ?? 10)
+  const connectTimeout = connectTimeoutSeconds()
+  const lockTimeoutMs = opts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS
+  // A peer that is not PostgreSQL is recognised on its first reply (single host: a host list keeps
+  // postgres.js's own failover sockets).
+  let notPostgres: ((where: string) => void) | undefined
+  const sniffer = sniffingSocket((where) => notPostgres?.(where))
+  const singleHost = !/^[^/?#]*@?[^/?#]*,/.test(target.url.slice(target.url.indexOf('://') + 3))
   // One connection: the CLI is sequential, and session-level advisory locks
   // must live on the connection that does the work.
   const client = postgres(target.url, {
     max: 1,
-    connect_timeout: Number.isFinite(connectTimeout) && connectTimeout > 0 ? connectTimeout : 10,
+    connect_timeout: connectTimeout,
     idle_timeout: 0,
     onnotice: () => {},
-    connection: {application_name: 'openmemory-cli', TimeZone: 'UTC'},
+    ...(singleHost ? {socket: sniffer.socket} : {}),
+    // Every lock wait is bounded: a row or table held by another session ends in 55P03 (exit 75).
+    connection: {application_name: 'openmemory-cli', TimeZone: 'UTC', lock_timeout: lockTimeoutMs},
   })
   const db = drizzle({client, schema, logger: queryLogger(opts)}) as unknown as Db
   const database: Database = {
@@ -158,11 +175,25 @@ async function openPostgres(
     },
     close: () => client.end({timeout: 5}),
   }
+  // The whole set-up, retries included, ends within the connect timeout.
+  let timer: NodeJS.Timeout | undefined
   try {
-    await db.execute(sqlTag`select 1`)
+    await Promise.race([
+      db.execute(sqlTag`select 1`),
+      new Promise<never>((_, reject) => {
+        notPostgres = (where) => reject(notPostgresError(where, target.display))
+        timer = setTimeout(
+          () => reject(setupTimeoutError(connectTimeout, target.display)),
+          connectTimeout * 1000 + 500,
+        )
+      }),
+    ])
   } catch (error) {
     await client.end({timeout: 0}).catch(() => {})
     throw error
+  } finally {
+    clearTimeout(timer)
+    notPostgres = undefined
   }
   if (opts.migrate) await runMigrations(database)
   return database

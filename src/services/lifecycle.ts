@@ -8,6 +8,7 @@ import {anyUuid} from '../db/arrays.js'
 import type {Db} from '../db/client.js'
 import {resultRows} from '../db/client.js'
 import {apiKeys, apps, deactivations, users} from '../db/schema.js'
+import {lockWaitError} from '../errors.js'
 import {type AuditEntry, recordAudit} from './audit.js'
 import {iso, type ServiceContext} from './context.js'
 import {fingerprint} from './keys.js'
@@ -21,7 +22,15 @@ export async function sqlRows<T>(db: Db, query: ReturnType<typeof sql>): Promise
 
 /** The user row, locked for the rest of the transaction (serialises changes to one user). */
 export async function lockUser(tx: Db, userId: string) {
-  const [user] = await tx.select().from(users).where(eq(users.userId, userId)).for('update').limit(1)
+  const [user] = await tx
+    .select()
+    .from(users)
+    .where(eq(users.userId, userId))
+    .for('update')
+    .limit(1)
+    .catch((error: unknown) => {
+      throw lockWaitError(error, `user '${userId}'`)
+    })
   if (!user) throw await userNotFound(tx, userId)
   return user
 }
@@ -178,7 +187,9 @@ async function lockQualifying(
     tx,
     sql`select u.id::text as id, u.user_id from users u where ${sql.join(conditions, sql` and `)}
         order by u.id ${lock}`,
-  )
+  ).catch((error: unknown) => {
+    throw lockWaitError(error, `the ${uuids.length} user(s) of this batch`)
+  })
 }
 
 /**

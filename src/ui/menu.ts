@@ -249,7 +249,7 @@ async function pruneAction(s: MenuSession): Promise<void> {
   const {database} = s
   if (!(await database.tryRunLock('prune-inactive'))) {
     throw new BusyError(
-      'Another prune-inactive run holds the lock on this database; try again when it has finished.',
+      'Another prune-inactive run holds the run lock on this database; try again when it has finished.',
     )
   }
   try {
