@@ -1,7 +1,9 @@
-import {Command, Flags} from '@oclif/core'
+import {Command, Flags, ux} from '@oclif/core'
 import type {Database, DatabaseTarget} from './db/client.js'
 import {ExitCode, InterruptedError, mapDatabaseError, OpenMemoryError, ValidationError} from './errors.js'
+import {colorEnabled, writeLine} from './ui/format.js'
 import {errorJson, reportError, runTimes} from './ui/report.js'
+import {jsonSafe, terminalSafe} from './ui/sanitize.js'
 import {closest} from './ui/suggest.js'
 
 /**
@@ -69,7 +71,7 @@ export abstract class BaseCommand extends Command {
     if (!this.database) {
       const {openDatabase} = await import('./db/client.js')
       this.database = await openDatabase(await this.target(), {
-        notify: (m) => process.stderr.write(`${m}\n`),
+        notify: (m) => writeLine(process.stderr, m),
         lockWaitMs: this.lockWaitMs,
         lockTimeoutMs: await this.lockTimeoutMs(),
         migrate: opts.migrate,
@@ -113,9 +115,45 @@ export abstract class BaseCommand extends Command {
     return result
   }
 
+  /**
+   * Every human-facing write goes through the sanitiser (src/ui/sanitize.ts):
+   * whatever a message quotes from data, no control or bidi character reaches
+   * the terminal or the pipe raw. Values should still be sanitised where they
+   * are put into a message (so a line break in data cannot start a new line);
+   * this is the net under every path, new ones included.
+   */
+  public log(message = '', ...args: unknown[]): void {
+    super.log(terminalSafe(String(message), {color: colorEnabled(process.stdout)}), ...args)
+  }
+
+  public logToStderr(message = '', ...args: unknown[]): void {
+    super.logToStderr(terminalSafe(String(message), {color: colorEnabled(process.stderr)}), ...args)
+  }
+
+  public warn(input: string | Error): string | Error {
+    if (!this.jsonEnabled())
+      writeLine(process.stderr, `Warning: ${input instanceof Error ? input.message : input}`)
+    return input
+  }
+
+  /** JSON output stays exact; what JSON.stringify leaves raw (C1, bidi, U+2028/9) is \u-escaped. */
+  public logJson(json: unknown): void {
+    ux.stdout(jsonSafe(ux.colorizeJson(json, {pretty: true, theme: this.config.theme?.json})))
+  }
+
+  /**
+   * Machine output that is not JSON (CSV): exact in a pipe or file, where a
+   * program reads it; sanitised when stdout is a terminal, where a human does.
+   */
+  protected logData(text: string): void {
+    if (this.jsonEnabled()) return
+    if (process.stdout.isTTY) this.log(text)
+    else ux.stdout(text)
+  }
+
   /** Progress and warnings: stderr, never under --json. */
   protected note(message: string): void {
-    if (!this.jsonEnabled()) process.stderr.write(`${message}\n`)
+    if (!this.jsonEnabled()) writeLine(process.stderr, message)
   }
 
   protected async catch(err: Error & {oclif?: {exit?: number}; code?: string}): Promise<never> {
@@ -154,7 +192,7 @@ export abstract class BaseCommand extends Command {
         mapDatabaseError(err, display) ??
         new OpenMemoryError(unexpectedMessage(err), {code: 'UNEXPECTED', exitCode: ExitCode.failure})
     }
-    if (process.env.DEBUG && err.stack) process.stderr.write(`${err.stack}\n`)
+    if (process.env.DEBUG && err.stack) writeLine(process.stderr, err.stack)
     if (error.exitCode === ExitCode.unavailable) ignoreLateDriverErrors()
     if (this.jsonEnabled()) this.logJson(errorJson(error, this.startedAt))
     else if (error.exitCode !== ExitCode.interrupted)

@@ -13,6 +13,7 @@ import {
   streamInactive,
 } from '../services/prune.js'
 import {DAYS_MAX, LIMIT_MAX, parseUserRef} from '../services/validation.js'
+import {writeLine} from '../ui/format.js'
 import {
   jsonlSink,
   jsonSink,
@@ -26,6 +27,7 @@ import {
 import {progressBar} from '../ui/progress.js'
 import {assertCanConfirm, confirm} from '../ui/prompts.js'
 import {pruneQuestion, pruneSummary, pruneVerb} from '../ui/render.js'
+import {sanitize} from '../ui/sanitize.js'
 
 export type PruneInactiveResult = PruneResult & {cancelled?: boolean}
 
@@ -88,7 +90,7 @@ On a terminal it shows the count and asks before changing anything; without a te
       dryRun: flags['dry-run'],
       batchSize: flags['batch-size'],
     }
-    process.stderr.write(`Target: ${(await this.target()).display}\n`)
+    writeLine(process.stderr, `Target: ${sanitize((await this.target()).display)}`)
     const database = await this.connect()
     if (!(await database.tryRunLock('prune-inactive'))) {
       throw new BusyError(

@@ -14,6 +14,7 @@ import {iso, type ServiceContext} from './context.js'
 import {fingerprint} from './keys.js'
 import {userNotFound} from './user-lookup.js'
 import {getUser} from './users.js'
+import {parseReason} from './validation.js'
 
 /** Run raw SQL and get rows, whatever the driver. */
 export async function sqlRows<T>(db: Db, query: ReturnType<typeof sql>): Promise<T[]> {
@@ -263,6 +264,7 @@ export async function deactivateUser(
   opts: {reason?: string; dryRun?: boolean},
   ctx: ServiceContext,
 ): Promise<DeactivateResult> {
+  if (opts.reason !== undefined) parseReason(opts.reason)
   return db.transaction(async (tx) => {
     const user = await lockUser(tx, userId)
     const [r] = await deactivateUsersIn(tx, [user.id], opts, ctx)
@@ -332,6 +334,19 @@ export interface DeleteResult {
   /** Rows removed (or, in a dry run, that would be) per table, in deletion order. */
   rows: Record<string, number>
   total: number
+  /**
+   * Rows of other users that go too: memories they wrote through an app of the
+   * deleted user (cross-user rows, which `db verify` reports), per owner.
+   * Each owner also gets an audit row of their own.
+   */
+  otherOwners: OtherOwnerRows[]
+}
+
+/** Memories owned by `userId` removed because they sit in an app of `appOwner`, who is deleted. */
+export interface OtherOwnerRows {
+  userId: string
+  appOwner: string
+  memories: number
 }
 
 async function tableExists(db: Db, name: string): Promise<boolean> {
@@ -390,6 +405,41 @@ async function deletionPlan(db: Db, ids: string[]): Promise<Step[]> {
 export interface DeleteSetResult {
   users: {id: string; userId: string}[]
   rows: Record<string, number>
+  otherOwners: OtherOwnerRows[]
+}
+
+/** Memories of users outside the set that sit in apps of users in the set, per (app owner, owner). */
+async function otherOwnersOf(db: Db, ids: string[]): Promise<OtherOwnerRows[]> {
+  const rows = await sqlRows<{app_owner: string; owner: string; n: number}>(
+    db,
+    sql`select ao.user_id as app_owner, mo.user_id as owner, count(*)::int as n
+      from memories m
+      join apps a on a.id = m.app_id
+      join users ao on ao.id = a.owner_id
+      join users mo on mo.id = m.user_id
+      where a.owner_id in ${ids} and m.user_id not in ${ids}
+      group by ao.user_id, mo.user_id
+      order by ao.user_id, mo.user_id`,
+  )
+  return rows.map((r) => ({appOwner: r.app_owner, userId: r.owner, memories: Number(r.n)}))
+}
+
+/** The audit rows for other users' memories deleted with a user: one per affected owner. */
+export function otherOwnersAudit(
+  others: OtherOwnerRows[],
+  details: Record<string, unknown> = {},
+): AuditEntry[] {
+  return others.map((o) => ({
+    targetUserId: o.userId,
+    outcome: 'changed',
+    details: {
+      action: 'delete-collateral',
+      deletedUser: o.appOwner,
+      memoriesDeleted: o.memories,
+      why: `memories in an app of ${o.appOwner}, deleted with it`,
+      ...details,
+    },
+  }))
 }
 
 /**
@@ -401,7 +451,10 @@ export async function deleteUsersIn(tx: Db, uuids: string[], opts: SetOptions): 
   const targets = await lockQualifying(tx, uuids, opts)
   const rows: Record<string, number> = {}
   const ids = targets.map((t) => t.id)
+  let otherOwners: OtherOwnerRows[] = []
   if (ids.length > 0) {
+    // Counted before the deletion, in the same transaction (the users are locked).
+    otherOwners = await otherOwnersOf(tx, ids)
     for (const step of await deletionPlan(tx, ids)) {
       const table = sql.raw(step.table)
       const query = opts.dryRun
@@ -411,7 +464,7 @@ export async function deleteUsersIn(tx: Db, uuids: string[], opts: SetOptions): 
       rows[step.table] = Number(r?.n ?? 0)
     }
   }
-  return {users: targets.map((t) => ({id: t.id, userId: t.user_id})), rows}
+  return {users: targets.map((t) => ({id: t.id, userId: t.user_id})), rows, otherOwners}
 }
 
 export function deletionAudit(userId: string, details: Record<string, unknown>): AuditEntry {
@@ -427,13 +480,26 @@ export async function deleteUser(
   if (opts.dryRun) {
     const user = await getUser(db, userId)
     const r = await deleteUsersIn(db, [user.id], opts)
-    return {userId, dryRun: true, rows: r.rows, total: Object.values(r.rows).reduce((a, b) => a + b, 0)}
+    return {
+      userId,
+      dryRun: true,
+      rows: r.rows,
+      total: Object.values(r.rows).reduce((a, b) => a + b, 0),
+      otherOwners: r.otherOwners,
+    }
   }
   return db.transaction(async (tx) => {
     const user = await lockUser(tx, userId)
     const r = await deleteUsersIn(tx, [user.id], opts)
     const total = Object.values(r.rows).reduce((a, b) => a + b, 0)
-    if (!opts.dryRun) await recordAudit(tx, ctx, [deletionAudit(userId, {rows: r.rows})])
-    return {userId, dryRun: Boolean(opts.dryRun), rows: r.rows, total}
+    const otherMemories = r.otherOwners.map((o) => ({userId: o.userId, memories: o.memories}))
+    await recordAudit(tx, ctx, [
+      deletionAudit(userId, {
+        rows: r.rows,
+        ...(otherMemories.length > 0 ? {otherOwners: otherMemories} : {}),
+      }),
+      ...otherOwnersAudit(r.otherOwners),
+    ])
+    return {userId, dryRun: false, rows: r.rows, total, otherOwners: r.otherOwners}
   })
 }

@@ -11,7 +11,7 @@ import {advisoryKey, type Database, type Db} from '../db/client.js'
 import {fetchSize, utcIso} from '../db/stream.js'
 import {recordAudit} from './audit.js'
 import type {ServiceContext} from './context.js'
-import {deactivateUsersIn, deleteUsersIn, deletionAudit, sqlRows} from './lifecycle.js'
+import {deactivateUsersIn, deleteUsersIn, deletionAudit, otherOwnersAudit, sqlRows} from './lifecycle.js'
 import {requireUsers} from './user-lookup.js'
 import {inactiveCutoff} from './users.js'
 
@@ -188,13 +188,12 @@ export async function pruneInactive(
         return results.map((r) => r.userId)
       }
       const r = await deleteUsersIn(tx, ids, {inactiveBefore: cutoff})
-      await recordAudit(
-        tx,
-        ctx,
-        r.users.map((u) =>
+      await recordAudit(tx, ctx, [
+        ...r.users.map((u) =>
           deletionAudit(u.userId, {reason: `prune-inactive: no activity for ${input.days} days`}),
         ),
-      )
+        ...otherOwnersAudit(r.otherOwners),
+      ])
       return r.users.map((u) => u.userId)
     })
     changedUsers.push(...changed)

@@ -69,6 +69,73 @@ export const ENDPOINTS = {
 
 export const SEARCH_QUERY = 'openmemory users test'
 
+/** The most of a reply body read; a longer one fails its step with "reply too large". */
+export const REPLY_MAX_BYTES = 1024 * 1024
+/** The most of a server's own words quoted in a step's detail (after scrubbing). */
+export const DETAIL_MAX = 200
+
+/**
+ * A function that removes the key from text, however a server echoes it:
+ * as is, in any letter case (upper-cased included), base64-encoded at any
+ * alignment (standard and URL-safe alphabets) and percent-encoded. Applied
+ * to whole texts before anything cuts them, so a cut cannot leave a piece
+ * of the key behind.
+ */
+export function keyScrubber(key: string): (text: string) => string {
+  if (key === '') return (text) => text
+  const forms = new Set<string>([key, encodeURIComponent(key)])
+  const bytes = Buffer.from(key, 'utf8')
+  for (const shift of [0, 1, 2]) {
+    // The key's bytes after `shift` other bytes: the base64 characters that depend only on the
+    // key are those of the whole 3-byte groups after the first (or all of them at shift 0).
+    const b64 = Buffer.concat([Buffer.alloc(shift), bytes]).toString('base64')
+    const whole = Math.floor((shift + bytes.length) / 3) * 4
+    const core = b64.slice(shift === 0 ? 0 : 4, whole)
+    if (core.length >= 8 || (shift === 0 && core.length > 0)) {
+      forms.add(core)
+      forms.add(core.replace(/\+/g, '-').replace(/\//g, '_'))
+    }
+  }
+  const pattern = new RegExp(
+    [...forms]
+      .sort((a, b) => b.length - a.length)
+      .map((f) => f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+      .join('|'),
+    'gi',
+  )
+  return (text) => text.replace(pattern, '***')
+}
+
+/** At most `max` characters (whole code points), with an ellipsis when cut. */
+export function clip(text: string, max = DETAIL_MAX): string {
+  const chars = [...text]
+  return chars.length > max ? `${chars.slice(0, max).join('')}…` : text
+}
+
+/** The body of a reply, read up to `max` bytes; null when it is longer (the rest is not read). */
+export async function readBody(response: Response, max = REPLY_MAX_BYTES): Promise<string | null> {
+  const declared = Number(response.headers.get('content-length'))
+  if (Number.isFinite(declared) && declared > max) {
+    await response.body?.cancel().catch(() => {})
+    return null
+  }
+  if (!response.body) return ''
+  const reader = response.body.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    const {done, value} = await reader.read()
+    if (done) break
+    size += value.byteLength
+    if (size > max) {
+      await reader.cancel().catch(() => {})
+      return null
+    }
+    chunks.push(value)
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks))
+}
+
 export function defaultServerCheckDeps(): ServerCheckDeps {
   return {fetch: globalThis.fetch, clock: () => performance.now(), now: () => new Date()}
 }
@@ -163,7 +230,7 @@ interface Answer {
 
 type Attempt =
   | {ok: true; answer: Answer; durationMs: number}
-  | {ok: false; reason: string; durationMs: number}
+  | {ok: false; reason: string; durationMs: number; status?: number}
 
 /**
  * The HTTP steps alone: login, create a memory (unless `write` is false),
@@ -175,7 +242,7 @@ export async function checkServer(
   deps: ServerCheckDeps = defaultServerCheckDeps(),
 ): Promise<UsersTestResult> {
   const apiUrl = parseApiUrl(input.apiUrl)
-  const scrub = (text: string) => text.split(input.key).join('***')
+  const scrub = keyScrubber(input.key)
   const steps: TestStep[] = []
   let answered = false
 
@@ -190,14 +257,25 @@ export async function checkServer(
         redirect: 'manual',
         signal: AbortSignal.timeout(input.timeoutMs),
       })
-      const text = await response.text()
+      const raw = await readBody(response)
+      answered = true
+      if (raw === null) {
+        return {
+          ok: false,
+          reason: `answered ${response.status} with a reply too large (over ${REPLY_MAX_BYTES / 1024 / 1024} MiB); not read`,
+          durationMs: elapsed(),
+          status: response.status,
+        } as Attempt
+      }
+      // Scrubbed before anything else reads it; details built from it are scrubbed again
+      // (a JSON string can spell the key with \u escapes) before they are cut.
+      const text = scrub(raw)
       let body: unknown
       try {
         body = JSON.parse(text)
       } catch {
         body = undefined
       }
-      answered = true
       return {ok: true, answer: {status: response.status, body, text}, durationMs: elapsed()} as Attempt
     } catch (error) {
       return {ok: false, reason: networkReason(error, input.timeoutMs), durationMs: elapsed()} as Attempt
@@ -227,11 +305,11 @@ export async function checkServer(
         step,
         request: STEP_REQUESTS[step],
         status: 'failed',
-        httpStatus: null,
+        httpStatus: attempt.status ?? null,
         durationMs: attempt.durationMs,
-        detail: scrub(attempt.reason),
+        detail: clip(scrub(attempt.reason), DETAIL_MAX * 2),
       })
-      return wasAnswered ? 'failed' : 'unreachable'
+      return wasAnswered || attempt.status !== undefined ? 'failed' : 'unreachable'
     }
     const verdict = judge(attempt.answer)
     steps.push({
@@ -240,7 +318,7 @@ export async function checkServer(
       status: verdict.ok ? 'passed' : 'failed',
       httpStatus: attempt.answer.status,
       durationMs: attempt.durationMs,
-      detail: scrub(verdict.detail),
+      detail: clip(scrub(verdict.detail), DETAIL_MAX * 2),
     })
     return verdict.ok ? null : 'failed'
   }
@@ -251,11 +329,11 @@ export async function checkServer(
       step: 'login',
       go: () =>
         run('login', ENDPOINTS.login, {body: {api_key: input.key}}, (a) => {
-          if (a.status !== 200) return {ok: false, detail: unexpectedStatus(a)}
+          if (a.status !== 200) return {ok: false, detail: unexpectedStatus(a, scrub)}
           const userId = field(a.body, 'user_id')
           if (userId === undefined) return {ok: false, detail: 'answered 200 without a user_id'}
           if (userId !== input.userId)
-            return {ok: false, detail: `logged in as '${String(userId)}', not '${input.userId}'`}
+            return {ok: false, detail: `logged in as '${clip(scrub(String(userId)))}', not '${input.userId}'`}
           return {ok: true, detail: `logged in as ${input.userId}`}
         }),
     },
@@ -264,11 +342,11 @@ export async function checkServer(
       go: () => {
         const text = `openmemory users test: connectivity check for ${input.userId} at ${deps.now().toISOString()}`
         return run('create-memory', ENDPOINTS.createMemory, {headers: bearer, body: {text}}, (a) => {
-          if (a.status !== 200) return {ok: false, detail: unexpectedStatus(a)}
+          if (a.status !== 200) return {ok: false, detail: unexpectedStatus(a, scrub)}
           const id = field(a.body, 'id')
           if (id === undefined || id === null || id === '')
             return {ok: false, detail: 'answered 200 without a memory id'}
-          return {ok: true, detail: `created memory ${String(id)}`}
+          return {ok: true, detail: `created memory ${clip(scrub(String(id)))}`}
         })
       },
     },
@@ -280,13 +358,17 @@ export async function checkServer(
           `${ENDPOINTS.search}?query=${encodeURIComponent(SEARCH_QUERY)}`,
           {headers: bearer, body: {}},
           (a) => {
-            if (a.status !== 200) return {ok: false, detail: unexpectedStatus(a)}
+            if (a.status !== 200) return {ok: false, detail: unexpectedStatus(a, scrub)}
             const results = searchResults(a.body)
             if (!results) return {ok: false, detail: 'answered 200 without a results list'}
             const method = field(a.body, 'method')
             const message = field(a.body, 'message')
             const how =
-              typeof method === 'string' ? ` (${method})` : typeof message === 'string' ? ` (${message})` : ''
+              typeof method === 'string'
+                ? ` (${clip(scrub(method))})`
+                : typeof message === 'string'
+                  ? ` (${clip(scrub(message))})`
+                  : ''
             return {ok: true, detail: `${results.length} result${results.length === 1 ? '' : 's'}${how}`}
           },
         ),
@@ -337,7 +419,7 @@ function field(body: unknown, name: string): unknown {
 }
 
 /** `answered 401: Invalid API key` — the server's `detail` when it gives one, else the start of the body. */
-function unexpectedStatus(a: Answer): string {
+function unexpectedStatus(a: Answer, scrub: (text: string) => string): string {
   const detail = field(a.body, 'detail')
   const said =
     typeof detail === 'string'
@@ -352,7 +434,8 @@ function unexpectedStatus(a: Answer): string {
         : a.status === 404
           ? ' (no such endpoint: is --api-url the OpenMemory API?)'
           : ''
-  const text = said.length > 200 ? `${said.slice(0, 200)}…` : said
+  // Scrub first, then cut: a cut must never leave the start of an echoed key behind.
+  const text = clip(scrub(said))
   return `expected 200, answered ${a.status}${hint}${text ? `: ${text}` : ''}`
 }
 

@@ -6,13 +6,13 @@ import {asc, eq, type SQL, sql} from 'drizzle-orm'
 import {advisoryKey, type Database, type Db} from '../db/client.js'
 import {apiKeys, apps, deactivations, memories, users} from '../db/schema.js'
 import {fetchSize, utcIso} from '../db/stream.js'
-import {ConflictError, ValidationError} from '../errors.js'
+import {ConflictError} from '../errors.js'
 import {recordAudit} from './audit.js'
 import type {ServiceContext} from './context.js'
 import {checkKeyLength, fingerprint, hashKey, KEY_LENGTH} from './keys.js'
 import {sqlRows} from './lifecycle.js'
 import {userNotFound} from './user-lookup.js'
-import {parseName, parseUserId, titleCase} from './validation.js'
+import {parseAppName, parseName, parseUserId, titleCase} from './validation.js'
 
 export const DEFAULT_APP = 'default'
 
@@ -41,10 +41,7 @@ export async function validateCreateUser(input: CreateUserInput) {
   const name = input.name === undefined ? titleCase(userId) : parseName(input.name)
   const email = input.email === undefined ? null : (await import('./email.js')).parseEmail(input.email)
   const keyLength = checkKeyLength(input.keyLength ?? KEY_LENGTH.default)
-  const appName = (input.appName ?? DEFAULT_APP).trim()
-  if (appName.length === 0 || appName.length > 100 || /\p{Cc}|\p{Cs}/u.test(appName)) {
-    throw new ValidationError('--app must be 1 to 100 characters with no control characters.')
-  }
+  const appName = parseAppName(input.appName ?? DEFAULT_APP)
   return {userId, name, email, keyLength, appName}
 }
 

@@ -6,6 +6,7 @@
 import type {TestStep} from '../services/server-check.js'
 import type {VerifyCheck} from '../services/verify.js'
 import {colors} from './format.js'
+import {sanitize} from './sanitize.js'
 
 function mark(status: 'passed' | 'failed' | 'skipped'): string {
   const c = colors()
@@ -24,14 +25,14 @@ export function formatStep(step: TestStep): string {
     step.request.padEnd(29),
     http.padStart(3),
     time.padStart(8),
-    ` ${step.detail}`,
+    ` ${sanitize(step.detail)}`,
   ].join('  ')
 }
 
 /** `FAIL     2  memories in an app that does not exist: …`; a notice found shows `note`. */
 export function formatCheck(check: VerifyCheck): string {
   const more = check.count > check.sample.length ? ', …' : ''
-  const sample = check.count > 0 ? `: ${check.sample.join(', ')}${more}` : ''
+  const sample = check.count > 0 ? `: ${check.sample.map(sanitize).join(', ')}${more}` : ''
   const status =
     check.count === 0
       ? mark('passed')

@@ -5,6 +5,7 @@
  */
 import {Chalk, type ChalkInstance} from 'chalk'
 import Table from 'cli-table3'
+import {sanitize, terminalSafe} from './sanitize.js'
 
 export function colorEnabled(stream: NodeJS.WriteStream = process.stdout): boolean {
   if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') return false
@@ -16,12 +17,18 @@ export function colors(stream: NodeJS.WriteStream = process.stdout): ChalkInstan
   return new Chalk({level: colorEnabled(stream) ? 1 : 0})
 }
 
+/** `Error: …` for stderr; the message is one line, whatever it quotes. */
 export function formatError(message: string): string {
-  return `${colors(process.stderr).red('Error:')} ${message}`
+  return `${colors(process.stderr).red('Error:')} ${sanitize(message)}`
 }
 
 export function formatWarning(message: string): string {
-  return `${colors(process.stderr).yellow('Warning:')} ${message}`
+  return `${colors(process.stderr).yellow('Warning:')} ${sanitize(message)}`
+}
+
+/** Write text for a human to a stream: made terminal-safe (see sanitize.ts), then a newline. */
+export function writeLine(stream: NodeJS.WriteStream, text: string): void {
+  stream.write(`${terminalSafe(text, {color: colorEnabled(stream)})}\n`)
 }
 
 /** `2026-11-28 17:34 UTC`, or the fallback for null. */
@@ -41,14 +48,18 @@ export function tsvHeader<R>(columns: Column<R>[]): string {
   return columns.map((c) => c.header).join('\t')
 }
 
-/** One row of tab-separated output: tabs and line breaks inside a cell become spaces. */
+/**
+ * One row of tab-separated output. Cells come from data: sanitised, so a tab,
+ * line break or escape sequence in one shows as `\t`, `\n`, `\x1b` and each
+ * cell stays in its column and line.
+ */
 export function tsvRow<R>(columns: Column<R>[], row: R): string {
-  return columns.map((c) => String(c.value(row)).replace(/[\t\n\r]/g, ' ')).join('\t')
+  return columns.map((c) => sanitize(c.value(row))).join('\t')
 }
 
 /**
  * Render rows as a cli-table3 table on a terminal, or as tab-separated lines
- * with a header when stdout is piped.
+ * with a header when stdout is piped. Every cell is sanitised.
  */
 export function renderTable<R>(
   rows: R[],
@@ -56,7 +67,7 @@ export function renderTable<R>(
   stream: NodeJS.WriteStream = process.stdout,
 ): string {
   if (!stream.isTTY) return [tsvHeader(columns), ...rows.map((r) => tsvRow(columns, r))].join('\n')
-  const cells = rows.map((r) => columns.map((c) => String(c.value(r))))
+  const cells = rows.map((r) => columns.map((c) => sanitize(c.value(r))))
   const c = colors(stream)
   const table = new Table({
     head: columns.map((col) => c.bold(col.header)),

@@ -7,7 +7,8 @@ import {ValidationError} from '../errors.js'
 import {KEY_LENGTH} from '../services/keys.js'
 import {parseApiUrl} from '../services/server-check.js'
 import {show} from '../services/validation.js'
-import {colors, formatWarning} from './format.js'
+import {colors, formatWarning, writeLine} from './format.js'
+import {jsonText, sanitize} from './sanitize.js'
 import {
   DEFAULT_API_URL,
   DEFAULT_MCP_CLIENT,
@@ -91,7 +92,7 @@ export class KeyOutput {
     const mcp = this.mcp ? mcpConfig(this.mcp.apiUrl, this.mcp.client, apiKey) : null
     if (this.sink) {
       this.sink.write(apiKey)
-      if (!json) process.stderr.write(`API key written to ${this.sink.path} (mode 0600).\n`)
+      if (!json) writeLine(process.stderr, `API key written to ${sanitize(this.sink.path)} (mode 0600).`)
       return {keyFile: this.sink.path, mcpConfig: null}
     }
     if (!json) {
@@ -99,10 +100,10 @@ export class KeyOutput {
       log('')
       log(`API key: ${c.bold(apiKey)}`)
       log('')
-      process.stderr.write(`${formatWarning(KEY_WARNING)}\n`)
+      writeLine(process.stderr, formatWarning(KEY_WARNING))
       if (mcp) {
         log('')
-        log(JSON.stringify(mcp, null, 2))
+        log(jsonText(mcp))
       }
     }
     return {keyFile: null, mcpConfig: mcp}

@@ -14,6 +14,7 @@ import {Writable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 import {Flags} from '@oclif/core'
 import {type Column, renderTable, tsvHeader, tsvRow} from './format.js'
+import {jsonSafe, sanitize, terminalSafe} from './sanitize.js'
 import {type StreamOut, stdout} from './stdout.js'
 
 export const PAGE_SIZE = 100
@@ -168,15 +169,17 @@ export function tableSink<R>(
   }
 }
 
-/** One line per row (e.g. a userId per line). */
+/** One line per row (e.g. a userId per line), sanitised: a value never starts another line. */
 export function lineSink<R>(line: (r: R) => string, opts: {out?: StreamOut} = {}): Sink<R> {
-  return textSink(opts.out ?? stdout(), {rows: (rows) => rows.map((r) => `${line(r)}\n`).join('')})
+  return textSink(opts.out ?? stdout(), {
+    rows: (rows) => rows.map((r) => `${sanitize(line(r))}\n`).join(''),
+  })
 }
 
 /** JSON Lines: one compact object per line. */
 export function jsonlSink<R>(toJson: (r: R) => unknown = (r) => r, opts: {out?: StreamOut} = {}): Sink<R> {
   return textSink(opts.out ?? stdout(), {
-    rows: (rows) => rows.map((r) => `${JSON.stringify(toJson(r))}\n`).join(''),
+    rows: (rows) => rows.map((r) => `${jsonSafe(JSON.stringify(toJson(r)))}\n`).join(''),
   })
 }
 
@@ -197,7 +200,7 @@ export function jsonSink<R>(
 ): Sink<R> {
   const quoted = JSON.stringify(MARK)
   const split = (value: unknown): [string, string] => {
-    const text = JSON.stringify(value, null, 2)
+    const text = jsonSafe(JSON.stringify(value, null, 2))
     const at = text.indexOf(quoted)
     return [text.slice(0, at), text.slice(at + quoted.length)]
   }
@@ -211,7 +214,7 @@ export function jsonSink<R>(
     rows(rows) {
       let text = ''
       for (const r of rows) {
-        const lines = JSON.stringify(toJson(r), null, 2).replaceAll('\n', `\n${inner}`)
+        const lines = jsonSafe(JSON.stringify(toJson(r), null, 2)).replaceAll('\n', `\n${inner}`)
         text += `${count === 0 ? '\n' : ',\n'}${inner}${lines}`
         count++
       }
@@ -227,19 +230,29 @@ export function jsonSink<R>(
 
 /**
  * CSV through csv-stringify's stream API (RFC 4180 quoting), piped to stdout
- * with backpressure at both ends.
+ * with backpressure at both ends. Safe for spreadsheets: `escape_formulas`
+ * prefixes a cell starting with =, +, -, @, tab or CR (and their full-width
+ * forms) with `'` (OWASP CSV injection); `raw` writes cells exactly. Exact in
+ * a pipe or file; on a terminal (`terminal`), control and bidi characters are
+ * shown escaped like any human-facing output.
  */
 export async function csvSink<R>(
   columns: readonly string[],
   record: (r: R) => Record<string, unknown>,
-  opts: {out?: StreamOut} = {},
+  opts: {out?: StreamOut; raw?: boolean; terminal?: boolean} = {},
 ): Promise<Sink<R>> {
   const out = opts.out ?? stdout()
   const {stringify} = await import('csv-stringify')
-  const stringifier = stringify({header: true, columns: [...columns], record_delimiter: 'unix'})
+  const stringifier = stringify({
+    header: true,
+    columns: [...columns],
+    record_delimiter: 'unix',
+    escape_formulas: !opts.raw,
+  })
+  const shown = (text: string) => (opts.terminal ? terminalSafe(text) : text)
   const target = new Writable({
     write(chunk: Buffer, _encoding, callback) {
-      out.write(chunk.toString()).then(
+      out.write(shown(chunk.toString())).then(
         (open) => callback(open ? null : new ReaderGoneError()),
         (error: Error) => callback(error),
       )

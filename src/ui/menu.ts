@@ -22,8 +22,10 @@ import {
   creationMessage,
   dbStatusLines,
   deactivationMessage,
+  deletionQuestion,
   deletionTable,
   memoryCountTable,
+  otherOwnersTable,
   pruneQuestion,
   pruneSummary,
   pruneVerb,
@@ -33,6 +35,7 @@ import {
   userDetails,
   userTable,
 } from './render.js'
+import {sanitize} from './sanitize.js'
 
 export interface MenuSession {
   database: Database
@@ -70,7 +73,9 @@ export const MENU: {name: string; value: string; run?: Action}[] = [
  * Ctrl-C or Esc at any prompt leaves (InterruptedError, exit 130).
  */
 export async function runMenu(session: MenuSession): Promise<void> {
-  session.warn(`openmemory: ${session.database.target.display} (from ${session.database.target.source})`)
+  session.warn(
+    `openmemory: ${sanitize(session.database.target.display)} (from ${session.database.target.source})`,
+  )
   let last = MENU[0].value
   for (;;) {
     session.warn('')
@@ -189,8 +194,8 @@ async function revokeAction(s: MenuSession): Promise<void> {
   const userId = await pickUser(s.database.db)
   const user = await showUser(s.database.db, userId)
   if (user.key?.status === 'active') {
-    s.log(`The key of ${userId} (${user.key.fingerprint}) will stop working at once.`)
-    if (!(await confirm(`Revoke the key of ${userId}?`))) {
+    s.log(`The key of ${sanitize(userId)} (${user.key.fingerprint}) will stop working at once.`)
+    if (!(await confirm(`Revoke the key of ${sanitize(userId)}?`))) {
       s.log('Cancelled; nothing changed.')
       return
     }
@@ -203,12 +208,14 @@ async function deleteAction(s: MenuSession): Promise<void> {
   const plan = await deleteUser(s.database.db, userId, {dryRun: true}, ctx(s, 'users delete'))
   s.log('Will delete:')
   s.log(deletionTable(plan))
-  if (!(await confirm(`Delete user ${userId} and ${plan.total - 1} related rows? This cannot be undone.`))) {
+  const others = otherOwnersTable(plan)
+  if (others) s.log(others)
+  if (!(await confirm(deletionQuestion(plan)))) {
     s.log('Cancelled; nothing deleted.')
     return
   }
   const r = await deleteUser(s.database.db, userId, {}, ctx(s, 'users delete'))
-  s.log(`Deleted user ${userId} (${r.total} rows).`)
+  s.log(`Deleted user ${sanitize(userId)} (${r.total} rows).`)
 }
 
 async function countAction(s: MenuSession): Promise<void> {
@@ -256,7 +263,7 @@ async function pruneAction(s: MenuSession): Promise<void> {
     const context = ctx(s, 'prune-inactive')
     const plan = await pruneInactive(database.db, {days, mode, dryRun: true}, context)
     const shown = plan.users.slice(0, 20)
-    for (const u of shown) s.log(`  ${u}`)
+    for (const u of shown) s.log(`  ${sanitize(u)}`)
     if (plan.users.length > shown.length) s.log(`  … and ${plan.users.length - shown.length} more`)
     s.log(`Dry run: ${plan.matched} user(s) inactive since ${plan.cutoff} would be ${pruneVerb(mode)}.`)
     if (plan.matched === 0) return

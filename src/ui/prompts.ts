@@ -9,6 +9,7 @@ import type {Separator as PromptSeparator} from '@inquirer/prompts'
 import type {Db} from '../db/client.js'
 import {InterruptedError, MissingInputError, NotFoundError, ValidationError} from '../errors.js'
 import {colors} from './format.js'
+import {sanitize, terminalSafe} from './sanitize.js'
 
 /**
  * Where prompts read and write. The defaults are the terminal (stdin, and
@@ -83,16 +84,18 @@ export async function askText(opts: {
   return guard((context) =>
     input(
       {
-        message: opts.message,
+        message: terminalSafe(opts.message),
         default: opts.default,
         validate: (v: string) => opts.validate?.(v) ?? true,
         // Validate as it is typed: the rule's message shows beside the value
         // until it is valid (Enter still refuses an invalid value).
         transformer: (value: string, {isFinal}: {isFinal: boolean}) => {
-          if (isFinal || value === '' || !opts.validate) return value
+          // What is typed is echoed: escaped, so a pasted escape sequence stays inert.
+          const shown = sanitize(value)
+          if (isFinal || value === '' || !opts.validate) return shown
           const problem = opts.validate(value)
           const c = colors(process.stderr)
-          return problem ? `${value}  ${c.red(`✗ ${problem}`)}` : `${value}  ${c.green('✓')}`
+          return problem ? `${shown}  ${c.red(`✗ ${problem}`)}` : `${shown}  ${c.green('✓')}`
         },
       },
       context,
@@ -108,7 +111,9 @@ export async function confirm(
   if (!isInteractive(opts.json))
     throw new MissingInputError('confirmation', 'pass --yes to run without a terminal')
   const prompts = await import('@inquirer/prompts')
-  return guard((context) => prompts.confirm({message, default: opts.default ?? false}, context))
+  return guard((context) =>
+    prompts.confirm({message: terminalSafe(message), default: opts.default ?? false}, context),
+  )
 }
 
 /**
@@ -180,8 +185,8 @@ export async function pickUser(db: Db, opts: {message?: string; json?: boolean} 
           const choices: (PromptSeparator | {value: string; short: string; name: string})[] = found.map(
             (u) => ({
               value: u.userId,
-              short: u.userId,
-              name: `${u.userId}${u.name ? `  ${u.name}` : ''}${u.email ? ` <${u.email}>` : ''}${u.deactivated ? '  (deactivated)' : ''}`,
+              short: sanitize(u.userId),
+              name: `${sanitize(u.userId)}${u.name ? `  ${sanitize(u.name)}` : ''}${u.email ? ` <${sanitize(u.email)}>` : ''}${u.deactivated ? '  (deactivated)' : ''}`,
             }),
           )
           if (found.length === PICK_LIMIT) choices.push(new Separator('  … more: type to narrow the list'))
@@ -202,7 +207,15 @@ export async function choose<T>(
   if (!isInteractive()) throw new MissingInputError('choice')
   const {select} = await import('@inquirer/prompts')
   return guard((context) =>
-    select<T>({message, choices, default: opts.default, pageSize: opts.pageSize ?? choices.length}, context),
+    select<T>(
+      {
+        message: terminalSafe(message),
+        choices: choices.map((c) => ({...c, name: sanitize(c.name)})),
+        default: opts.default,
+        pageSize: opts.pageSize ?? choices.length,
+      },
+      context,
+    ),
   )
 }
 

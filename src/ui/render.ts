@@ -15,6 +15,7 @@ import type {PruneMode, PruneResult} from '../services/prune.js'
 import type {DbStatusResult, SchemaKind} from '../services/status.js'
 import type {UserListItem, UsersCreateResult} from '../services/users.js'
 import {type Column, colors, formatDate, formatWarning, renderTable} from './format.js'
+import {sanitize as s} from './sanitize.js'
 
 /** `users list`: one row per user. */
 export const USER_COLUMNS: Column<UserListItem>[] = [
@@ -55,14 +56,14 @@ export const AUDIT_COLUMNS: Column<AuditRecord>[] = [
 export function userDetails(u: UsersShowResult): string {
   const c = colors()
   const lines = [
-    `${c.bold(u.userId)}  ${u.name ?? ''}${u.email ? ` <${u.email}>` : ''}`,
+    `${c.bold(s(u.userId))}  ${s(u.name)}${u.email ? ` <${s(u.email)}>` : ''}`,
     `  id:           ${u.id}`,
     `  created:      ${formatDate(u.createdAt, '-')}`,
     `  last active:  ${formatDate(u.lastActive)}`,
-    `  status:       ${u.deactivated ? c.yellow(`deactivated ${formatDate(u.deactivated.at)}${u.deactivated.reason ? ` (${u.deactivated.reason})` : ''}`) : c.green('active')}`,
+    `  status:       ${u.deactivated ? c.yellow(`deactivated ${formatDate(u.deactivated.at)}${u.deactivated.reason ? ` (${s(u.deactivated.reason)})` : ''}`) : c.green('active')}`,
     u.key
       ? `  key:          ${u.key.status === 'active' ? c.green('active') : c.red('revoked')}, fingerprint ${u.key.fingerprint}, created ${formatDate(u.key.createdAt, '-')}, last used ${formatDate(u.key.lastUsed)}`
-      : `  key:          ${c.red('none')} (run 'openmemory keys rotate ${u.userId}' to issue one)`,
+      : `  key:          ${c.red('none')} (run 'openmemory keys rotate ${s(u.userId)}' to issue one)`,
     '',
     '  memories by state, per app:',
   ]
@@ -105,36 +106,62 @@ export function deletionTable(r: DeleteResult): string {
   )
 }
 
+/**
+ * `users delete`: the other users whose rows go too (memories they wrote
+ * through the deleted user's apps), by owner; empty when there are none.
+ */
+export function otherOwnersTable(r: Pick<DeleteResult, 'otherOwners'>): string {
+  if (r.otherOwners.length === 0) return ''
+  const n = r.otherOwners.reduce((a, o) => a + o.memories, 0)
+  return [
+    `Including ${n} memor${n === 1 ? 'y' : 'ies'} of ${r.otherOwners.length} other user(s), written through these apps (cross-user rows, see 'openmemory db verify'):`,
+    renderTable(r.otherOwners, [
+      {header: 'OWNER', value: (o) => o.userId},
+      {header: 'MEMORIES', value: (o) => o.memories, align: 'right'},
+    ]),
+  ].join('\n')
+}
+
+/** The confirmation question before `users delete`, from its dry run. */
+export function deletionQuestion(r: Pick<DeleteResult, 'userId' | 'total' | 'otherOwners'>): string {
+  const others = r.otherOwners.length
+    ? `, including ${r.otherOwners.reduce((a, o) => a + o.memories, 0)} memories of other users (${r.otherOwners.map((o) => s(o.userId)).join(', ')})`
+    : ''
+  return `Delete user ${s(r.userId)} and ${r.total - 1} related rows${others}? This cannot be undone.`
+}
+
 /** `users deactivate`: what was (or, in a dry run, would be) switched off. */
 function switchedOff(r: DeactivateResult): string {
-  return `${r.keyDeactivated ? 'key' : 'no active key'}, ${r.appsDeactivated.length ? `apps ${r.appsDeactivated.join(', ')}` : 'no active apps'}`
+  return `${r.keyDeactivated ? 'key' : 'no active key'}, ${r.appsDeactivated.length ? `apps ${r.appsDeactivated.map(s).join(', ')}` : 'no active apps'}`
 }
 
 /** The confirmation question before a deactivation, from its dry run. */
 export function deactivationQuestion(r: DeactivateResult): string {
-  return `Deactivate ${r.userId}, switching off ${switchedOff(r)}? (Memories are kept; 'users reactivate' undoes it.)`
+  return `Deactivate ${s(r.userId)}, switching off ${switchedOff(r)}? (Memories are kept; 'users reactivate' undoes it.)`
 }
 
 export function deactivationMessage(r: DeactivateResult): string {
   const what = switchedOff(r)
-  if (!r.changed) return `User ${r.userId} is already deactivated; nothing changed.`
-  if (r.dryRun) return `Would deactivate ${r.userId}: ${what}. Nothing changed (dry run).`
-  return `Deactivated ${r.userId}: ${what} switched off. Undo with 'openmemory users reactivate ${r.userId}'.`
+  const who = s(r.userId)
+  if (!r.changed) return `User ${who} is already deactivated; nothing changed.`
+  if (r.dryRun) return `Would deactivate ${who}: ${what}. Nothing changed (dry run).`
+  return `Deactivated ${who}: ${what} switched off. Undo with 'openmemory users reactivate ${who}'.`
 }
 
 /** `users reactivate`. */
 export function reactivationMessage(r: ReactivateResult): string {
-  if (!r.changed) return `User ${r.userId} is not deactivated; nothing changed.`
-  const apps = r.appsReactivated.length ? `apps ${r.appsReactivated.join(', ')}` : 'no apps'
-  return `Reactivated ${r.userId}: ${r.keyReactivated ? 'key' : 'key unchanged'}, ${apps} restored.`
+  if (!r.changed) return `User ${s(r.userId)} is not deactivated; nothing changed.`
+  const apps = r.appsReactivated.length ? `apps ${r.appsReactivated.map(s).join(', ')}` : 'no apps'
+  return `Reactivated ${s(r.userId)}: ${r.keyReactivated ? 'key' : 'key unchanged'}, ${apps} restored.`
 }
 
 /** `keys revoke`. */
 export function revocationMessage(r: KeysRevokeResult): string {
-  if (r.keyStatus === 'none') return `User ${r.userId} has no key; nothing changed.`
-  if (!r.changed) return `The key of ${r.userId} (${r.keyFingerprint}) is already revoked; nothing changed.`
-  if (r.dryRun) return `Would revoke the key of ${r.userId} (${r.keyFingerprint}). Nothing changed (dry run).`
-  return `Revoked the key of ${r.userId} (${r.keyFingerprint}); it no longer authenticates.`
+  const who = s(r.userId)
+  if (r.keyStatus === 'none') return `User ${who} has no key; nothing changed.`
+  if (!r.changed) return `The key of ${who} (${r.keyFingerprint}) is already revoked; nothing changed.`
+  if (r.dryRun) return `Would revoke the key of ${who} (${r.keyFingerprint}). Nothing changed (dry run).`
+  return `Revoked the key of ${who} (${r.keyFingerprint}); it no longer authenticates.`
 }
 
 /** `keys rotate`: the line on stdout, and the warning (stderr) when the new key stays inactive. */
@@ -143,11 +170,11 @@ export function rotationMessage(r: Pick<KeysRotateResult, 'userId' | 'previousFi
   warning: string | null
 } {
   return {
-    line: `Rotated the key of ${r.userId}${r.previousFingerprint ? ` (old key ${r.previousFingerprint} no longer works)` : ' (it had no key row; one was added)'}.`,
+    line: `Rotated the key of ${s(r.userId)}${r.previousFingerprint ? ` (old key ${r.previousFingerprint} no longer works)` : ' (it had no key row; one was added)'}.`,
     warning: r.active
       ? null
       : formatWarning(
-          `${r.userId} is deactivated: the new key stays inactive until 'openmemory users reactivate ${r.userId}'.`,
+          `${s(r.userId)} is deactivated: the new key stays inactive until 'openmemory users reactivate ${s(r.userId)}'.`,
         ),
   }
 }
@@ -189,10 +216,10 @@ const SCHEMA_MEANINGS: Record<SchemaKind, string> = {
 export function dbStatusLines(status: DbStatusResult): string {
   const c = colors()
   const lines = [
-    `Target:      ${status.target} (from ${status.source})`,
+    `Target:      ${s(status.target)} (from ${status.source})`,
     `Server:      PostgreSQL ${status.serverVersion} (${status.driver})`,
     `Schema:      ${status.schema} (${SCHEMA_MEANINGS[status.schema]})`,
-    `States:      ${status.memoryStates.join(', ') || '-'}`,
+    `States:      ${status.memoryStates.map(s).join(', ') || '-'}`,
     `Migrations:  ${status.appliedMigrations.length} applied, ${status.pendingMigrations.length} pending${status.pendingMigrations.length ? ` (${status.pendingMigrations.join(', ')}): run 'openmemory db migrate'` : ''}`,
   ]
   if (status.missing.length > 0)
@@ -206,7 +233,9 @@ export function dbStatusLines(status: DbStatusResult): string {
   } else {
     lines.push(`Compatible:  ${c.red('no')}`)
     for (const i of status.incompatibilities) {
-      lines.push(`  - ${i.table}${i.column ? `.${i.column}` : ''}: expected ${i.expected}, found ${i.found}`)
+      lines.push(
+        `  - ${s(i.table)}${i.column ? `.${s(i.column)}` : ''}: expected ${s(i.expected)}, found ${s(i.found)}`,
+      )
     }
   }
   if (status.indexSuggestions.length > 0) {
@@ -242,7 +271,7 @@ function capitalise(s: string): string {
 
 /** `users create`: the line before the key. */
 export function creationMessage(r: Pick<UsersCreateResult, 'userId' | 'name' | 'email' | 'app'>): string {
-  return `Created user ${r.userId} (${r.name}${r.email ? ` <${r.email}>` : ''}) with app '${r.app.name}'.`
+  return `Created user ${s(r.userId)} (${s(r.name)}${r.email ? ` <${s(r.email)}>` : ''}) with app '${s(r.app.name)}'.`
 }
 
 /**

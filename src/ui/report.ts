@@ -6,6 +6,7 @@
  */
 import type {OpenMemoryError} from '../errors.js'
 import {formatError} from './format.js'
+import {jsonText} from './sanitize.js'
 
 /** `startedAt` (ISO, milliseconds) and `durationMs`: every run's JSON carries them. */
 export function runTimes(startedAt: Date, now: Date = new Date()): {startedAt: string; durationMs: number} {
@@ -32,7 +33,7 @@ export function errorJson(error: OpenMemoryError, startedAt: Date): Record<strin
  */
 export function reportError(error: OpenMemoryError, opts: {json: boolean; startedAt: Date}): void {
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify(errorJson(error, opts.startedAt), null, 2)}\n`)
+    process.stdout.write(`${jsonText(errorJson(error, opts.startedAt))}\n`)
   } else {
     process.stderr.write(`${formatError(error.message)}\n`)
   }

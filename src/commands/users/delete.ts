@@ -3,7 +3,8 @@ import {BaseCommand} from '../../base-command.js'
 import {defaultContext} from '../../services/context.js'
 import {type DeleteResult, deleteUser} from '../../services/lifecycle.js'
 import {assertCanConfirm, confirm, requireUserId} from '../../ui/prompts.js'
-import {deletionTable} from '../../ui/render.js'
+import {deletionQuestion, deletionTable, otherOwnersTable} from '../../ui/render.js'
+import {sanitize as s} from '../../ui/sanitize.js'
 import {userIdArg} from '../../ui/user-id-arg.js'
 
 export type UsersDeleteResult = DeleteResult & {cancelled: boolean}
@@ -13,6 +14,8 @@ export default class UsersDelete extends BaseCommand {
 
   static description =
     `Deletes the user, their key, apps and memories, and every row that references those memories or the user (memory_categories, and memory_access_logs and memory_status_history where those tables exist). This cannot be undone: consider 'users deactivate' instead.
+
+Memories other users wrote through this user's apps (cross-user rows, which 'db verify' reports) go with the apps: the preview and the question list them by owner, the JSON result has them as otherOwners, and each owner gets an audit row of their own.
 
 On a terminal it asks for confirmation; without one, --yes is required.`
 
@@ -43,19 +46,17 @@ On a terminal it asks for confirmation; without one, --yes is required.`
     }
     if (!flags.yes) {
       // Fail before showing anything when there is no terminal to ask on.
-      assertCanConfirm({yes: flags.yes, json, action: `delete user ${userId}`})
+      assertCanConfirm({yes: flags.yes, json, action: `delete user ${s(userId)}`})
       const plan = await deleteUser(db, userId, {dryRun: true}, ctx)
       this.printRows(plan, 'Will delete')
-      const ok = await confirm(
-        `Delete user ${userId} and ${plan.total - 1} related rows? This cannot be undone.`,
-      )
+      const ok = await confirm(deletionQuestion(plan))
       if (!ok) {
         this.log('Cancelled; nothing deleted.')
         return {...plan, cancelled: true}
       }
     }
     const r = await deleteUser(db, userId, {}, ctx)
-    this.log(`Deleted user ${userId} (${r.total} rows).`)
+    this.log(`Deleted user ${s(userId)} (${r.total} rows).`)
     return {...r, cancelled: false}
   }
 
@@ -63,5 +64,7 @@ On a terminal it asks for confirmation; without one, --yes is required.`
     if (this.jsonEnabled()) return
     this.log(`${verb}:`)
     this.log(deletionTable(r))
+    const others = otherOwnersTable(r)
+    if (others) this.log(others)
   }
 }

@@ -1,5 +1,6 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
+import {ValidationError} from '../../errors.js'
 import {defaultContext} from '../../services/context.js'
 import {countUsers, streamUsers, USER_SORTS, type UserListItem, type UserSort} from '../../services/users.js'
 import {DAYS_MAX, LIMIT_MAX} from '../../services/validation.js'
@@ -26,7 +27,7 @@ export default class UsersList extends BaseCommand {
 
 Sorting: user-id (A-Z, the default), created (newest first), last-active (most recent first), memories (most first).
 
---format csv prints CSV with a header (columns userId, name, email, keyStatus, deactivated, activeMemories, apps (joined with ;), createdAt, lastActive, id). --format ui-profile prints a JSON array of the web UI's defaultUsers entries: {id, name, displayName, isActive, createdAt}, where id and name are the userId and isActive means the key is active and the user not deactivated.`
+--format csv prints CSV with a header (columns userId, name, email, keyStatus, deactivated, activeMemories, apps (joined with ;), createdAt, lastActive, id). A cell that starts with =, +, -, @, a tab or a carriage return gets a leading ' so a spreadsheet shows it as text instead of running it as a formula (OWASP CSV injection); --csv-raw writes cells exactly. --format ui-profile prints a JSON array of the web UI's defaultUsers entries: {id, name, displayName, isActive, createdAt}, where id and name are the userId and isActive means the key is active and the user not deactivated.`
 
   static examples = [
     '<%= config.bin %> <%= command.id %>',
@@ -57,12 +58,18 @@ Sorting: user-id (A-Z, the default), created (newest first), last-active (most r
       default: 'table',
       exclusive: ['json', 'jsonl'],
     }),
+    'csv-raw': Flags.boolean({
+      summary:
+        "With --format csv: write cells exactly, without the leading ' that keeps spreadsheets from running them as formulas.",
+    }),
     ...listingFlags,
   }
 
   async run(): Promise<void> {
     const {flags} = await this.parse(UsersList)
     const format = flags.format as ListFormat
+    if (flags['csv-raw'] && format !== 'csv')
+      throw new ValidationError('--csv-raw only applies to --format csv.')
     const plan = planListing({
       format:
         this.jsonEnabled() || format === 'ui-profile'
@@ -86,7 +93,10 @@ Sorting: user-id (A-Z, the default), created (newest first), last-active (most r
           : plan.format === 'jsonl'
             ? jsonlSink()
             : plan.format === 'csv'
-              ? await csvSink(CSV_COLUMNS, userCsvRecord)
+              ? await csvSink(CSV_COLUMNS, userCsvRecord, {
+                  raw: flags['csv-raw'],
+                  terminal: Boolean(process.stdout.isTTY),
+                })
               : process.stdout.isTTY
                 ? tableSink(USER_COLUMNS, {empty: 'No users found.'})
                 : tsvSink(USER_COLUMNS)

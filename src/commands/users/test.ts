@@ -4,6 +4,7 @@ import {CheckFailedError, ServerUnreachableError} from '../../errors.js'
 import {DEFAULT_TIMEOUT_SECONDS, testUser, type UsersTestResult} from '../../services/server-check.js'
 import {formatStep} from '../../ui/checks.js'
 import {readKey} from '../../ui/read-key.js'
+import {sanitize} from '../../ui/sanitize.js'
 import {DEFAULT_API_URL} from '../../ui/secrets.js'
 import {existingUserArg} from '../../ui/user-id-arg.js'
 
@@ -65,7 +66,9 @@ Exit codes: 0 every step passed; 1 a step failed (the message names it and why);
       write: flags.write,
       timeoutMs: flags.timeout * 1000,
     })
-    this.log(`Testing ${result.userId} (key ${result.keyFingerprint}) against ${result.apiUrl}`)
+    this.log(
+      `Testing ${sanitize(result.userId)} (key ${result.keyFingerprint}) against ${sanitize(result.apiUrl)}`,
+    )
     for (const step of result.steps) this.log(formatStep(step))
     if (result.outcome === 'passed') return result
 
