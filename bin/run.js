@@ -1,10 +1,15 @@
 #!/usr/bin/env node
+import {fileURLToPath} from 'node:url'
+
 // Stack traces map to the TypeScript sources when DEBUG is set (dist/ ships source maps).
 if (process.env.DEBUG) process.setSourceMapsEnabled(true)
 const {execute} = await import('../dist/cli.js')
 
 // No arguments: the interactive command (a menu on a terminal, else the help).
+// userPlugins: false: oclif would otherwise load "user plugins" listed in a
+// package.json in its data folder (~/.local/share/openmemory, or
+// OPENMEMORY_DATA_DIR, which it also reads): never run code from there.
 await execute({
-  dir: import.meta.url,
+  loadOptions: {root: fileURLToPath(import.meta.url), userPlugins: false},
   args: process.argv.length > 2 ? undefined : ['interactive', '--or-help'],
 })

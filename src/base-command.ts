@@ -56,11 +56,11 @@ export abstract class BaseCommand extends Command {
   /** Where the database is, without opening it. */
   protected async target(): Promise<DatabaseTarget> {
     if (!this.targetCache) {
-      const {resolveTarget} = await import('./db/client.js')
+      const {defaultDataDir, resolveTarget} = await import('./db/client.js')
       this.targetCache = resolveTarget({
         flag: this.databaseUrlFlag,
         env: process.env,
-        defaultDataDir: this.config.dataDir,
+        defaultDataDir: defaultDataDir(process.env),
       })
     }
     return this.targetCache

@@ -4,7 +4,8 @@
  * Only the chosen driver is imported: postgres.js for a URL, PGlite for the
  * embedded database. Nothing connects at import time.
  */
-import {existsSync, mkdirSync} from 'node:fs'
+import {mkdirSync} from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {type SQL, sql as sqlTag} from 'drizzle-orm'
@@ -37,6 +38,20 @@ export type DatabaseTarget =
   | {kind: 'pglite'; dataDir: string; source: TargetSource; display: string}
 
 export {maskUrl}
+
+/**
+ * The tool's own data directory: `$XDG_DATA_HOME/openmemory`, else
+ * `~/.local/share/openmemory` (`%LOCALAPPDATA%\\openmemory` on Windows). The
+ * embedded database is `pgdata` inside it unless OPENMEMORY_DATA_DIR names
+ * another folder. Worked out here, not taken from oclif, which would read
+ * OPENMEMORY_DATA_DIR as its own data folder (blank included).
+ */
+export function defaultDataDir(env: NodeJS.ProcessEnv, home = os.homedir()): string {
+  const xdg = env.XDG_DATA_HOME?.trim()
+  const base =
+    xdg || (process.platform === 'win32' && env.LOCALAPPDATA?.trim()) || path.join(home, '.local', 'share')
+  return path.join(base, 'openmemory')
+}
 
 /** Pure: decide the target from a flag and the environment, in the docs/contract.md §3 order. */
 export function resolveTarget(opts: {
@@ -199,16 +214,28 @@ async function openPostgres(
   return database
 }
 
+/** The PostgreSQL major version PGlite embeds (the PG_VERSION of the clusters it makes). */
+export const PGLITE_PG_VERSION = '18'
+
 async function openPglite(
   target: Extract<DatabaseTarget, {kind: 'pglite'}>,
   opts: OpenOptions,
 ): Promise<Database> {
-  const {lockDataDir} = await import('./lock.js')
-  const fresh = !existsSync(path.join(target.dataDir, 'PG_VERSION'))
+  const [{lockDataDir}, {prepareDataDir, tightenPermissions}] = await Promise.all([
+    import('./lock.js'),
+    import('./datadir.js'),
+  ])
   mkdirSync(path.dirname(target.dataDir), {recursive: true, mode: 0o700})
   const release = await lockDataDir(target.dataDir, opts.lockWaitMs ?? 15_000)
+  // Every file PGlite creates is private (0600, folders 0700), whatever the user's umask.
+  const savedUmask = process.umask(0o077)
+  const restore = async () => {
+    process.umask(savedUmask)
+    await release()
+  }
   try {
-    if (fresh)
+    const prepared = prepareDataDir(target.dataDir, {pgVersion: PGLITE_PG_VERSION, notify: opts.notify})
+    if (prepared.state === 'new')
       opts.notify?.(`Creating the embedded database in ${target.dataDir} (first run, a few seconds)...`)
     const [{PGlite}, {drizzle}] = await Promise.all([
       import('@electric-sql/pglite'),
@@ -216,13 +243,19 @@ async function openPglite(
     ])
     let client: InstanceType<typeof PGlite>
     try {
-      client = await PGlite.create(target.dataDir)
+      client = await PGlite.create(target.dataDir, {
+        // The CLI runs one short session: 16 MB of shared buffers instead of 128 MB
+        // cuts peak RSS by about 120 MiB and the start-up's memory clearing with it.
+        startParams: [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'],
+      })
     } catch (error) {
       throw new DatabaseUnavailableError(
         `Cannot open the embedded database at ${target.dataDir}: ${(error as Error).message ?? 'unknown error'}.`,
         error,
       )
     }
+    // initdb has finished: the cluster is complete.
+    prepared.completed()
     const db = drizzle({client, schema, logger: queryLogger(opts)}) as unknown as Db
     const database: Database = {
       db,
@@ -230,13 +263,16 @@ async function openPglite(
       dialect: 'pglite',
       rows: async (query, on) => resultRows(await (on ?? db).execute(query)),
       cursor: sqlCursor(db),
-      // The whole data directory is held by this process's file lock.
+      // The whole data directory is held by this process's lock.
       tryRunLock: async () => true,
       async close() {
         try {
           await client.close()
+          // PGlite's own umask lets a few files (pg_internal.init) through as 0644; inside the
+          // 0700 folder nobody else can reach them, and at rest they are 0600 too.
+          tightenPermissions(target.dataDir)
         } finally {
-          await release()
+          await restore()
         }
       },
     }
@@ -249,7 +285,7 @@ async function openPglite(
     }
     return database
   } catch (error) {
-    await release().catch(() => {})
+    await restore().catch(() => {})
     throw error
   }
 }
@@ -267,6 +303,8 @@ export async function runMigrations(database: Database): Promise<{applied: strin
   }
   const all = readMigrationFiles(config)
   const {db} = database
+  // Nothing to do (the common case, on every open of the embedded database): skip drizzle's pass.
+  if (await upToDate(database, all)) return {applied: []}
   if (database.dialect === 'postgres') {
     await db.execute(sqlTag`select pg_advisory_lock(${advisoryKey('migrate')})`)
   }
@@ -291,6 +329,26 @@ export async function runMigrations(database: Database): Promise<{applied: strin
       await db.execute(sqlTag`select pg_advisory_unlock(${advisoryKey('migrate')})`)
     }
   }
+}
+
+/**
+ * Whether the database records exactly the shipped migrations: as many rows
+ * as migrations, the newest with the newest migration's time and hash.
+ */
+async function upToDate(database: Database, all: {folderMillis: number; hash: string}[]): Promise<boolean> {
+  const latest = all.at(-1)
+  if (!latest) return true
+  const [exists] = await database.rows<{present: boolean}>(
+    sqlTag`select to_regclass(${`${MIGRATIONS_SCHEMA}.${MIGRATIONS_TABLE}`}) is not null as present`,
+  )
+  if (!exists?.present) return false
+  const [row] = await database.rows<{n: number; hash: string | null; created_at: string | number | null}>(
+    sqlTag.raw(
+      `select count(*)::int as n, (array_agg(hash order by created_at desc))[1] as hash,
+              max(created_at) as created_at from "${MIGRATIONS_SCHEMA}"."${MIGRATIONS_TABLE}"`,
+    ),
+  )
+  return row?.n === all.length && row.hash === latest.hash && Number(row.created_at) === latest.folderMillis
 }
 
 /** `created_at` (the migration's folder time) of every applied migration; empty when none. */

@@ -9,6 +9,7 @@ import path from 'node:path'
 import {sql} from 'drizzle-orm'
 import postgres from 'postgres'
 import {type Database, type DatabaseTarget, openDatabase} from '../../src/db/client.js'
+import {tightenPermissions} from '../../src/db/datadir.js'
 
 export const ADMIN_URL = process.env.OPENMEMORY_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 export const FIXTURES = path.resolve(import.meta.dirname, '../fixtures')
@@ -99,6 +100,7 @@ export async function createTestDatabase(driver: DriverName, fixture?: Fixture):
       } finally {
         await pg.close()
       }
+      tightenPermissions(dataDir)
     }
   } catch (error) {
     rmSync(dir, {recursive: true, force: true})

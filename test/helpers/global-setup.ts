@@ -80,6 +80,9 @@ export default async function setup() {
     const pg = await PGlite.create(dataDir)
     await pg.query('select 1')
     await pg.close()
+    // Private, as the CLI keeps its own (else every copy's first open would say it tightened them).
+    const {tightenPermissions} = await import('../../src/db/datadir.js')
+    tightenPermissions(dataDir)
     process.env.OPENMEMORY_TEST_PGLITE_TEMPLATE = dataDir
   } catch (error) {
     await teardown()

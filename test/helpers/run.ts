@@ -55,12 +55,16 @@ export async function runCommand<T = unknown>(
 /** Run the built CLI as a user would: a child process, no terminal. */
 export function runBin(
   argv: string[],
-  opts: {env?: Record<string, string | undefined>; input?: string; timeoutMs?: number} = {},
+  opts: {env?: Record<string, string | undefined>; input?: string; timeoutMs?: number; cwd?: string} = {},
 ): Promise<{stdout: string; stderr: string; exitCode: number | null; signal: NodeJS.Signals | null}> {
   return new Promise((resolve, reject) => {
     const env: Record<string, string> = {}
     for (const [k, v] of Object.entries({...process.env, ...opts.env})) if (v !== undefined) env[k] = v
-    const child = spawn(process.execPath, [BIN, ...argv], {env, stdio: ['pipe', 'pipe', 'pipe']})
+    const child = spawn(process.execPath, [BIN, ...argv], {
+      env,
+      cwd: opts.cwd,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => {
