@@ -2,9 +2,9 @@
  * Users: create (user + hashed key + default app, one transaction) and list
  * (one query whatever the number of users).
  */
-import {asc, eq, type SQL, sql} from 'drizzle-orm'
+import {and, asc, desc, eq, type SQL, sql} from 'drizzle-orm'
 import {advisoryKey, type Database, type Db} from '../db/client.js'
-import {apiKeys, apps, deactivations, memories, users} from '../db/schema.js'
+import {apiKeys, apps, auditLog, deactivations, memories, users} from '../db/schema.js'
 import {fetchSize, utcIso} from '../db/stream.js'
 import {ConflictError} from '../errors.js'
 import {recordAudit} from './audit.js'
@@ -22,6 +22,8 @@ export interface CreateUserInput {
   email?: string
   keyLength?: number
   appName?: string
+  /** Create even if this tool deleted a user with this id before (the vector store may still hold its memories). */
+  reuseDeletedId?: boolean
 }
 
 export interface UsersCreateResult {
@@ -33,6 +35,8 @@ export interface UsersCreateResult {
   keyFingerprint: string
   app: {id: string; name: string}
   createdAt: string
+  /** When the id belonged to a user this tool deleted (created anyway with --reuse-deleted-id): that deletion's time. */
+  reusedDeletedId: string | null
 }
 
 /** Validate everything before touching the database; throws ValidationError (exit 2). */
@@ -82,10 +86,13 @@ export async function createUser(
   const keyHash = hashKey(apiKey)
   const now = ctx.now()
   const ids = {user: ctx.uuid(), key: ctx.uuid(), app: ctx.uuid()}
+  let reused: string | null = null
 
   await db.transaction(async (tx) => {
     await lockUsers(tx)
     await assertUserAvailable(tx, v.userId, v.email)
+    reused = await deletedEarlier(tx, v.userId)
+    if (reused && !input.reuseDeletedId) throw deletedIdConflict(v.userId, reused)
     await tx.insert(users).values({
       id: ids.user,
       userId: v.userId,
@@ -129,7 +136,31 @@ export async function createUser(
     keyFingerprint: fingerprint(keyHash),
     app: {id: ids.app, name: v.appName},
     createdAt: now.toISOString(),
+    reusedDeletedId: reused,
   }
+}
+
+/** When this tool last deleted a user with this id (its audit trail), or null. */
+export async function deletedEarlier(db: Db, userId: string): Promise<string | null> {
+  const [row] = await db
+    .select({at: auditLog.at})
+    .from(auditLog)
+    .where(and(eq(auditLog.targetUserId, userId), eq(auditLog.outcome, 'deleted')))
+    .orderBy(desc(auditLog.at))
+    .limit(1)
+  return row ? row.at.toISOString() : null
+}
+
+/**
+ * The server's vector store (mem0 on Qdrant) keys memories by the userId
+ * string and this tool cannot reach it: a new user with a deleted user's id
+ * would find the old user's memories through search.
+ */
+function deletedIdConflict(userId: string, at: string | null): ConflictError {
+  return new ConflictError(
+    `userId '${userId}' belonged to a user this tool deleted (${at}); the server's vector store keys memories by userId, so a new '${userId}' would find the old user's memories through search. Delete that user's vector-store points first (Qdrant: delete points by filter on payload user_id = '${userId}'), then pass --reuse-deleted-id; or choose another userId.`,
+    ['openmemory audit list --user ' + userId],
+  )
 }
 
 // ---------------------------------------------------------------------------

@@ -282,3 +282,9 @@ export function creationMessage(r: Pick<UsersCreateResult, 'userId' | 'name' | '
  */
 export const MCP_SESSION_NOTE =
   'New logins and API requests with the old key are refused at once, but an MCP client session already open (GET /mcp/<client>/sse) keeps working until the client reconnects: restart it, or the server, to cut it off.'
+
+/** After `users delete`: what this tool cannot reach, and how to remove it. */
+export function vectorStoreNote(userId: string): string {
+  const filter = JSON.stringify({filter: {must: [{key: 'user_id', match: {value: userId}}]}})
+  return `The server's vector store (mem0 on Qdrant) still holds this user's memory points, keyed by user_id '${userId}'; this tool cannot reach it. Remove them with Qdrant's delete-points by filter: POST /collections/<collection>/points/delete ${filter}. Until then 'users create ${userId}' refuses the id (--reuse-deleted-id overrides).`
+}

@@ -3,6 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 import UsersCreate from '../../src/commands/users/create.js'
+import UsersDelete from '../../src/commands/users/delete.js'
 import UsersList from '../../src/commands/users/list.js'
 import {createTestDatabase, type TestDatabase} from '../helpers/databases.js'
 import {runCommand} from '../helpers/run.js'
@@ -62,7 +63,10 @@ describe('users create (command)', () => {
         'keyFingerprint',
         'mcpConfig',
         'name',
+        'reusedDeletedId',
         'userId',
+        'startedAt',
+        'durationMs',
       ].sort(),
     )
     expect(out).toMatchObject({userId: 'dana', name: 'Dana', email: null, app: {name: 'default'}})
@@ -97,6 +101,35 @@ describe('users create (command)', () => {
   // mcp_config = {"mcpServers": {"openmemory": {"command": "npx", "args": ["-y", "supergateway",
   // "--sse", "<api>/mcp/claude/sse", "--oauth2Bearer", api_key]}}}; its MCP endpoint is
   // GET /mcp/{client}/sse (api/app/mcp_server.py line 32 @1882743f).
+  // The server's vector store keys memories by the userId string (memory_client.add(...,
+  // user_id=current_user.user_id) and .search(..., user_id=...): api/app/routers/memories.py
+  // lines 94-103 and 470-474 @65edc725), and this tool cannot reach it.
+  it('refuses to hand a deleted id to someone else (exit 4) unless --reuse-deleted-id, which warns', async () => {
+    expect((await runCommand(UsersCreate, ['olga', '--database-url', url])).exitCode).toBe(0)
+    const del = await runCommand(UsersDelete, ['olga', '--yes', '--database-url', url])
+    expect(del.exitCode).toBe(0)
+    expect(del.stderr).toContain("keyed by user_id 'olga'")
+    expect(del.stderr).toContain(
+      'POST /collections/<collection>/points/delete {"filter":{"must":[{"key":"user_id","match":{"value":"olga"}}]}}',
+    )
+    const again = await runCommand(UsersCreate, ['olga', '--database-url', url])
+    expect(again.exitCode).toBe(4)
+    expect(again.stderr.trim().split('\n')).toHaveLength(1)
+    expect(again.stderr).toContain("userId 'olga' belonged to a user this tool deleted")
+    expect(again.stderr).toContain('--reuse-deleted-id')
+    let d = await td.open()
+    expect(await count(d, 'users')).toBe(0)
+    await d.close()
+    const reused = await runCommand(UsersCreate, ['olga', '--reuse-deleted-id', '--database-url', url])
+    expect(reused.exitCode, reused.stderr).toBe(0)
+    expect(reused.stderr).toContain("userId 'olga' belonged to a user this tool deleted")
+    d = await td.open()
+    expect(await count(d, 'users')).toBe(1)
+    await d.close()
+    const fresh = await runCommand(UsersCreate, ['pavel', '--json', '--database-url', url])
+    expect(JSON.parse(fresh.stdout).reusedDeletedId).toBeNull()
+  })
+
   it('prints the server register endpoint mcpServers JSON with --mcp-config', async () => {
     const r = await runCommand(UsersCreate, [
       'gina',

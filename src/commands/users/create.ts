@@ -2,6 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
 import {defaultContext} from '../../services/context.js'
 import {createUser, DEFAULT_APP, type UsersCreateResult, validateCreateUser} from '../../services/users.js'
+import {formatWarning} from '../../ui/format.js'
 import {type KeyDelivery, KeyOutput, keyFlags} from '../../ui/key-output.js'
 import {askNewUser} from '../../ui/prompts.js'
 import {creationMessage} from '../../ui/render.js'
@@ -34,6 +35,11 @@ On a terminal, a missing userId (and then name and email) is asked for.`
   static flags = {
     ...keyFlags,
     app: Flags.string({summary: 'Name of the app created for the user.', default: DEFAULT_APP}),
+    'reuse-deleted-id': Flags.boolean({
+      summary: 'Create even if this tool deleted a user with this id before (warns).',
+      description:
+        "The server's vector store (mem0 on Qdrant) keys memories by userId and this tool cannot reach it: delete the old user's points first (Qdrant: delete points by filter on payload user_id).",
+    }),
   }
 
   async run(): Promise<UsersCreateCommandResult> {
@@ -56,7 +62,14 @@ On a terminal, a missing userId (and then name and email) is asked for.`
     try {
       result = await createUser(
         await this.db(),
-        {userId, name, email, keyLength: flags['key-length'], appName: flags.app},
+        {
+          userId,
+          name,
+          email,
+          keyLength: flags['key-length'],
+          appName: flags.app,
+          reuseDeletedId: flags['reuse-deleted-id'],
+        },
         ctx,
       )
     } catch (error) {
@@ -65,6 +78,11 @@ On a terminal, a missing userId (and then name and email) is asked for.`
     }
 
     this.log(creationMessage(result))
+    if (result.reusedDeletedId) {
+      process.stderr.write(
+        `${formatWarning(`userId '${result.userId}' belonged to a user this tool deleted (${result.reusedDeletedId}): if that user's vector-store points were not deleted (Qdrant: delete points by filter on payload user_id), '${result.userId}' will find the old memories through search.`)}\n`,
+      )
+    }
     const delivery = output.deliver(result.apiKey, json, (line) => this.log(line))
     return {...result, apiKey: delivery.keyFile ? null : result.apiKey, ...delivery}
   }

@@ -3,7 +3,7 @@ import {BaseCommand} from '../../base-command.js'
 import {defaultContext} from '../../services/context.js'
 import {type DeleteResult, deleteUser} from '../../services/lifecycle.js'
 import {assertCanConfirm, confirm, requireUserId} from '../../ui/prompts.js'
-import {deletionQuestion, deletionTable, otherOwnersTable} from '../../ui/render.js'
+import {deletionQuestion, deletionTable, otherOwnersTable, vectorStoreNote} from '../../ui/render.js'
 import {sanitize as s} from '../../ui/sanitize.js'
 import {userIdArg} from '../../ui/user-id-arg.js'
 
@@ -57,6 +57,7 @@ On a terminal it asks for confirmation; without one, --yes is required.`
     }
     const r = await deleteUser(db, userId, {}, ctx)
     this.log(`Deleted user ${s(userId)} (${r.total} rows).`)
+    this.note(vectorStoreNote(s(userId)))
     return {...r, cancelled: false}
   }
 
