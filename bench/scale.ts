@@ -277,6 +277,8 @@ async function embedded(users: number): Promise<Row[]> {
 }
 
 async function main() {
+  // Fail in seconds, not after seeding, when the build is missing or stale.
+  await timeCmd(process.execPath, [BIN, 'users', 'list', '--help'], {})
   const large = await server(LARGE, {explain: process.env.BENCH_EXPLAIN !== '0'})
   const small = await server(SMALL, {explain: false})
   let failed = false
