@@ -24,6 +24,7 @@ import {type SQL, sql} from 'drizzle-orm'
 import {PgDialect} from 'drizzle-orm/pg-core'
 import postgres from 'postgres'
 import {type DatabaseTarget, openDatabase} from '../src/db/client.js'
+import {rows as sqlRows} from '../src/db/sql.js'
 import {auditSql} from '../src/services/audit.js'
 import {keysListSql} from '../src/services/key-lifecycle.js'
 import {planMemoryCount} from '../src/services/memories.js'
@@ -197,7 +198,10 @@ async function server(users: number, opts: {explain: boolean}): Promise<Row[]> {
         const text = inline(await l.query(database.db, new Date()))
         if (opts.explain && !explained.has(text)) {
           explained.add(text)
-          const plan = await database.rows<{'QUERY PLAN': string}>(sql.raw(`explain (costs off) ${text}`))
+          const plan = await sqlRows<{'QUERY PLAN': string}>(
+            database.db,
+            sql.raw(`explain (costs off) ${text}`),
+          )
           console.log(`\nEXPLAIN ${l.name}:\n${plan.map((p) => `  ${p['QUERY PLAN']}`).join('\n')}`)
         }
         const base = await timeCmd('psql', ['-X', '-q', '-d', url, '-c', `\\copy (${text}) to stdout`], {})

@@ -1,9 +1,11 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../base-command.js'
-import {BusyError} from '../errors.js'
+import {withRunLock} from '../db/client.js'
 import {defaultContext} from '../services/context.js'
 import {
   DEFAULT_BATCH_SIZE,
+  PRUNE_BUSY,
+  PRUNE_LOCK,
   PRUNE_MODES,
   type PruneMode,
   type PruneResult,
@@ -92,90 +94,87 @@ On a terminal it shows the count and asks before changing anything; without a te
     }
     writeLine(process.stderr, `Target: ${sanitize((await this.target()).display)}`)
     const database = await this.connect()
-    if (!(await database.tryRunLock('prune-inactive'))) {
-      throw new BusyError(
-        'Another prune-inactive run holds the run lock on this database; try again when it has finished.',
-      )
-    }
-    const ctx = defaultContext('prune-inactive')
+    return withRunLock(database, PRUNE_LOCK, PRUNE_BUSY, async () => {
+      const ctx = defaultContext('prune-inactive')
 
-    if (input.dryRun) {
-      // The plan (cutoff, count) comes first, so the JSON result keeps its shape while its
-      // user list streams; durationMs is the time to plan.
-      const started = Date.now()
-      const plan = await planPrune(database.db, input, ctx)
-      const cutoff = new Date(plan.cutoff)
-      const listing = planListing({
-        format: json ? 'json' : flags.jsonl ? 'jsonl' : 'text',
-        limit: input.limit,
-        all: flags.all,
-      })
-      const head = {
-        days: input.days,
-        mode: input.mode,
-        cutoff: plan.cutoff,
-        matched: plan.matched,
-        changed: 0,
-        skipped: 0,
-        dryRun: true,
-        durationMs: Date.now() - started,
-      }
-      const sink: Sink<PruneUser> = json
-        ? jsonSink((u) => u.userId, {wrap: {head, key: 'users'}})
-        : flags.jsonl
-          ? jsonlSink()
-          : lineSink((u) => u.userId)
-      const r = await writeListing(
-        streamInactive(database, {...input, limit: listing.queryLimit}, cutoff),
-        sink,
-        {page: listing.page},
-      )
-      if (r.more) this.log(moreLine(plan.matched - r.rows))
-      if (!r.closed) {
-        this.note(
-          `Dry run: ${plan.matched} user(s) inactive since ${plan.cutoff} would be ${pruneVerb(input.mode)}; nothing changed.`,
-        )
-      }
-      return undefined
-    }
-
-    // Without --yes: count first; a run that would change anything asks (or, with no terminal, exits 2).
-    const plan = flags.yes ? undefined : await planPrune(database.db, input, ctx)
-    if (plan && plan.matched > 0) {
-      assertCanConfirm({yes: flags.yes, json, action: `${input.mode} ${plan.matched} inactive user(s)`})
-      const ok = await confirm(pruneQuestion(input, plan))
-      if (!ok) {
-        this.log('Cancelled; nothing changed.')
-        return {
-          ...plan,
+      if (input.dryRun) {
+        // The plan (cutoff, count) comes first, so the JSON result keeps its shape while its
+        // user list streams; durationMs is the time to plan.
+        const started = Date.now()
+        const plan = await planPrune(database.db, input, ctx)
+        const cutoff = new Date(plan.cutoff)
+        const listing = planListing({
+          format: json ? 'json' : flags.jsonl ? 'jsonl' : 'text',
+          limit: input.limit,
+          all: flags.all,
+        })
+        const head = {
           days: input.days,
           mode: input.mode,
+          cutoff: plan.cutoff,
+          matched: plan.matched,
           changed: 0,
           skipped: 0,
-          dryRun: false,
-          durationMs: 0,
-          users: [],
-          cancelled: true,
+          dryRun: true,
+          durationMs: Date.now() - started,
+        }
+        const sink: Sink<PruneUser> = json
+          ? jsonSink((u) => u.userId, {wrap: {head, key: 'users'}})
+          : flags.jsonl
+            ? jsonlSink()
+            : lineSink((u) => u.userId)
+        const r = await writeListing(
+          streamInactive(database, {...input, limit: listing.queryLimit}, cutoff),
+          sink,
+          {page: listing.page},
+        )
+        if (r.more) this.log(moreLine(plan.matched - r.rows))
+        if (!r.closed) {
+          this.note(
+            `Dry run: ${plan.matched} user(s) inactive since ${plan.cutoff} would be ${pruneVerb(input.mode)}; nothing changed.`,
+          )
+        }
+        return undefined
+      }
+
+      // Without --yes: count first; a run that would change anything asks (or, with no terminal, exits 2).
+      const plan = flags.yes ? undefined : await planPrune(database.db, input, ctx)
+      if (plan && plan.matched > 0) {
+        assertCanConfirm({yes: flags.yes, json, action: `${input.mode} ${plan.matched} inactive user(s)`})
+        const ok = await confirm(pruneQuestion(input, plan))
+        if (!ok) {
+          this.log('Cancelled; nothing changed.')
+          return {
+            ...plan,
+            days: input.days,
+            mode: input.mode,
+            changed: 0,
+            skipped: 0,
+            dryRun: false,
+            durationMs: 0,
+            users: [],
+            cancelled: true,
+          }
         }
       }
-    }
 
-    const bar = await progressBar(pruneVerb(input.mode, true), !json)
-    let r: PruneResult
-    try {
-      r = await pruneInactive(database.db, input, ctx, {
-        onStart: (n) => bar.start(n),
-        onBatch: ({changed, skipped}) => bar.update(changed + skipped),
-      })
-    } finally {
-      bar.stop()
-    }
-    this.log(pruneSummary(r))
-    if (input.mode === 'deactivate' && r.changed > 0) {
-      this.note(
-        "Undo for a user with 'openmemory users reactivate <userId>'; 'openmemory audit list --since 1d' lists who was changed.",
-      )
-    }
-    return r
+      const bar = await progressBar(pruneVerb(input.mode, true), !json)
+      let r: PruneResult
+      try {
+        r = await pruneInactive(database.db, input, ctx, {
+          onStart: (n) => bar.start(n),
+          onBatch: ({changed, skipped}) => bar.update(changed + skipped),
+        })
+      } finally {
+        bar.stop()
+      }
+      this.log(pruneSummary(r))
+      if (input.mode === 'deactivate' && r.changed > 0) {
+        this.note(
+          "Undo for a user with 'openmemory users reactivate <userId>'; 'openmemory audit list --since 1d' lists who was changed.",
+        )
+      }
+      return r
+    })
   }
 }

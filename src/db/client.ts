@@ -10,7 +10,7 @@ import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {type SQL, sql as sqlTag} from 'drizzle-orm'
 import type {PgDatabase, PgQueryResultHKT} from 'drizzle-orm/pg-core'
-import {DatabaseUnavailableError, mapDatabaseError, ValidationError} from '../errors.js'
+import {BusyError, DatabaseUnavailableError, mapDatabaseError, ValidationError} from '../errors.js'
 import {
   connectTimeoutSeconds,
   DEFAULT_LOCK_TIMEOUT_MS,
@@ -19,6 +19,7 @@ import {
   sniffingSocket,
 } from './probe.js'
 import * as schema from './schema.js'
+import {rows, tableExists} from './sql.js'
 import {postgresCursor, type RowCursor, sqlCursor} from './stream.js'
 import {assertDatabaseUrl, maskUrl} from './url.js'
 
@@ -108,23 +109,36 @@ export interface Database {
   readonly db: Db
   readonly target: DatabaseTarget
   readonly dialect: 'postgres' | 'pglite'
-  /** Run raw SQL and get its rows, whatever the driver. */
-  rows<T = Record<string, unknown>>(query: SQL, on?: Db): Promise<T[]>
   /** Rows in chunks as the database produces them; use through `streamRows` (db/stream.ts). */
   cursor: RowCursor
   /**
-   * Take a named run lock for the whole session (PostgreSQL advisory lock; the
+   * Take a named run lock for the session (PostgreSQL advisory lock; the
    * embedded database is already held by this process through its file lock).
-   * Returns false when another session holds it.
+   * Returns false, at once, when another session holds it.
    */
-  tryRunLock(name: string): Promise<boolean>
+  acquireRunLock(name: string): Promise<boolean>
+  /** Give back a run lock taken with acquireRunLock (closing the session does too). */
+  releaseRunLock(name: string): Promise<void>
   close(): Promise<void>
 }
 
-/** Normalise the result of `db.execute` (postgres.js returns an array, PGlite `{rows}`). */
-export function resultRows<T>(result: unknown): T[] {
-  if (Array.isArray(result)) return result as T[]
-  return ((result as {rows?: T[]}).rows ?? []) as T[]
+/**
+ * Run `fn` holding the named run lock: BusyError (exit 75) at once when
+ * another session holds it; released afterwards whatever happens.
+ */
+export async function withRunLock<T>(
+  database: Database,
+  name: string,
+  busyMessage: string,
+  fn: () => Promise<T>,
+): Promise<T> {
+  if (!(await database.acquireRunLock(name))) throw new BusyError(busyMessage)
+  try {
+    return await fn()
+  } finally {
+    // A failed release (connection gone) is harmless: the lock ends with the session.
+    await database.releaseRunLock(name).catch(() => {})
+  }
 }
 
 export const MIGRATIONS_FOLDER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../drizzle')
@@ -180,13 +194,16 @@ async function openPostgres(
     db,
     target,
     dialect: 'postgres',
-    rows: async (query, on) => resultRows(await (on ?? db).execute(query)),
     cursor: postgresCursor(client, db),
-    async tryRunLock(name) {
-      const [row] = resultRows<{locked: boolean}>(
-        await db.execute(sqlTag`select pg_try_advisory_lock(${advisoryKey(name)}) as locked`),
+    async acquireRunLock(name) {
+      const [row] = await rows<{locked: boolean}>(
+        db,
+        sqlTag`select pg_try_advisory_lock(${advisoryKey(name)}) as locked`,
       )
       return row?.locked === true
+    },
+    async releaseRunLock(name) {
+      await db.execute(sqlTag`select pg_advisory_unlock(${advisoryKey(name)})`)
     },
     close: () => client.end({timeout: 5}),
   }
@@ -261,10 +278,10 @@ async function openPglite(
       db,
       target,
       dialect: 'pglite',
-      rows: async (query, on) => resultRows(await (on ?? db).execute(query)),
       cursor: sqlCursor(db),
-      // The whole data directory is held by this process's lock.
-      tryRunLock: async () => true,
+      // The whole data directory is held by this process's file lock.
+      acquireRunLock: async () => true,
+      releaseRunLock: async () => {},
       async close() {
         try {
           await client.close()
@@ -338,11 +355,9 @@ export async function runMigrations(database: Database): Promise<{applied: strin
 async function upToDate(database: Database, all: {folderMillis: number; hash: string}[]): Promise<boolean> {
   const latest = all.at(-1)
   if (!latest) return true
-  const [exists] = await database.rows<{present: boolean}>(
-    sqlTag`select to_regclass(${`${MIGRATIONS_SCHEMA}.${MIGRATIONS_TABLE}`}) is not null as present`,
-  )
-  if (!exists?.present) return false
-  const [row] = await database.rows<{n: number; hash: string | null; created_at: string | number | null}>(
+  if (!(await tableExists(database.db, `${MIGRATIONS_SCHEMA}.${MIGRATIONS_TABLE}`))) return false
+  const [row] = await rows<{n: number; hash: string | null; created_at: string | number | null}>(
+    database.db,
     sqlTag.raw(
       `select count(*)::int as n, (array_agg(hash order by created_at desc))[1] as hash,
               max(created_at) as created_at from "${MIGRATIONS_SCHEMA}"."${MIGRATIONS_TABLE}"`,
@@ -353,14 +368,12 @@ async function upToDate(database: Database, all: {folderMillis: number; hash: st
 
 /** `created_at` (the migration's folder time) of every applied migration; empty when none. */
 export async function appliedMigrationTimes(database: Database): Promise<Set<number>> {
-  const [exists] = await database.rows<{present: boolean}>(
-    sqlTag`select to_regclass(${`${MIGRATIONS_SCHEMA}.${MIGRATIONS_TABLE}`}) is not null as present`,
-  )
-  if (!exists?.present) return new Set()
-  const rows = await database.rows<{created_at: string | number}>(
+  if (!(await tableExists(database.db, `${MIGRATIONS_SCHEMA}.${MIGRATIONS_TABLE}`))) return new Set()
+  const applied = await rows<{created_at: string | number}>(
+    database.db,
     sqlTag.raw(`select created_at from "${MIGRATIONS_SCHEMA}"."${MIGRATIONS_TABLE}"`),
   )
-  return new Set(rows.map((r) => Number(r.created_at)))
+  return new Set(applied.map((r) => Number(r.created_at)))
 }
 
 /** The migrations shipped with the tool: tag and folder time, from drizzle's journal. */

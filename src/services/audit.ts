@@ -4,8 +4,9 @@
  */
 import {type SQL, sql} from 'drizzle-orm'
 import {chunks} from '../db/arrays.js'
-import {type Database, type Db, resultRows} from '../db/client.js'
+import type {Database, Db} from '../db/client.js'
 import {auditLog} from '../db/schema.js'
+import {rows} from '../db/sql.js'
 import {fetchSize, utcIso} from '../db/stream.js'
 import type {ServiceContext} from './context.js'
 
@@ -95,7 +96,7 @@ function auditRecord(r: AuditRow): AuditRecord {
 
 /** The whole trail (tests); the command streams it. */
 export async function listAudit(db: Db, input: AuditListInput = {}): Promise<AuditRecord[]> {
-  return resultRows<AuditRow>(await db.execute(auditSql({limit: 100, ...input}))).map(auditRecord)
+  return (await rows<AuditRow>(db, auditSql({limit: 100, ...input}))).map(auditRecord)
 }
 
 /** The trail in chunks as the database produces them; leaving the loop cancels the query. */
@@ -104,13 +105,15 @@ export async function* streamAudit(
   input: AuditListInput,
   chunkSize = fetchSize(),
 ): AsyncGenerator<AuditRecord[]> {
-  for await (const rows of database.cursor<AuditRow>(auditSql(input), chunkSize)) yield rows.map(auditRecord)
+  for await (const chunk of database.cursor<AuditRow>(auditSql(input), chunkSize))
+    yield chunk.map(auditRecord)
 }
 
 /** How many records match without --limit. */
 export async function countAudit(db: Db, input: AuditListInput): Promise<number> {
-  const [row] = resultRows<{n: number}>(
-    await db.execute(sql`select count(*)::int as n from (${auditSql({...input, limit: undefined})}) q`),
+  const [row] = await rows<{n: number}>(
+    db,
+    sql`select count(*)::int as n from (${auditSql({...input, limit: undefined})}) q`,
   )
   return Number(row?.n ?? 0)
 }

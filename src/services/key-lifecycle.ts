@@ -5,12 +5,14 @@
 import {eq, type SQL, sql} from 'drizzle-orm'
 import type {Database, Db} from '../db/client.js'
 import {apiKeys, deactivations, users} from '../db/schema.js'
+import {isDeactivated, rows} from '../db/sql.js'
 import {fetchSize, utcIso} from '../db/stream.js'
 import {recordAudit} from './audit.js'
 import type {ServiceContext} from './context.js'
 import {checkKeyLength, fingerprint, hashKey, KEY_LENGTH} from './keys.js'
-import {lockUser, sqlRows} from './lifecycle.js'
+import {change, lockUser} from './lifecycle.js'
 import {userNotFound} from './user-lookup.js'
+import {getUser} from './users.js'
 
 export interface KeysRotateResult {
   userId: string
@@ -120,8 +122,8 @@ export async function revokeKey(
   opts: {dryRun?: boolean} = {},
 ): Promise<KeysRevokeResult> {
   const dryRun = Boolean(opts.dryRun)
-  return db.transaction(async (tx) => {
-    const user = await lockUser(tx, userId)
+  return change(db, dryRun, async (tx) => {
+    const user = dryRun ? await getUser(tx, userId) : await lockUser(tx, userId)
     const [key] = await tx.select().from(apiKeys).where(eq(apiKeys.userId, user.id)).limit(1)
     if (!key) return {userId, changed: false, dryRun, keyStatus: 'none' as const, keyFingerprint: null}
     // A deactivated user's key is already inactive, but reactivation would turn it
@@ -168,11 +170,10 @@ export function keysListSql(input: ListKeysInput): SQL {
   const limit = input.limit === undefined ? sql`` : sql` limit ${input.limit}`
   return sql`select ${users.userId} as user_id, ${apiKeys.keyHash} as key_hash,
       coalesce(${apiKeys.isActive}, false) as is_active,
-      ${deactivations.userUuid} is not null as deactivated,
+      ${isDeactivated()} as deactivated,
       ${apiKeys.createdAt}::text as created_at, ${apiKeys.lastUsed}::text as last_used
     from ${apiKeys}
     join ${users} on ${users.id} = ${apiKeys.userId}
-    left join ${deactivations} on ${deactivations.userUuid} = ${users.id}
     order by ${users.userId}${limit}`
 }
 
@@ -197,7 +198,7 @@ function keyListItem(r: KeyListRow): KeyListItem {
 }
 
 export async function listKeys(db: Db, input: ListKeysInput = {}): Promise<KeyListItem[]> {
-  return (await sqlRows<KeyListRow>(db, keysListSql(input))).map(keyListItem)
+  return (await rows<KeyListRow>(db, keysListSql(input))).map(keyListItem)
 }
 
 /** The listing in chunks as the database produces them; leaving the loop cancels the query. */
@@ -206,13 +207,13 @@ export async function* streamKeys(
   input: ListKeysInput = {},
   chunkSize = fetchSize(),
 ): AsyncGenerator<KeyListItem[]> {
-  for await (const rows of database.cursor<KeyListRow>(keysListSql(input), chunkSize))
-    yield rows.map(keyListItem)
+  for await (const chunk of database.cursor<KeyListRow>(keysListSql(input), chunkSize))
+    yield chunk.map(keyListItem)
 }
 
 /** How many keys the listing has without --limit. */
 export async function countKeys(db: Db): Promise<number> {
-  const [row] = await sqlRows<{n: number}>(
+  const [row] = await rows<{n: number}>(
     db,
     sql`select count(*)::int as n from ${apiKeys} join ${users} on ${users.id} = ${apiKeys.userId}`,
   )

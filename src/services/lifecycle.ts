@@ -6,8 +6,8 @@
 import {and, eq, inArray, sql} from 'drizzle-orm'
 import {anyUuid} from '../db/arrays.js'
 import type {Db} from '../db/client.js'
-import {resultRows} from '../db/client.js'
 import {apiKeys, apps, deactivations, users} from '../db/schema.js'
+import {inSnapshot, isDeactivated, lastSeenBefore, memoryStateLabels, rows, tableExists} from '../db/sql.js'
 import {lockWaitError} from '../errors.js'
 import {type AuditEntry, recordAudit} from './audit.js'
 import {iso, type ServiceContext} from './context.js'
@@ -16,9 +16,12 @@ import {userNotFound} from './user-lookup.js'
 import {getUser} from './users.js'
 import {parseReason} from './validation.js'
 
-/** Run raw SQL and get rows, whatever the driver. */
-export async function sqlRows<T>(db: Db, query: ReturnType<typeof sql>): Promise<T[]> {
-  return resultRows<T>(await db.execute(query))
+/**
+ * Run a change in one transaction, or a dry run of it in a read-only snapshot
+ * (which takes no row locks, so it never waits for nor blocks another session).
+ */
+export function change<T>(db: Db, dryRun: boolean | undefined, fn: (tx: Db) => Promise<T>): Promise<T> {
+  return dryRun ? inSnapshot(db, fn) : db.transaction((tx) => fn(tx as unknown as Db))
 }
 
 /** The user row, locked for the rest of the transaction (serialises changes to one user). */
@@ -70,13 +73,8 @@ export interface UsersShowResult {
 
 /** The memory states this database's enum has, in order (upstream adds `paused`). */
 export async function memoryStates(db: Db): Promise<string[]> {
-  const rows = await sqlRows<{label: string}>(
-    db,
-    sql`select e.enumlabel as label from pg_enum e join pg_type t on t.oid = e.enumtypid
-        join pg_namespace n on n.oid = t.typnamespace
-        where t.typname = 'memorystate' and n.nspname = 'public' order by e.enumsortorder`,
-  )
-  return rows.length > 0 ? rows.map((r) => r.label) : ['active', 'archived', 'deleted']
+  const labels = await memoryStateLabels(db)
+  return labels.length > 0 ? labels : ['active', 'archived', 'deleted']
 }
 
 function emptyCounts(states: string[]): StateCounts {
@@ -93,7 +91,7 @@ export async function showUser(db: Db, userId: string): Promise<UsersShowResult>
     .limit(1)
   const appRows = await db.select().from(apps).where(eq(apps.ownerId, user.id)).orderBy(apps.name)
   const states = await memoryStates(db)
-  const counts = await sqlRows<{app_id: string; state: string | null; n: number}>(
+  const counts = await rows<{app_id: string; state: string | null; n: number}>(
     db,
     sql`select app_id::text as app_id, state::text as state, count(*)::int as n
         from memories where user_id = ${user.id} group by app_id, state`,
@@ -175,16 +173,14 @@ async function lockQualifying(
   if (uuids.length === 0) return []
   const conditions = [sql`u.id = ${anyUuid(uuids)}`]
   if (opts.inactiveBefore) {
-    conditions.push(
-      sql`coalesce(u.last_active, u.created_at) < ${opts.inactiveBefore.toISOString()}::timestamp`,
-    )
+    conditions.push(lastSeenBefore(opts.inactiveBefore, 'u'))
   }
   if (opts.skipDeactivated) {
-    conditions.push(sql`not exists (select 1 from openmemory_admin.deactivations d where d.user_uuid = u.id)`)
+    conditions.push(sql`not ${isDeactivated('u')}`)
   }
   // A dry run only reads: it locks nothing.
   const lock = opts.dryRun ? sql`` : sql`for update of u`
-  return sqlRows<{id: string; user_id: string}>(
+  return rows<{id: string; user_id: string}>(
     tx,
     sql`select u.id::text as id, u.user_id from users u where ${sql.join(conditions, sql` and `)}
         order by u.id ${lock}`,
@@ -206,7 +202,7 @@ export async function deactivateUsersIn(
 ): Promise<DeactivateResult[]> {
   const locked = await lockQualifying(tx, uuids, {...opts, skipDeactivated: true})
   if (locked.length === 0) return []
-  const targets = await sqlRows<{
+  const targets = await rows<{
     id: string
     user_id: string
     key_active: boolean | null
@@ -265,8 +261,9 @@ export async function deactivateUser(
   ctx: ServiceContext,
 ): Promise<DeactivateResult> {
   if (opts.reason !== undefined) parseReason(opts.reason)
-  return db.transaction(async (tx) => {
-    const user = await lockUser(tx, userId)
+  // A dry run reads a snapshot and locks nothing.
+  return change(db, opts.dryRun, async (tx) => {
+    const user = opts.dryRun ? await getUser(tx, userId) : await lockUser(tx, userId)
     const [r] = await deactivateUsersIn(tx, [user.id], opts, ctx)
     return (
       r ?? {
@@ -349,14 +346,6 @@ export interface OtherOwnerRows {
   memories: number
 }
 
-async function tableExists(db: Db, name: string): Promise<boolean> {
-  const [row] = await sqlRows<{present: boolean}>(
-    db,
-    sql`select to_regclass(${`public.${name}`}) is not null as present`,
-  )
-  return Boolean(row?.present)
-}
-
 type Step = {table: string; where: ReturnType<typeof sql>}
 
 /**
@@ -367,7 +356,7 @@ type Step = {table: string; where: ReturnType<typeof sql>}
  */
 async function deletionPlan(db: Db, ids: string[]): Promise<Step[]> {
   const appIds = (
-    await sqlRows<{id: string}>(db, sql`select id::text as id from apps where owner_id = ${anyUuid(ids)}`)
+    await rows<{id: string}>(db, sql`select id::text as id from apps where owner_id = ${anyUuid(ids)}`)
   ).map((a) => a.id)
   const ofUsers =
     appIds.length > 0
@@ -377,7 +366,7 @@ async function deletionPlan(db: Db, ids: string[]): Promise<Step[]> {
   // indexes instead of scanning them whole for every batch.
   const userMemories = sql`any(array(select id from memories where ${ofUsers}))`
   const plan: Step[] = [{table: 'memory_categories', where: sql`memory_id = ${userMemories}`}]
-  if (await tableExists(db, 'memory_access_logs')) {
+  if (await tableExists(db, 'public.memory_access_logs')) {
     plan.push({
       table: 'memory_access_logs',
       where:
@@ -386,7 +375,7 @@ async function deletionPlan(db: Db, ids: string[]): Promise<Step[]> {
           : sql`memory_id = ${userMemories}`,
     })
   }
-  if (await tableExists(db, 'memory_status_history')) {
+  if (await tableExists(db, 'public.memory_status_history')) {
     plan.push({
       table: 'memory_status_history',
       where: sql`memory_id = ${userMemories} or changed_by = ${anyUuid(ids)}`,
@@ -410,7 +399,7 @@ export interface DeleteSetResult {
 
 /** Memories of users outside the set that sit in apps of users in the set, per (app owner, owner). */
 async function otherOwnersOf(db: Db, ids: string[]): Promise<OtherOwnerRows[]> {
-  const rows = await sqlRows<{app_owner: string; owner: string; n: number}>(
+  const owners = await rows<{app_owner: string; owner: string; n: number}>(
     db,
     sql`select ao.user_id as app_owner, mo.user_id as owner, count(*)::int as n
       from memories m
@@ -421,7 +410,7 @@ async function otherOwnersOf(db: Db, ids: string[]): Promise<OtherOwnerRows[]> {
       group by ao.user_id, mo.user_id
       order by ao.user_id, mo.user_id`,
   )
-  return rows.map((r) => ({appOwner: r.app_owner, userId: r.owner, memories: Number(r.n)}))
+  return owners.map((r) => ({appOwner: r.app_owner, userId: r.owner, memories: Number(r.n)}))
 }
 
 /** The audit rows for other users' memories deleted with a user: one per affected owner. */
@@ -449,7 +438,7 @@ export function otherOwnersAudit(
  */
 export async function deleteUsersIn(tx: Db, uuids: string[], opts: SetOptions): Promise<DeleteSetResult> {
   const targets = await lockQualifying(tx, uuids, opts)
-  const rows: Record<string, number> = {}
+  const counted: Record<string, number> = {}
   const ids = targets.map((t) => t.id)
   let otherOwners: OtherOwnerRows[] = []
   if (ids.length > 0) {
@@ -460,11 +449,11 @@ export async function deleteUsersIn(tx: Db, uuids: string[], opts: SetOptions): 
       const query = opts.dryRun
         ? sql`select count(*)::int as n from ${table} where ${step.where}`
         : sql`with d as (delete from ${table} where ${step.where} returning 1) select count(*)::int as n from d`
-      const [r] = await sqlRows<{n: number}>(tx, query)
-      rows[step.table] = Number(r?.n ?? 0)
+      const [r] = await rows<{n: number}>(tx, query)
+      counted[step.table] = Number(r?.n ?? 0)
     }
   }
-  return {users: targets.map((t) => ({id: t.id, userId: t.user_id})), rows, otherOwners}
+  return {users: targets.map((t) => ({id: t.id, userId: t.user_id})), rows: counted, otherOwners}
 }
 
 export function deletionAudit(userId: string, details: Record<string, unknown>): AuditEntry {

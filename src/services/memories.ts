@@ -6,8 +6,9 @@
  */
 import {type SQL, sql} from 'drizzle-orm'
 import type {Database, Db} from '../db/client.js'
+import {rows} from '../db/sql.js'
 import {fetchSize} from '../db/stream.js'
-import {memoryStates, sqlRows} from './lifecycle.js'
+import {memoryStates} from './lifecycle.js'
 import {userNotFound} from './user-lookup.js'
 
 export interface MemoryCountRow {
@@ -88,7 +89,7 @@ function addTo(totals: MemoryCountPlan['totals'], row: MemoryCountRow): void {
 export async function planMemoryCount(db: Db, input: CountMemoriesInput = {}): Promise<MemoryCountPlan> {
   const states = await memoryStates(db)
   if (input.userId !== undefined) {
-    const found = await sqlRows(db, sql`select 1 from users where user_id = ${input.userId} limit 1`)
+    const found = await rows(db, sql`select 1 from users where user_id = ${input.userId} limit 1`)
     if (found.length === 0) throw await userNotFound(db, input.userId)
   }
   return {
@@ -105,8 +106,8 @@ export async function* streamMemoryCounts(
   plan: MemoryCountPlan,
   chunkSize = fetchSize(),
 ): AsyncGenerator<MemoryCountRow[]> {
-  for await (const rows of database.cursor<CountRow>(plan.query, chunkSize)) {
-    const out = rows.map((r) => countRow(plan.states, plan.byApp, r))
+  for await (const chunk of database.cursor<CountRow>(plan.query, chunkSize)) {
+    const out = chunk.map((r) => countRow(plan.states, plan.byApp, r))
     for (const row of out) addTo(plan.totals, row)
     yield out
   }
@@ -118,13 +119,13 @@ export async function memoryTotals(
   plan: MemoryCountPlan,
   input: CountMemoriesInput,
 ): Promise<MemoriesCountResult['totals']> {
-  const rows = await sqlRows<{state: string; n: number}>(
+  const byState = await rows<{state: string; n: number}>(
     db,
     sql`select m.state::text as state, count(m.id)::int as n ${countFrom(plan.byApp, input.userId)}
         ${input.userId === undefined ? sql`where` : sql`and`} m.id is not null group by m.state`,
   )
   const totals = {counts: zero(plan.states), total: 0}
-  for (const r of rows) {
+  for (const r of byState) {
     totals.counts[r.state] = (totals.counts[r.state] ?? 0) + Number(r.n)
     totals.total += Number(r.n)
   }
@@ -135,14 +136,14 @@ export async function memoryTotals(
 export async function countMemoryRows(db: Db, input: CountMemoriesInput): Promise<number> {
   const from = input.byApp ? sql`from users u left join apps a on a.owner_id = u.id` : sql`from users u`
   const where = input.userId === undefined ? sql`` : sql` where u.user_id = ${input.userId}`
-  const [row] = await sqlRows<{n: number}>(db, sql`select count(*)::int as n ${from}${where}`)
+  const [row] = await rows<{n: number}>(db, sql`select count(*)::int as n ${from}${where}`)
   return Number(row?.n ?? 0)
 }
 
 /** The whole count in memory (the interactive menu, tests); the command streams it. */
 export async function countMemories(db: Db, input: CountMemoriesInput = {}): Promise<MemoriesCountResult> {
   const plan = await planMemoryCount(db, input)
-  const rows = (await sqlRows<CountRow>(db, plan.query)).map((r) => countRow(plan.states, plan.byApp, r))
-  for (const row of rows) addTo(plan.totals, row)
-  return {states: plan.states, byApp: plan.byApp, rows, totals: plan.totals}
+  const counted = (await rows<CountRow>(db, plan.query)).map((r) => countRow(plan.states, plan.byApp, r))
+  for (const row of counted) addTo(plan.totals, row)
+  return {states: plan.states, byApp: plan.byApp, rows: counted, totals: plan.totals}
 }

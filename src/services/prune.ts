@@ -7,11 +7,12 @@
  * kept (counted as skipped).
  */
 import {sql} from 'drizzle-orm'
-import {advisoryKey, type Database, type Db} from '../db/client.js'
+import type {Database, Db} from '../db/client.js'
+import {isDeactivated, lastSeen, lastSeenBefore, rows} from '../db/sql.js'
 import {fetchSize, utcIso} from '../db/stream.js'
 import {recordAudit} from './audit.js'
 import type {ServiceContext} from './context.js'
-import {deactivateUsersIn, deleteUsersIn, deletionAudit, otherOwnersAudit, sqlRows} from './lifecycle.js'
+import {deactivateUsersIn, deleteUsersIn, deletionAudit, otherOwnersAudit} from './lifecycle.js'
 import {requireUsers} from './user-lookup.js'
 import {inactiveCutoff} from './users.js'
 
@@ -55,12 +56,17 @@ export interface PruneHooks {
 
 export const DEFAULT_BATCH_SIZE = 2000
 
+/** The run lock that lets one prune-inactive run at a time, and what a second run is told. */
+export const PRUNE_LOCK = 'prune-inactive'
+export const PRUNE_BUSY =
+  'Another prune-inactive run holds the run lock on this database; try again when it has finished.'
+
 function selection(cutoff: Date, mode: PruneMode, exclude: string[], after?: string) {
-  const conditions = [sql`coalesce(u.last_active, u.created_at) < ${cutoff.toISOString()}::timestamp`]
+  const conditions = [lastSeenBefore(cutoff, 'u')]
   if (exclude.length > 0) conditions.push(sql`u.user_id not in ${exclude}`)
   if (mode === 'deactivate') {
     // Already deactivated users have nothing left to switch off.
-    conditions.push(sql`not exists (select 1 from openmemory_admin.deactivations d where d.user_uuid = u.id)`)
+    conditions.push(sql`not ${isDeactivated('u')}`)
   }
   if (after) conditions.push(sql`u.id > ${after}::uuid`)
   return sql.join(conditions, sql` and `)
@@ -73,7 +79,7 @@ export async function countInactive(
   mode: PruneMode,
   exclude: string[],
 ): Promise<number> {
-  const [row] = await sqlRows<{n: number}>(
+  const [row] = await rows<{n: number}>(
     db,
     sql`select count(*)::int as n from users u where ${selection(cutoff, mode, exclude)}`,
   )
@@ -88,9 +94,9 @@ async function nextPage(
   after: string | undefined,
   size: number,
 ) {
-  return sqlRows<{id: string; user_id: string; last_seen: string | null}>(
+  return rows<{id: string; user_id: string; last_seen: string | null}>(
     db,
-    sql`select u.id::text as id, u.user_id, coalesce(u.last_active, u.created_at)::text as last_seen
+    sql`select u.id::text as id, u.user_id, ${lastSeen('u')}::text as last_seen
         from users u where ${selection(cutoff, mode, exclude, after)}
         order by u.id limit ${size}`,
   )
@@ -99,7 +105,7 @@ async function nextPage(
 /** The users a run would change, by key (users.id), as one statement: for --dry-run. */
 export function inactiveSql(cutoff: Date, input: PruneInput) {
   const limit = input.limit === undefined ? sql`` : sql` limit ${input.limit}`
-  return sql`select u.user_id, coalesce(u.last_active, u.created_at)::text as last_seen
+  return sql`select u.user_id, ${lastSeen('u')}::text as last_seen
       from users u where ${selection(cutoff, input.mode, input.exclude ?? [])}
       order by u.id${limit}`
 }
@@ -117,7 +123,7 @@ export async function listInactive(
   ctx: Pick<ServiceContext, 'now'>,
 ): Promise<{cutoff: Date; users: PruneUser[]}> {
   const cutoff = inactiveCutoff(ctx.now(), input.days)
-  return {cutoff, users: (await sqlRows<InactiveRow>(db, inactiveSql(cutoff, input))).map(pruneUser)}
+  return {cutoff, users: (await rows<InactiveRow>(db, inactiveSql(cutoff, input))).map(pruneUser)}
 }
 
 /** The same list in chunks as the database produces them; leaving the loop cancels the query. */
@@ -127,8 +133,8 @@ export async function* streamInactive(
   cutoff: Date,
   chunkSize = fetchSize(),
 ): AsyncGenerator<PruneUser[]> {
-  for await (const rows of database.cursor<InactiveRow>(inactiveSql(cutoff, input), chunkSize)) {
-    yield rows.map(pruneUser)
+  for await (const chunk of database.cursor<InactiveRow>(inactiveSql(cutoff, input), chunkSize)) {
+    yield chunk.map(pruneUser)
   }
 }
 
@@ -221,9 +227,4 @@ export async function planPrune(
   await requireUsers(db, input.exclude ?? [])
   const n = await countInactive(db, cutoff, input.mode, input.exclude ?? [])
   return {cutoff: cutoff.toISOString(), matched: Math.min(n, input.limit ?? Number.POSITIVE_INFINITY)}
-}
-
-/** Release a run lock taken with `Database.tryRunLock` before the session ends (PostgreSQL). */
-export async function releaseRunLock(db: Db, name: string): Promise<void> {
-  await db.execute(sql`select pg_advisory_unlock(${advisoryKey(name)})`)
 }

@@ -6,6 +6,7 @@ import {sql} from 'drizzle-orm'
 import {getTableConfig, type PgTable} from 'drizzle-orm/pg-core'
 import {appliedMigrationTimes, type Database, migrationTags} from '../db/client.js'
 import * as schema from '../db/schema.js'
+import {memoryStateLabels, rows} from '../db/sql.js'
 
 export type SchemaKind = 'empty' | 'upstream' | 'multi-user' | 'managed' | 'unknown'
 
@@ -61,16 +62,22 @@ export const LISTING_INDEXES: Omit<IndexSuggestion, 'create'>[] = [
 
 /** The listing indexes missing from the tables that exist. */
 export async function missingListingIndexes(database: Database): Promise<IndexSuggestion[]> {
-  const present = await database.rows<{table_name: string; column_name: string}>(sql`
+  const present = await rows<{table_name: string; column_name: string}>(
+    database.db,
+    sql`
     select c.relname as table_name, a.attname as column_name
     from pg_index i
     join pg_class c on c.oid = i.indrelid
     join pg_namespace n on n.oid = c.relnamespace
     join pg_attribute a on a.attrelid = c.oid and a.attnum = i.indkey[0]
-    where n.nspname = 'public' and i.indisvalid`)
-  const tables = await database.rows<{table_name: string}>(sql`
+    where n.nspname = 'public' and i.indisvalid`,
+  )
+  const tables = await rows<{table_name: string}>(
+    database.db,
+    sql`
     select c.relname as table_name from pg_class c join pg_namespace n on n.oid = c.relnamespace
-    where n.nspname = 'public' and c.relkind in ('r', 'p')`)
+    where n.nspname = 'public' and c.relkind in ('r', 'p')`,
+  )
   const has = new Set(present.map((p) => `${p.table_name}.${p.column_name}`))
   const exists = new Set(tables.map((t) => t.table_name))
   return LISTING_INDEXES.filter((i) => exists.has(i.table) && !has.has(`${i.table}.${i.columns[0]}`)).map(
@@ -115,33 +122,30 @@ function expectedType(sqlType: string): string {
 
 export async function dbStatus(database: Database): Promise<DbStatusResult> {
   const {target} = database
-  const [version] = await database.rows<{server_version: string}>(sql`show server_version`)
+  const [version] = await rows<{server_version: string}>(database.db, sql`show server_version`)
 
-  const columns = await database.rows<{
+  const columns = await rows<{
     table_name: string
     column_name: string
     type: string
     not_null: boolean
-  }>(sql`
+  }>(
+    database.db,
+    sql`
     select c.relname as table_name, a.attname as column_name,
            format_type(a.atttypid, a.atttypmod) as type, a.attnotnull as not_null
     from pg_attribute a
     join pg_class c on c.oid = a.attrelid
     join pg_namespace n on n.oid = c.relnamespace
-    where n.nspname = 'public' and c.relkind = 'r' and a.attnum > 0 and not a.attisdropped`)
+    where n.nspname = 'public' and c.relkind = 'r' and a.attnum > 0 and not a.attisdropped`,
+  )
   const found = new Map<string, Map<string, {type: string; notNull: boolean}>>()
   for (const c of columns) {
     if (!found.has(c.table_name)) found.set(c.table_name, new Map())
     found.get(c.table_name)!.set(c.column_name, {type: c.type, notNull: c.not_null})
   }
 
-  const enumRows = await database.rows<{label: string}>(sql`
-    select e.enumlabel as label from pg_enum e
-    join pg_type t on t.oid = e.enumtypid
-    join pg_namespace n on n.oid = t.typnamespace
-    where t.typname = 'memorystate' and n.nspname = 'public'
-    order by e.enumsortorder`)
-  const memoryStates = enumRows.map((r) => r.label)
+  const memoryStates = await memoryStateLabels(database.db)
 
   const missing: string[] = []
   const incompatibilities: Incompatibility[] = []

@@ -4,13 +4,13 @@
  */
 import {and, asc, desc, eq, type SQL, sql} from 'drizzle-orm'
 import {advisoryKey, type Database, type Db} from '../db/client.js'
-import {apiKeys, apps, auditLog, deactivations, memories, users} from '../db/schema.js'
+import {apiKeys, apps, auditLog, memories, users} from '../db/schema.js'
+import {isDeactivated, lastSeen, lastSeenBefore, rows} from '../db/sql.js'
 import {fetchSize, utcIso} from '../db/stream.js'
 import {ConflictError} from '../errors.js'
 import {recordAudit} from './audit.js'
 import type {ServiceContext} from './context.js'
 import {checkKeyLength, fingerprint, hashKey, KEY_LENGTH} from './keys.js'
-import {sqlRows} from './lifecycle.js'
 import {userNotFound} from './user-lookup.js'
 import {parseAppName, parseName, parseUserId, titleCase} from './validation.js'
 
@@ -189,9 +189,6 @@ export interface ListUsersInput {
   inactiveDays?: number
 }
 
-/** SQL for "the time of a user's last sign of life": last_active, else created_at. */
-export const lastSeen = sql`coalesce(${users.lastActive}, ${users.createdAt})`
-
 export function inactiveCutoff(now: Date, days: number): Date {
   return new Date(now.getTime() - days * 86_400_000)
 }
@@ -200,7 +197,7 @@ export function inactiveCutoff(now: Date, days: number): Date {
 function usersFilter(input: ListUsersInput, now: Date): SQL {
   if (input.inactiveDays === undefined) return sql`true`
   const cutoff = inactiveCutoff(now, input.inactiveDays)
-  return sql`${lastSeen} < ${cutoff.toISOString()}::timestamp`
+  return lastSeenBefore(cutoff)
 }
 
 /**
@@ -214,19 +211,18 @@ export function usersListSql(input: ListUsersInput, now: Date): SQL {
   const order = {
     'user-id': sql`${users.userId}`,
     created: sql`${users.createdAt} desc nulls last, ${users.userId}`,
-    'last-active': sql`${lastSeen} desc nulls last, ${users.userId}`,
+    'last-active': sql`${lastSeen()} desc nulls last, ${users.userId}`,
     memories: sql`${activeCount} desc, ${users.userId}`,
   }[input.sort ?? 'user-id']
   const limit = input.limit === undefined ? sql`` : sql` limit ${input.limit}`
   return sql`select ${users.id}::text as id, ${users.userId} as user_id, ${users.name} as name,
       ${users.email} as email, ${apiKeys.id} is not null as has_key,
       coalesce(${apiKeys.isActive}, false) as key_active,
-      ${deactivations.userUuid} is not null as deactivated,
+      ${isDeactivated()} as deactivated,
       ${activeCount}::int as active_memories, an.names as apps,
       ${users.createdAt}::text as created_at, ${users.lastActive}::text as last_active
     from ${users}
     left join ${apiKeys} on ${apiKeys.userId} = ${users.id}
-    left join ${deactivations} on ${deactivations.userUuid} = ${users.id}
     left join (select ${memories.userId} as user_uuid, count(*) as active from ${memories}
                where ${memories.state} = 'active' group by ${memories.userId}) mc on mc.user_uuid = ${users.id}
     left join (select ${apps.ownerId} as owner_id, array_agg(${apps.name}::text order by ${apps.name}) as names
@@ -270,7 +266,7 @@ export async function listUsers(
   input: ListUsersInput,
   ctx: Pick<ServiceContext, 'now'>,
 ): Promise<UserListItem[]> {
-  return (await sqlRows<UserListRow>(db, usersListSql(input, ctx.now()))).map(userListItem)
+  return (await rows<UserListRow>(db, usersListSql(input, ctx.now()))).map(userListItem)
 }
 
 /** The listing in chunks as the database produces them; leaving the loop cancels the query. */
@@ -280,14 +276,14 @@ export async function* streamUsers(
   ctx: Pick<ServiceContext, 'now'>,
   chunkSize = fetchSize(),
 ): AsyncGenerator<UserListItem[]> {
-  for await (const rows of database.cursor<UserListRow>(usersListSql(input, ctx.now()), chunkSize)) {
-    yield rows.map(userListItem)
+  for await (const chunk of database.cursor<UserListRow>(usersListSql(input, ctx.now()), chunkSize)) {
+    yield chunk.map(userListItem)
   }
 }
 
 /** How many users the listing has without --limit (for a terminal's "N more"). */
 export async function countUsers(db: Db, input: ListUsersInput, ctx: Pick<ServiceContext, 'now'>) {
-  const [row] = await sqlRows<{n: number}>(
+  const [row] = await rows<{n: number}>(
     db,
     sql`select count(*)::int as n from ${users} where ${usersFilter(input, ctx.now())}`,
   )
@@ -328,20 +324,19 @@ export async function searchUsers(db: Db, term: string, limit = 20): Promise<Use
     t === ''
       ? undefined
       : sql`(${users.userId} like ${prefix} or ${users.name} ilike ${anywhere} or ${users.email} ilike ${anywhere})`
-  const rows = await db
+  const found = await db
     .select({
       userId: users.userId,
       name: users.name,
       email: users.email,
-      deactivated: sql<boolean>`${deactivations.userUuid} is not null`,
+      deactivated: sql<boolean>`${isDeactivated()}`,
     })
     .from(users)
-    .leftJoin(deactivations, eq(deactivations.userUuid, users.id))
     .where(where)
     .orderBy(
       ...(t === '' ? [] : [sql`case when ${users.userId} like ${prefix} then 0 else 1 end`]),
       asc(users.userId),
     )
     .limit(Math.max(1, Math.min(limit, 1000)))
-  return rows.map((r) => ({...r, deactivated: Boolean(r.deactivated)}))
+  return found.map((r) => ({...r, deactivated: Boolean(r.deactivated)}))
 }

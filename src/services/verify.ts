@@ -8,7 +8,8 @@
  * compared as text, since upstream databases have an extra `paused` state.
  */
 import {type SQL, sql} from 'drizzle-orm'
-import {type Db, resultRows} from '../db/client.js'
+import type {Db} from '../db/client.js'
+import {inSnapshot, isDeactivated, rows, tableExists} from '../db/sql.js'
 import {DEFAULT_APP} from './users.js'
 
 /** How many sample references a check reports. */
@@ -204,36 +205,30 @@ export const CHECKS: CheckDef[] = [
  */
 export async function verifyDatabase(db: Db, opts: {strict?: boolean} = {}): Promise<DbVerifyResult> {
   const strict = Boolean(opts.strict)
-  const checks = await db.transaction(
-    async (tx) => {
-      const [present] = resultRows<{present: boolean}>(
-        await tx.execute(sql`select to_regclass('openmemory_admin.deactivations') is not null as present`),
+  const checks = await inSnapshot(db, async (tx) => {
+    // A user with a deactivation record was switched off on purpose.
+    const deliberate = (await tableExists(tx, 'openmemory_admin.deactivations'))
+      ? isDeactivated('u')
+      : sql`false`
+    const out: VerifyCheck[] = []
+    for (const check of CHECKS) {
+      const found = await rows<{total: number | string; ref: string}>(
+        tx,
+        sql`select (count(*) over ())::int as total, ref
+              from (${check.refs(deliberate)}) problems
+              order by ref limit ${SAMPLE_SIZE}`,
       )
-      // A user with a deactivation record was switched off on purpose.
-      const deliberate = present?.present
-        ? sql`exists (select 1 from openmemory_admin.deactivations d where d.user_uuid = u.id)`
-        : sql`false`
-      const out: VerifyCheck[] = []
-      for (const check of CHECKS) {
-        const rows = resultRows<{total: number | string; ref: string}>(
-          await tx.execute(sql`
-            select (count(*) over ())::int as total, ref
-            from (${check.refs(deliberate)}) problems
-            order by ref limit ${SAMPLE_SIZE}`),
-        )
-        out.push({
-          id: check.id,
-          description: check.description,
-          severity: strict ? 'error' : check.severity,
-          subject: check.subject,
-          count: rows.length === 0 ? 0 : Number(rows[0].total),
-          sample: rows.map((r) => r.ref),
-        })
-      }
-      return out
-    },
-    {isolationLevel: 'repeatable read', accessMode: 'read only'},
-  )
+      out.push({
+        id: check.id,
+        description: check.description,
+        severity: strict ? 'error' : check.severity,
+        subject: check.subject,
+        count: found.length === 0 ? 0 : Number(found[0].total),
+        sample: found.map((r) => r.ref),
+      })
+    }
+    return out
+  })
   const total = (severity?: Severity) =>
     checks
       .filter((c) => severity === undefined || c.severity === severity)

@@ -6,12 +6,13 @@
  * destructive action shows what will change and asks, defaulting to No.
  */
 import type {Database} from '../db/client.js'
-import {BusyError, InterruptedError, mapDatabaseError} from '../errors.js'
+import {withRunLock} from '../db/client.js'
+import {InterruptedError, mapDatabaseError} from '../errors.js'
 import {defaultContext, type ServiceContext} from '../services/context.js'
 import {revokeKey, rotateKey} from '../services/key-lifecycle.js'
 import {deactivateUser, deleteUser, reactivateUser, showUser} from '../services/lifecycle.js'
 import {countMemories} from '../services/memories.js'
-import {PRUNE_MODES, type PruneMode, pruneInactive, releaseRunLock} from '../services/prune.js'
+import {PRUNE_BUSY, PRUNE_LOCK, PRUNE_MODES, type PruneMode, pruneInactive} from '../services/prune.js'
 import {dbStatus} from '../services/status.js'
 import {createUser, listUsers, validateCreateUser} from '../services/users.js'
 import {formatError} from './format.js'
@@ -254,12 +255,7 @@ async function pruneAction(s: MenuSession): Promise<void> {
     })),
   )
   const {database} = s
-  if (!(await database.tryRunLock('prune-inactive'))) {
-    throw new BusyError(
-      'Another prune-inactive run holds the run lock on this database; try again when it has finished.',
-    )
-  }
-  try {
+  await withRunLock(database, PRUNE_LOCK, PRUNE_BUSY, async () => {
     const context = ctx(s, 'prune-inactive')
     const plan = await pruneInactive(database.db, {days, mode, dryRun: true}, context)
     const shown = plan.users.slice(0, 20)
@@ -284,9 +280,7 @@ async function pruneAction(s: MenuSession): Promise<void> {
     } finally {
       bar.stop()
     }
-  } finally {
-    if (database.dialect === 'postgres') await releaseRunLock(database.db, 'prune-inactive')
-  }
+  })
 }
 
 async function statusAction(s: MenuSession): Promise<void> {

@@ -1,6 +1,7 @@
 import {sql} from 'drizzle-orm'
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 import DbVerify from '../../src/commands/db/verify.js'
+import {rows} from '../../src/db/sql.js'
 import {createUser} from '../../src/services/users.js'
 import {CHECKS} from '../../src/services/verify.js'
 import {testContext} from '../helpers/context.js'
@@ -103,7 +104,8 @@ describe('db verify (command)', () => {
   // apps.is_active = false and leaves the user working (api/app/routers/apps.py lines 94-118 @541f4739).
   it("shows the server's own normal writes as notices, exit 0; --strict makes them errors", async () => {
     await withDb(async (d) => {
-      const [alice] = await d.rows<{id: string; app: string}>(
+      const [alice] = await rows<{id: string; app: string}>(
+        d.db,
         sql`select u.id::text as id, a.id::text as app from users u join apps a on a.owner_id = u.id where u.user_id = 'alice'`,
       )
       for (const state of ['archived', 'deleted']) {
@@ -166,10 +168,13 @@ describe('db verify (built binary, embedded database)', () => {
 
     const d = await td.open()
     const dave = await createUser(d.db, {userId: 'dave'}, testContext().ctx)
-    const [{id}] = await d.rows<{id: string}>(sql`
+    const [{id}] = await rows<{id: string}>(
+      d.db,
+      sql`
       insert into memories (id, user_id, app_id, content, state, created_at)
       select gen_random_uuid(), u.id, ${dave.app.id}, 'leak', 'active', now() from users u where u.user_id = 'carol'
-      returning id::text as id`)
+      returning id::text as id`,
+    )
     await d.close()
 
     const dirty = await runBin(['db', 'verify', '--json'], {env})

@@ -21,6 +21,7 @@ import UsersReactivate from '../../src/commands/users/reactivate.js'
 import UsersShow from '../../src/commands/users/show.js'
 import UsersTest from '../../src/commands/users/test.js'
 import type {Database} from '../../src/db/client.js'
+import {rows} from '../../src/db/sql.js'
 import {closeUserIds} from '../../src/services/user-lookup.js'
 import {createTestDatabase, DRIVERS, resetTables, type TestDatabase} from '../helpers/databases.js'
 import {runCommand} from '../helpers/run.js'
@@ -69,7 +70,7 @@ describe('existing users are named by their exact stored string', () => {
     expect(audit.exitCode).toBe(0)
     expect(JSON.parse(audit.stdout).length).toBeGreaterThan(0)
     expect((await run(UsersDelete, [userId, '--yes'])).exitCode).toBe(0)
-    const gone = await withDb((d) => d.rows<{n: number}>(sql`select count(*)::int as n from users`))
+    const gone = await withDb((d) => rows<{n: number}>(d.db, sql`select count(*)::int as n from users`))
     expect(Number(gone[0].n)).toBe(0)
   })
 
@@ -121,7 +122,7 @@ describe('existing users are named by their exact stored string', () => {
     expect((await run(AuditList, ['--user', userId])).exitCode).toBe(2)
     expect((await run(PruneInactive, ['--exclude', userId, '--yes'])).exitCode).toBe(2)
     const audit = await withDb((d) =>
-      d.rows<{n: number}>(sql`select count(*)::int as n from openmemory_admin.audit_log`),
+      rows<{n: number}>(d.db, sql`select count(*)::int as n from openmemory_admin.audit_log`),
     )
     expect(Number(audit[0].n)).toBe(0)
   })
@@ -160,7 +161,7 @@ describe('existing users are named by their exact stored string', () => {
     expect(typo.exitCode).toBe(3)
     expect(typo.stderr).toContain("Did you mean 'Admin.Ops'?")
     const inactive = await withDb((d) =>
-      d.rows<{n: number}>(sql`select count(*)::int as n from openmemory_admin.deactivations`),
+      rows<{n: number}>(d.db, sql`select count(*)::int as n from openmemory_admin.deactivations`),
     )
     expect(Number(inactive[0].n)).toBe(0)
     const r = await run(PruneInactive, ['--days', '30', '--exclude', 'Admin.Ops', '--yes', '--json'])

@@ -9,6 +9,7 @@ import UsersCreate from '../../src/commands/users/create.js'
 import UsersDeactivate from '../../src/commands/users/deactivate.js'
 import UsersDelete from '../../src/commands/users/delete.js'
 import type {Database} from '../../src/db/client.js'
+import {rows} from '../../src/db/sql.js'
 import {createUser} from '../../src/services/users.js'
 import {testContext} from '../helpers/context.js'
 import {createTestDatabase, type TestDatabase} from '../helpers/databases.js'
@@ -29,7 +30,7 @@ describe('hostile input and collateral (commands)', () => {
     await td?.drop()
   })
   const users = async () =>
-    Number((await database.rows<{n: number}>(sql`select count(*)::int as n from users`))[0]?.n)
+    Number((await rows<{n: number}>(database.db, sql`select count(*)::int as n from users`))[0]?.n)
 
   it.each([
     ['a right-to-left override in the name', ['bidi_name', 'Evil\u202eeman']],
@@ -106,11 +107,12 @@ describe('hostile input and collateral (commands)', () => {
 
     const r = await runCommand(UsersDelete, ['del_alice', '--yes', '--json', '--database-url', url])
     expect(r.exitCode).toBe(0)
-    const audit = await database.rows<{
+    const audit = await rows<{
       target_user_id: string
       outcome: string
       details: Record<string, unknown>
     }>(
+      database.db,
       sql`select target_user_id, outcome, details from openmemory_admin.audit_log
           where command = 'users delete' and target_user_id in ('del_alice', 'del_bob') order by id`,
     )
@@ -124,7 +126,8 @@ describe('hostile input and collateral (commands)', () => {
       memoriesDeleted: 2,
     })
     // bob keeps his own memory in his own app.
-    const left = await database.rows<{n: number}>(
+    const left = await rows<{n: number}>(
+      database.db,
       sql`select count(*)::int as n from memories where user_id = ${bob.id}`,
     )
     expect(left[0]?.n).toBe(1)

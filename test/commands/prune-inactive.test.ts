@@ -5,6 +5,7 @@ import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 import PruneInactive from '../../src/commands/prune-inactive.js'
 import {runMigrations} from '../../src/db/client.js'
 import {lockDataDir} from '../../src/db/lock.js'
+import {rows} from '../../src/db/sql.js'
 import {createTestDatabase, resetTables, type TestDatabase} from '../helpers/databases.js'
 import {BIN, runBin, runCommand} from '../helpers/run.js'
 import {seedUsersBulk} from '../helpers/seed.js'
@@ -179,8 +180,8 @@ describe('prune-inactive (command, embedded PGlite)', () => {
     expect(r.exitCode).toBe(0)
     expect(JSON.parse(r.stdout).changed).toBe(5)
     const d = await td.open()
-    const rows = await d.rows<{n: number}>(sql`select count(*)::int as n from api_keys where is_active`)
+    const found = await rows<{n: number}>(d.db, sql`select count(*)::int as n from api_keys where is_active`)
     await d.close()
-    expect(rows[0].n).toBe(0)
+    expect(found[0].n).toBe(0)
   })
 })

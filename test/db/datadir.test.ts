@@ -22,6 +22,7 @@ import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import UsersList from '../../src/commands/users/list.js'
 import {openDatabase, PGLITE_PG_VERSION} from '../../src/db/client.js'
 import {INIT_MARKER} from '../../src/db/datadir.js'
+import {rows} from '../../src/db/sql.js'
 import {runCommand} from '../helpers/run.js'
 
 const TEMPLATE = process.env.OPENMEMORY_TEST_PGLITE_TEMPLATE as string
@@ -120,7 +121,7 @@ describe('private files', () => {
         {kind: 'pglite', dataDir, source: 'OPENMEMORY_DATA_DIR', display: dataDir},
         {migrate: true},
       )
-      await database.rows(sql`create table t as select g from generate_series(1, 1000) g`)
+      await rows(database.db, sql`create table t as select g from generate_series(1, 1000) g`)
       await database.close()
       expect(process.umask()).toBe(0) // put back on close
     } finally {

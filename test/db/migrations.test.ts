@@ -1,5 +1,6 @@
 import {afterEach, describe, expect, it} from 'vitest'
 import {runMigrations} from '../../src/db/client.js'
+import {rows} from '../../src/db/sql.js'
 import {dbStatus} from '../../src/services/status.js'
 import {
   ADMIN_URL,
@@ -142,10 +143,11 @@ describe('migrations on postgres, concurrently', () => {
       const [a, b] = await Promise.all([d.open(), d.open()])
       const results = await Promise.all([runMigrations(a), runMigrations(b)])
       expect(results.map((r) => r.applied.length).sort()).toEqual([0, 1])
-      const rows = await a.rows<{n: number}>(
+      const found = await rows<{n: number}>(
+        a.db,
         (await import('drizzle-orm')).sql`select count(*)::int as n from openmemory_admin.migrations`,
       )
-      expect(rows[0].n).toBe(1)
+      expect(found[0].n).toBe(1)
       await a.close()
       await b.close()
     } finally {

@@ -10,6 +10,7 @@ import {sql} from 'drizzle-orm'
 import postgres from 'postgres'
 import {type Database, type DatabaseTarget, openDatabase} from '../../src/db/client.js'
 import {tightenPermissions} from '../../src/db/datadir.js'
+import {rows} from '../../src/db/sql.js'
 
 export const ADMIN_URL = process.env.OPENMEMORY_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 export const FIXTURES = path.resolve(import.meta.dirname, '../fixtures')
@@ -142,7 +143,7 @@ export async function catalogSnapshot(
   schema = 'public',
 ): Promise<Record<string, string[]>> {
   const q = async (query: ReturnType<typeof sql>) =>
-    (await database.rows<{v: string}>(query)).map((r) => r.v).sort()
+    (await rows<{v: string}>(database.db, query)).map((r) => r.v).sort()
   return {
     columns: await q(sql`
       select c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)

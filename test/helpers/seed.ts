@@ -1,6 +1,7 @@
 import {randomUUID} from 'node:crypto'
 import {sql} from 'drizzle-orm'
 import type {Database} from '../../src/db/client.js'
+import {rows} from '../../src/db/sql.js'
 
 /** Insert memories for a user in an app, with a category link for each (as the server does). */
 export async function seedMemories(
@@ -10,9 +11,12 @@ export async function seedMemories(
   states: string[],
 ): Promise<string[]> {
   const ids: string[] = []
-  const [cat] = await database.rows<{id: string}>(sql`
+  const [cat] = await rows<{id: string}>(
+    database.db,
+    sql`
     insert into categories (id, name, created_at) values (${randomUUID()}, ${`cat_${randomUUID().slice(0, 8)}`}, now())
-    returning id::text as id`)
+    returning id::text as id`,
+  )
   for (const state of states) {
     const id = randomUUID()
     ids.push(id)

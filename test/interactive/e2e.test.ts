@@ -4,6 +4,7 @@
  */
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 import {type Database, runMigrations} from '../../src/db/client.js'
+import {rows} from '../../src/db/sql.js'
 import {createTestDatabase, type TestDatabase} from '../helpers/databases.js'
 import {runBin} from '../helpers/run.js'
 import {count, serverAuthenticates} from '../helpers/server-rule.js'
@@ -67,13 +68,14 @@ describe('interactive mode in a terminal (built binary, tmux)', () => {
     t.press('Enter')
     await t.waitFor('EXIT=0')
 
-    const [row] = await database.rows<{
+    const [row] = await rows<{
       user_id: string
       name: string
       email: string
       apps: number
       keys: number
     }>(
+      database.db,
       (await import('drizzle-orm')).sql`
         select u.user_id, u.name, u.email,
           (select count(*)::int from apps a where a.owner_id = u.id and a.name = 'default') as apps,
@@ -130,7 +132,7 @@ describe('interactive mode in a terminal (built binary, tmux)', () => {
     t.press('Escape')
     await t.waitFor('EXIT=130')
     expect(
-      await database.rows((await import('drizzle-orm')).sql`select 1 from users where user_id = 'pat'`),
+      await rows(database.db, (await import('drizzle-orm')).sql`select 1 from users where user_id = 'pat'`),
     ).toHaveLength(0)
   })
 

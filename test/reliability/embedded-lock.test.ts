@@ -11,6 +11,7 @@ import {sql} from 'drizzle-orm'
 import {afterAll, expect, it} from 'vitest'
 import {openDatabase} from '../../src/db/client.js'
 import {lockDataDir} from '../../src/db/lock.js'
+import {rows} from '../../src/db/sql.js'
 import {BusyError} from '../../src/errors.js'
 import {HEAVY, keysIn, prng, runCli, seedFromEnv} from './harness.js'
 
@@ -144,12 +145,16 @@ it(
         try {
           const present = new Set(
             (
-              await check.rows<{user_id: string}>(sql`select user_id from users where user_id like 'steal%'`)
+              await rows<{user_id: string}>(
+                check.db,
+                sql`select user_id from users where user_id like 'steal%'`,
+              )
             ).map((r) => r.user_id),
           )
           const audited = new Set(
             (
-              await check.rows<{target_user_id: string}>(
+              await rows<{target_user_id: string}>(
+                check.db,
                 sql`select target_user_id from openmemory_admin.audit_log where target_user_id like 'steal%'`,
               )
             ).map((r) => r.target_user_id),
@@ -168,10 +173,13 @@ it(
             }
           })
           // The prune's own work is whole too, and nothing is left without its user.
-          const [counts] = await check.rows<{old: number; orphanKeys: number; orphanApps: number}>(sql`
+          const [counts] = await rows<{old: number; orphanKeys: number; orphanApps: number}>(
+            check.db,
+            sql`
             select (select count(*) from users where user_id like 'old%')::int as "old",
                    (select count(*) from api_keys k where not exists (select 1 from users u where u.id = k.user_id))::int as "orphanKeys",
-                   (select count(*) from apps a where not exists (select 1 from users u where u.id = a.owner_id))::int as "orphanApps"`)
+                   (select count(*) from apps a where not exists (select 1 from users u where u.id = a.owner_id))::int as "orphanApps"`,
+          )
           expect(counts).toEqual({old: 0, orphanKeys: 0, orphanApps: 0})
         } finally {
           await check.close()

@@ -16,6 +16,7 @@ import PruneInactive from '../../src/commands/prune-inactive.js'
 import UsersCreate from '../../src/commands/users/create.js'
 import UsersList from '../../src/commands/users/list.js'
 import type {Database} from '../../src/db/client.js'
+import {rows} from '../../src/db/sql.js'
 import {OpenMemoryError, ValidationError} from '../../src/errors.js'
 import {createUser} from '../../src/services/users.js'
 import {testContext} from '../helpers/context.js'
@@ -113,7 +114,8 @@ describe('hostile input', () => {
   const {ctx} = testContext('users create')
   const rowCounts = async () =>
     (
-      await database.rows<{n: string}>(
+      await rows<{n: string}>(
+        database.db,
         (
           await import('drizzle-orm')
         ).sql`select (select count(*) from users) + (select count(*) from api_keys)
@@ -134,7 +136,8 @@ describe('hostile input', () => {
   const storedUser = async (userId: string) => {
     const {sql} = await import('drizzle-orm')
     return (
-      await database.rows<{user_id: string; name: string; email: string | null}>(
+      await rows<{user_id: string; name: string; email: string | null}>(
+        database.db,
         sql`select user_id, name, email from users where user_id = ${userId}`,
       )
     )[0]
@@ -214,7 +217,8 @@ describe('hostile input', () => {
         const outcome = await createAndCheck({userId, appName} as never, ok)
         if (outcome === 'accepted') {
           const {sql} = await import('drizzle-orm')
-          const [app] = await database.rows<{name: string}>(
+          const [app] = await rows<{name: string}>(
+            database.db,
             sql`select a.name from apps a join users u on u.id = a.owner_id where u.user_id = ${userId}`,
           )
           expect(app?.name).toBe(t)

@@ -1,6 +1,7 @@
 import {sql} from 'drizzle-orm'
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 import type {Database} from '../../src/db/client.js'
+import {rows} from '../../src/db/sql.js'
 import {UserNotFoundError} from '../../src/errors.js'
 import {listAudit} from '../../src/services/audit.js'
 import {checkKey} from '../../src/services/auth.js'
@@ -63,7 +64,8 @@ describe.each(DRIVERS)('user and key lifecycle on %s', (driver) => {
       const d = await deactivateUser(database.db, 'bob', {reason: 'left'}, ctx('users deactivate'))
       expect(d).toMatchObject({changed: true, keyDeactivated: true, appsDeactivated: ['cursor', 'default']})
       expect(await serverAuthenticates(database, u.apiKey)).toBeNull()
-      const active = await database.rows<{n: number}>(
+      const active = await rows<{n: number}>(
+        database.db,
         sql`select count(*)::int as n from apps where is_active`,
       )
       expect(active[0].n).toBe(0)
@@ -79,7 +81,8 @@ describe.each(DRIVERS)('user and key lifecycle on %s', (driver) => {
         appsReactivated: ['cursor', 'default'],
       })
       expect(await serverAuthenticates(database, u.apiKey)).toBe('bob')
-      const [oldApp] = await database.rows<{is_active: boolean}>(
+      const [oldApp] = await rows<{is_active: boolean}>(
+        database.db,
         sql`select is_active from apps where id = ${off}`,
       )
       expect(oldApp.is_active).toBe(false)
@@ -166,7 +169,8 @@ describe.each(DRIVERS)('user and key lifecycle on %s', (driver) => {
       expect(r.previousFingerprint).toBe(u.keyFingerprint)
       expect(await serverAuthenticates(database, u.apiKey)).toBeNull()
       expect(await serverAuthenticates(database, r.apiKey)).toBe('ivan')
-      const [k] = await database.rows<{created_at: string; last_used: string | null}>(
+      const [k] = await rows<{created_at: string; last_used: string | null}>(
+        database.db,
         sql`select created_at::text, last_used::text from api_keys`,
       )
       expect(k).toEqual({created_at: '2026-07-01 00:00:00', last_used: null})
@@ -221,7 +225,7 @@ describe.each(DRIVERS)('user and key lifecycle on %s', (driver) => {
         reason: 'revoked',
         userId: 'mona',
       })
-      const [k] = await database.rows<{last_used: string | null}>(sql`select last_used from api_keys`)
+      const [k] = await rows<{last_used: string | null}>(database.db, sql`select last_used from api_keys`)
       expect(k.last_used).toBeNull()
     })
   })

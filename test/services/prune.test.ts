@@ -1,6 +1,7 @@
 import {sql} from 'drizzle-orm'
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 import type {Database} from '../../src/db/client.js'
+import {rows} from '../../src/db/sql.js'
 import {listAudit} from '../../src/services/audit.js'
 import {reactivateUser} from '../../src/services/lifecycle.js'
 import {pruneInactive} from '../../src/services/prune.js'
@@ -30,8 +31,11 @@ describe.each(DRIVERS)('prune-inactive service on %s', (driver) => {
       created_at = ${created?.toISOString() ?? null}::timestamp where user_id = ${userId}`)
   const deactivated = async () =>
     (
-      await database.rows<{user_id: string}>(sql`select u.user_id from openmemory_admin.deactivations d
-      join users u on u.id = d.user_uuid order by u.user_id`)
+      await rows<{user_id: string}>(
+        database.db,
+        sql`select u.user_id from openmemory_admin.deactivations d
+      join users u on u.id = d.user_uuid order by u.user_id`,
+      )
     ).map((r) => r.user_id)
 
   it('changes users just outside the window and keeps those just inside', async () => {
@@ -96,7 +100,7 @@ describe.each(DRIVERS)('prune-inactive service on %s', (driver) => {
     })
     expect(r).toMatchObject({matched: 3, changed: 2, skipped: 1})
     expect(
-      (await database.rows<{user_id: string}>(sql`select user_id from users`)).map((u) => u.user_id),
+      (await rows<{user_id: string}>(database.db, sql`select user_id from users`)).map((u) => u.user_id),
     ).toEqual(['race2'])
   })
 
@@ -131,7 +135,8 @@ describe.each(DRIVERS)('prune-inactive service on %s', (driver) => {
     expect(r).toMatchObject({matched: 10_000, changed: 10_000, skipped: 0})
     expect(batches).toEqual(Array.from({length: 10}, (_, i) => (i + 1) * 1000))
     expect(await count(database, 'openmemory_admin.deactivations')).toBe(10_000)
-    const [active] = await database.rows<{n: number}>(
+    const [active] = await rows<{n: number}>(
+      database.db,
       sql`select count(*)::int as n from api_keys where is_active`,
     )
     expect(active.n).toBe(100)

@@ -1,6 +1,7 @@
 import {sql} from 'drizzle-orm'
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 import type {Database} from '../../src/db/client.js'
+import {rows} from '../../src/db/sql.js'
 import {UserNotFoundError, ValidationError} from '../../src/errors.js'
 import {fingerprint, hashKey} from '../../src/services/keys.js'
 import {
@@ -353,10 +354,10 @@ describe.each(DRIVERS)('testUser (database step, then HTTP) on %s', (driver) => 
   })
 
   it('reads without writing: the database is unchanged by a test', async () => {
-    const before = await database.rows(sql`select * from api_keys order by id`)
-    const users = await database.rows(sql`select * from users order by id`)
+    const before = await rows(database.db, sql`select * from api_keys order by id`)
+    const users = await rows(database.db, sql`select * from users order by id`)
     await testUser(database.db, input(), deps())
-    expect(await database.rows(sql`select * from api_keys order by id`)).toEqual(before)
-    expect(await database.rows(sql`select * from users order by id`)).toEqual(users)
+    expect(await rows(database.db, sql`select * from api_keys order by id`)).toEqual(before)
+    expect(await rows(database.db, sql`select * from users order by id`)).toEqual(users)
   })
 })

@@ -2,6 +2,7 @@ import {sql} from 'drizzle-orm'
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 import type {Database} from '../../src/db/client.js'
 import {memories} from '../../src/db/schema.js'
+import {rows} from '../../src/db/sql.js'
 import {ConflictError, ValidationError} from '../../src/errors.js'
 import {hashKey} from '../../src/services/keys.js'
 import {createUser, listUsers} from '../../src/services/users.js'
@@ -32,7 +33,8 @@ describe.each(DRIVERS)('users service on %s', (driver) => {
         ctx,
       )
       expect(r.apiKey).toMatch(/^mem_lab_[a-z0-9]{32}$/)
-      const [u] = await database.rows<Record<string, unknown>>(
+      const [u] = await rows<Record<string, unknown>>(
+        database.db,
         sql`select id::text, user_id, name, email, created_at::text, updated_at::text, last_active::text from users`,
       )
       expect(u).toEqual({
@@ -44,7 +46,8 @@ describe.each(DRIVERS)('users service on %s', (driver) => {
         updated_at: '2026-06-01 12:00:00',
         last_active: '2026-06-01 12:00:00',
       })
-      const [k] = await database.rows<Record<string, unknown>>(
+      const [k] = await rows<Record<string, unknown>>(
+        database.db,
         sql`select user_id::text, key_hash, created_at::text, last_used, is_active from api_keys`,
       )
       expect(k).toEqual({
@@ -55,7 +58,8 @@ describe.each(DRIVERS)('users service on %s', (driver) => {
         is_active: true,
       })
       expect(k.key_hash).toMatch(/^[0-9a-f]{64}$/)
-      const [a] = await database.rows<Record<string, unknown>>(
+      const [a] = await rows<Record<string, unknown>>(
+        database.db,
         sql`select id::text, owner_id::text, name, is_active from apps`,
       )
       expect(a).toEqual({id: r.app.id, owner_id: r.id, name: 'default', is_active: true})
@@ -108,18 +112,19 @@ describe.each(DRIVERS)('users service on %s', (driver) => {
 
     it('records an audit row without the plain key', async () => {
       const r = await createUser(database.db, {userId: 'gina'}, testContext('users create').ctx)
-      const rows = await database.rows<{
+      const found = await rows<{
         command: string
         target_user_id: string
         outcome: string
         details: unknown
       }>(
+        database.db,
         sql`select command, target_user_id, outcome, details::text as details from openmemory_admin.audit_log`,
       )
-      expect(rows).toHaveLength(1)
-      expect(rows[0]).toMatchObject({command: 'users create', target_user_id: 'gina', outcome: 'created'})
-      expect(String(rows[0].details)).not.toContain(r.apiKey)
-      expect(String(rows[0].details)).not.toContain(r.apiKey.slice(8))
+      expect(found).toHaveLength(1)
+      expect(found[0]).toMatchObject({command: 'users create', target_user_id: 'gina', outcome: 'created'})
+      expect(String(found[0].details)).not.toContain(r.apiKey)
+      expect(String(found[0].details)).not.toContain(r.apiKey.slice(8))
     })
 
     it('lets exactly one of concurrent creates of the same userId succeed', async () => {

@@ -2,6 +2,7 @@ import {randomUUID} from 'node:crypto'
 import {sql} from 'drizzle-orm'
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 import type {Database} from '../../src/db/client.js'
+import {rows} from '../../src/db/sql.js'
 import {hashKey} from '../../src/services/keys.js'
 import {createUser, type UsersCreateResult} from '../../src/services/users.js'
 import {CHECKS, SAMPLE_SIZE, verifyDatabase} from '../../src/services/verify.js'
@@ -251,10 +252,10 @@ describe.each(DRIVERS)('verifyDatabase on %s', (driver) => {
     )
     const snapshot = async () =>
       JSON.stringify([
-        await database.rows(sql`select * from users order by id`),
-        await database.rows(sql`select * from api_keys order by id`),
-        await database.rows(sql`select * from apps order by id`),
-        await database.rows(sql`select id, state::text, deleted_at from memories order by id`),
+        await rows(database.db, sql`select * from users order by id`),
+        await rows(database.db, sql`select * from api_keys order by id`),
+        await rows(database.db, sql`select * from apps order by id`),
+        await rows(database.db, sql`select id, state::text, deleted_at from memories order by id`),
       ])
     const before = await snapshot()
     await verifyDatabase(database.db)
