@@ -261,9 +261,15 @@ async function openPglite(
     let client: InstanceType<typeof PGlite>
     try {
       client = await PGlite.create(target.dataDir, {
-        // The CLI runs one short session: 16 MB of shared buffers instead of 128 MB
-        // cuts peak RSS by about 120 MiB and the start-up's memory clearing with it.
-        startParams: [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'],
+        // One short single-user session: 2 MB of shared buffers instead of 128 MB, and shared
+        // memory for 2 connections instead of 100, cut peak RSS by about 140 MiB (288 -> 147 MiB
+        // for PGlite alone) and the start-up's clearing of that memory with it. The OS page
+        // cache still holds the data.
+        startParams: [
+          ...PGlite.defaultStartParams,
+          ...['-c', 'shared_buffers=2MB', '-c', 'wal_buffers=64kB'],
+          ...['-c', 'max_connections=2', '-c', 'superuser_reserved_connections=0'],
+        ],
       })
     } catch (error) {
       throw new DatabaseUnavailableError(
