@@ -35,7 +35,7 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, {recursive: true, force: true}))
 
 const listWith = (dataDirectory: string) =>
-  runCommand(UsersList, ['--json'], {
+  runCommand(UsersList, [], {
     OPENMEMORY_DATA_DIR: dataDirectory,
     OPENMEMORY_DATABASE_URL: undefined,
     DATABASE_URL: undefined,
