@@ -29,7 +29,11 @@ export interface KeysRotateResult {
 export async function rotateKey(
   db: Db,
   userId: string,
-  opts: {keyLength?: number},
+  opts: {
+    keyLength?: number
+    /** Called inside the transaction, last, with the new key: a throw rolls the rotation back. */
+    beforeCommit?: (apiKey: string) => void | Promise<void>
+  },
   ctx: ServiceContext,
 ): Promise<KeysRotateResult> {
   const length = checkKeyLength(opts.keyLength ?? KEY_LENGTH.default)
@@ -68,6 +72,7 @@ export async function rotateKey(
         details: {action: 'rotate', keyFingerprint: fingerprint(keyHash), previousFingerprint, active},
       },
     ])
+    await opts.beforeCommit?.(apiKey)
     return {
       userId,
       apiKey,

@@ -80,6 +80,10 @@ export async function createUser(
   db: Db,
   input: CreateUserInput,
   ctx: ServiceContext,
+  hooks: {
+    /** Called inside the transaction, last, with the new key: a throw rolls the creation back. */
+    beforeCommit?: (apiKey: string) => void | Promise<void>
+  } = {},
 ): Promise<UsersCreateResult> {
   const v = await validateCreateUser(input)
   const apiKey = ctx.newKey(v.keyLength)
@@ -125,6 +129,7 @@ export async function createUser(
         details: {name: v.name, email: v.email, app: v.appName, keyFingerprint: fingerprint(keyHash)},
       },
     ])
+    await hooks.beforeCommit?.(apiKey)
   })
 
   return {

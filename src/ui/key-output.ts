@@ -1,23 +1,161 @@
 /**
  * Flags and output shared by the commands that make a key (`users create`,
  * `keys rotate`): where the key goes and how it is shown, once.
+ *
+ * A key file is never lost and never left empty: nothing is created before
+ * the database change; inside its transaction, just before the commit, the
+ * key is written to a temporary file, fsynced, and linked to its name (which
+ * never overwrites); the commit failing removes it again, and an interrupt in
+ * that window removes it before exiting. Anything that fails after the commit
+ * says exactly what was committed (FailedAfterCommitError).
  */
+import {randomBytes} from 'node:crypto'
+import {closeSync, fsyncSync, linkSync, lstatSync, openSync, statSync, unlinkSync, writeSync} from 'node:fs'
+import path from 'node:path'
 import {Flags} from '@oclif/core'
-import {ValidationError} from '../errors.js'
+import {ConflictError, ExitCode, OpenMemoryError, ValidationError} from '../errors.js'
 import {KEY_LENGTH} from '../services/keys.js'
 import {parseApiUrl} from '../services/server-check.js'
 import {show} from '../services/validation.js'
 import {colors, formatWarning, writeLine} from './format.js'
 import {jsonText, sanitize} from './sanitize.js'
-import {
-  DEFAULT_API_URL,
-  DEFAULT_MCP_CLIENT,
-  KEY_WARNING,
-  type KeySink,
-  MCP_CLIENT_PATTERN,
-  mcpConfig,
-  openKeyFile,
-} from './secrets.js'
+import {DEFAULT_API_URL, DEFAULT_MCP_CLIENT, KEY_WARNING, MCP_CLIENT_PATTERN, mcpConfig} from './secrets.js'
+
+/** A key file could not be written: nothing was committed, nothing is left behind. Exit 1. */
+export class KeyFileError extends OpenMemoryError {
+  constructor(file: string, code: string | undefined) {
+    const why =
+      code === 'ENOSPC' || code === 'EDQUOT'
+        ? 'the disk is full'
+        : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
+          ? 'permission denied'
+          : (code ?? 'error')
+    super(
+      `Cannot write key file ${file} (${why}); nothing was changed in the database and no file was left.`,
+      {
+        code: 'KEY_FILE',
+        exitCode: ExitCode.failure,
+      },
+    )
+  }
+}
+
+/**
+ * The database change committed, then something failed: the message and the
+ * JSON error's `committed` say exactly what is now true. Exit 1.
+ */
+export class FailedAfterCommitError extends OpenMemoryError {
+  constructor(summary: string, committed: Record<string, unknown>, cause: unknown) {
+    const reason = cause instanceof Error ? cause.message.split('\n')[0] : String(cause)
+    super(`Committed: ${summary}. Then this failed: ${reason.replace(/\.$/, '')}.`, {
+      code: 'FAILED_AFTER_COMMIT',
+      exitCode: ExitCode.failure,
+      cause,
+      data: {committed},
+    })
+  }
+}
+
+export interface KeySink {
+  path: string
+  /** Write, fsync and place the file: call inside the transaction, before the commit. */
+  write(key: string): void
+  /** The commit failed (or never happened): remove the file. */
+  abort(): void
+  /** The commit succeeded: the file stays. */
+  commit(): void
+}
+
+const SIGNALS: [NodeJS.Signals, number][] = [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+  ['SIGHUP', 129],
+]
+
+/** Check the target now (exists: exit 4; no directory: exit 2); create nothing yet. */
+export function openKeyFile(file: string): KeySink {
+  const full = path.resolve(file)
+  let exists = false
+  try {
+    lstatSync(full)
+    exists = true
+  } catch {}
+  if (exists)
+    throw new ConflictError(`Key file ${full} already exists; it is never overwritten. Choose a new path.`)
+  try {
+    if (!statSync(path.dirname(full)).isDirectory()) throw new Error('not a directory')
+  } catch {
+    throw new ValidationError(`Cannot create key file ${full}: its directory does not exist.`)
+  }
+  let placed = false
+  const remove = () => {
+    if (!placed) return
+    placed = false
+    try {
+      unlinkSync(full)
+    } catch {}
+  }
+  const handlers = SIGNALS.map(([signal, code]) => {
+    const handler = () => {
+      remove()
+      process.exit(code)
+    }
+    return [signal, handler] as const
+  })
+  const unguard = () => {
+    for (const [signal, handler] of handlers) process.removeListener(signal, handler)
+  }
+  return {
+    path: full,
+    write(key) {
+      const tmp = path.join(
+        path.dirname(full),
+        `.${path.basename(full)}.${randomBytes(6).toString('hex')}.tmp`,
+      )
+      let fd: number | undefined
+      try {
+        fd = openSync(tmp, 'wx', 0o600)
+        writeSync(fd, `${key}\n`)
+        fsyncSync(fd)
+        closeSync(fd)
+        fd = undefined
+        // link() never overwrites: a file created meanwhile is a conflict, not a loss.
+        linkSync(tmp, full)
+        placed = true
+        for (const [signal, handler] of handlers) process.on(signal, handler)
+        const dir = openSync(path.dirname(full), 'r')
+        try {
+          fsyncSync(dir)
+        } finally {
+          closeSync(dir)
+        }
+      } catch (error) {
+        if (fd !== undefined) closeSync(fd)
+        remove()
+        unguard()
+        const code = (error as NodeJS.ErrnoException).code
+        if (code === 'EEXIST' && !placed) {
+          throw new ConflictError(
+            `Key file ${full} appeared meanwhile; it is never overwritten. Nothing was changed.`,
+          )
+        }
+        throw new KeyFileError(full, code)
+      } finally {
+        try {
+          unlinkSync(tmp)
+        } catch {}
+      }
+    },
+    abort() {
+      remove()
+      unguard()
+    },
+    commit() {
+      placed = false
+      unguard()
+    },
+  }
+}
 
 export const keyFlags = {
   'key-length': Flags.integer({
@@ -80,8 +218,24 @@ export class KeyOutput {
     if (this.flags['key-file']) this.sink = openKeyFile(this.flags['key-file'])
   }
 
+  /** Inside the transaction, before the commit: write and fsync the key file (if any). */
+  beforeCommit(apiKey: string): void {
+    this.sink?.write(apiKey)
+  }
+
+  /** The change failed or never committed: remove the key file (if any). */
   abort(): void {
     this.sink?.abort()
+  }
+
+  /** The change committed: the key file (if any) stays. */
+  committed(): void {
+    this.sink?.commit()
+  }
+
+  /** Where the key went, for a FailedAfterCommitError. */
+  get keyFile(): string | null {
+    return this.sink?.path ?? null
   }
 
   /**
@@ -91,7 +245,6 @@ export class KeyOutput {
   deliver(apiKey: string, json: boolean, log: (line: string) => void): KeyDelivery {
     const mcp = this.mcp ? mcpConfig(this.mcp.apiUrl, this.mcp.client, apiKey) : null
     if (this.sink) {
-      this.sink.write(apiKey)
       if (!json) writeLine(process.stderr, `API key written to ${sanitize(this.sink.path)} (mode 0600).`)
       return {keyFile: this.sink.path, mcpConfig: null}
     }

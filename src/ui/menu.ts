@@ -110,11 +110,14 @@ async function createAction(s: MenuSession): Promise<void> {
   output.prepare()
   let result: Awaited<ReturnType<typeof createUser>>
   try {
-    result = await createUser(s.database.db, input, ctx(s, 'users create'))
+    result = await createUser(s.database.db, input, ctx(s, 'users create'), {
+      beforeCommit: (key) => output.beforeCommit(key),
+    })
   } catch (error) {
     output.abort()
     throw error
   }
+  output.committed()
   s.log(creationMessage(result))
   output.deliver(result.apiKey, false, s.log)
 }
@@ -180,11 +183,17 @@ async function rotateAction(s: MenuSession): Promise<void> {
   output.prepare()
   let r: Awaited<ReturnType<typeof rotateKey>>
   try {
-    r = await rotateKey(s.database.db, userId, {}, ctx(s, 'keys rotate'))
+    r = await rotateKey(
+      s.database.db,
+      userId,
+      {beforeCommit: (key) => output.beforeCommit(key)},
+      ctx(s, 'keys rotate'),
+    )
   } catch (error) {
     output.abort()
     throw error
   }
+  output.committed()
   const message = rotationMessage(r)
   s.log(message.line)
   if (message.warning) s.warn(message.warning)

@@ -1,50 +1,7 @@
 /**
- * Where a new plain key goes: stdout once (with a warning on stderr), or a
- * new file with mode 0600 that is never overwritten. The file is created
- * before the database change, so a file problem writes nothing to the
- * database, and removed again if the change fails.
+ * What is shown with a new key: the once-only warning and the MCP client
+ * configuration. Writing a key file lives in key-output.ts.
  */
-import {closeSync, openSync, unlinkSync, writeSync} from 'node:fs'
-import path from 'node:path'
-import {ConflictError, ValidationError} from '../errors.js'
-
-export interface KeySink {
-  path: string
-  write(key: string): void
-  abort(): void
-}
-
-export function openKeyFile(file: string): KeySink {
-  const full = path.resolve(file)
-  let fd: number
-  try {
-    fd = openSync(full, 'wx', 0o600)
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    if (code === 'EEXIST')
-      throw new ConflictError(`Key file ${full} already exists; it is never overwritten. Choose a new path.`)
-    throw new ValidationError(
-      `Cannot create key file ${full} (${code ?? 'error'}); check the directory exists and is writable.`,
-    )
-  }
-  let open = true
-  return {
-    path: full,
-    write(key) {
-      writeSync(fd, `${key}\n`)
-      closeSync(fd)
-      open = false
-    },
-    abort() {
-      if (open) closeSync(fd)
-      open = false
-      try {
-        unlinkSync(full)
-      } catch {}
-    },
-  }
-}
-
 export const KEY_WARNING = 'This key is shown once and cannot be recovered: store it now.'
 
 /**

@@ -7,7 +7,7 @@ import {
   rotateKey,
 } from '../../services/key-lifecycle.js'
 import {confirmFlags} from '../../ui/confirm-flags.js'
-import {type KeyDelivery, KeyOutput, keyFlags} from '../../ui/key-output.js'
+import {FailedAfterCommitError, type KeyDelivery, KeyOutput, keyFlags} from '../../ui/key-output.js'
 import {confirmDestructive, requireUserId} from '../../ui/prompts.js'
 import {MCP_SESSION_NOTE, rotationMessage} from '../../ui/render.js'
 import {userIdArg} from '../../ui/user-id-arg.js'
@@ -61,18 +61,33 @@ export default class KeysRotate extends BaseCommand {
       r = await rotateKey(
         await this.db(),
         userId,
-        {keyLength: flags['key-length']},
+        {keyLength: flags['key-length'], beforeCommit: (key) => output.beforeCommit(key)},
         defaultContext('keys rotate'),
       )
     } catch (error) {
       output.abort()
       throw error
     }
-    const message = rotationMessage(r)
-    this.log(message.line)
-    if (message.warning) this.note(message.warning)
-    if (r.previousFingerprint) this.note(MCP_SESSION_NOTE)
-    const delivery = output.deliver(r.apiKey, json, (line) => this.log(line))
-    return {...r, apiKey: delivery.keyFile ? null : r.apiKey, ...delivery}
+    output.committed()
+    const committed = {
+      userId,
+      keyFingerprint: r.keyFingerprint,
+      previousFingerprint: r.previousFingerprint,
+      keyFile: output.keyFile,
+    }
+    try {
+      const message = rotationMessage(r)
+      this.log(message.line)
+      if (message.warning) this.note(message.warning)
+      if (r.previousFingerprint) this.note(MCP_SESSION_NOTE)
+      const delivery = output.deliver(r.apiKey, json, (line) => this.log(line))
+      return {...r, apiKey: delivery.keyFile ? null : r.apiKey, ...delivery}
+    } catch (error) {
+      throw new FailedAfterCommitError(
+        `the key of ${userId} was replaced by ${r.keyFingerprint}${output.keyFile ? ` (written to ${output.keyFile})` : ' (not shown: rotate again to get a usable key)'} and the old key${r.previousFingerprint ? ` ${r.previousFingerprint}` : ''} no longer works`,
+        committed,
+        error,
+      )
+    }
   }
 }

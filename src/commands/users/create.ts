@@ -3,7 +3,7 @@ import {BaseCommand} from '../../base-command.js'
 import {defaultContext} from '../../services/context.js'
 import {createUser, DEFAULT_APP, type UsersCreateResult, validateCreateUser} from '../../services/users.js'
 import {formatWarning} from '../../ui/format.js'
-import {type KeyDelivery, KeyOutput, keyFlags} from '../../ui/key-output.js'
+import {FailedAfterCommitError, type KeyDelivery, KeyOutput, keyFlags} from '../../ui/key-output.js'
 import {askNewUser} from '../../ui/prompts.js'
 import {creationMessage} from '../../ui/render.js'
 
@@ -71,19 +71,33 @@ On a terminal, a missing userId (and then name and email) is asked for.`
           reuseDeletedId: flags['reuse-deleted-id'],
         },
         ctx,
+        {beforeCommit: (key) => output.beforeCommit(key)},
       )
     } catch (error) {
       output.abort()
       throw error
     }
-
-    this.log(creationMessage(result))
-    if (result.reusedDeletedId) {
-      process.stderr.write(
-        `${formatWarning(`userId '${result.userId}' belonged to a user this tool deleted (${result.reusedDeletedId}): if that user's vector-store points were not deleted (Qdrant: delete points by filter on payload user_id), '${result.userId}' will find the old memories through search.`)}\n`,
+    output.committed()
+    try {
+      this.log(creationMessage(result))
+      if (result.reusedDeletedId) {
+        process.stderr.write(
+          `${formatWarning(`userId '${result.userId}' belonged to a user this tool deleted (${result.reusedDeletedId}): if that user's vector-store points were not deleted (Qdrant: delete points by filter on payload user_id), '${result.userId}' will find the old memories through search.`)}\n`,
+        )
+      }
+      const delivery = output.deliver(result.apiKey, json, (line) => this.log(line))
+      return {...result, apiKey: delivery.keyFile ? null : result.apiKey, ...delivery}
+    } catch (error) {
+      throw new FailedAfterCommitError(
+        `user ${result.userId} was created with key ${result.keyFingerprint}${output.keyFile ? ` (written to ${output.keyFile})` : " (not shown: run 'openmemory keys rotate' to get a usable key)"}`,
+        {
+          userId: result.userId,
+          id: result.id,
+          keyFingerprint: result.keyFingerprint,
+          keyFile: output.keyFile,
+        },
+        error,
       )
     }
-    const delivery = output.deliver(result.apiKey, json, (line) => this.log(line))
-    return {...result, apiKey: delivery.keyFile ? null : result.apiKey, ...delivery}
   }
 }
