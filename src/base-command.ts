@@ -29,6 +29,12 @@ export abstract class BaseCommand extends Command {
     }),
   }
 
+  /**
+   * Commands that write set this: before the database opens, stderr names the
+   * target ("openmemory: writing to …"), so no write lands somewhere unnoticed.
+   */
+  static writes = false
+
   /** How long to wait for a busy embedded database before exiting 75. */
   protected lockWaitMs = 15_000
 
@@ -38,6 +44,7 @@ export abstract class BaseCommand extends Command {
   private database?: Database
   private databaseUrlFlag?: string
   private lockTimeoutFlag?: string
+  private dryRunFlag = false
   private targetCache?: DatabaseTarget
 
   public async init(): Promise<void> {
@@ -51,6 +58,7 @@ export abstract class BaseCommand extends Command {
     })
     this.databaseUrlFlag = (flags as {'database-url'?: string})['database-url']
     this.lockTimeoutFlag = (flags as {'lock-timeout'?: string})['lock-timeout']
+    this.dryRunFlag = (flags as {'dry-run'?: boolean})['dry-run'] === true
   }
 
   /** Where the database is, without opening it. */
@@ -70,8 +78,16 @@ export abstract class BaseCommand extends Command {
   protected async connect(opts: {migrate?: boolean} = {}): Promise<Database> {
     if (!this.database) {
       const {openDatabase} = await import('./db/client.js')
-      this.database = await openDatabase(await this.target(), {
-        notify: (m) => writeLine(process.stderr, m),
+      const target = await this.target()
+      if ((this.ctor as typeof BaseCommand).writes) {
+        this.info(targetLine(target, this.dryRunFlag), {
+          event: 'target',
+          target: target.display,
+          source: target.source,
+        })
+      }
+      this.database = await openDatabase(target, {
+        notify: (m) => this.info(m, {event: 'notice'}),
         lockWaitMs: this.lockWaitMs,
         lockTimeoutMs: await this.lockTimeoutMs(),
         migrate: opts.migrate,
@@ -151,6 +167,17 @@ export abstract class BaseCommand extends Command {
     else ux.stdout(text)
   }
 
+  /**
+   * A line that must reach the operator (the target, a first-run notice): on
+   * stderr, and under --json as one JSON line there, so a log made with `2>&1`
+   * stays JSON.
+   */
+  protected info(message: string, fields: Record<string, unknown> = {}): void {
+    if (this.jsonEnabled())
+      process.stderr.write(`${jsonSafe(JSON.stringify({level: 'info', ...fields, message}))}\n`)
+    else writeLine(process.stderr, message)
+  }
+
   /** Progress and warnings: stderr, never under --json. */
   protected note(message: string): void {
     if (!this.jsonEnabled()) writeLine(process.stderr, message)
@@ -223,6 +250,19 @@ export abstract class BaseCommand extends Command {
     if (database) await database.close().catch(() => {})
     await super.finally(err)
   }
+}
+
+/**
+ * "openmemory: writing to postgres://openmemory:***@db:5432/openmemory (from DATABASE_URL)";
+ * for the embedded database, also that no URL variable is set.
+ */
+export function targetLine(target: DatabaseTarget, dryRun: boolean): string {
+  const verb = dryRun ? 'dry run against' : 'writing to'
+  const from =
+    target.kind === 'postgres'
+      ? `from ${target.source}`
+      : `${target.source === 'OPENMEMORY_DATA_DIR' ? 'from OPENMEMORY_DATA_DIR; ' : ''}neither OPENMEMORY_DATABASE_URL nor DATABASE_URL is set`
+  return `openmemory: ${verb} ${target.display} (${from})`
 }
 
 /**

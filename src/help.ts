@@ -24,7 +24,7 @@ const ROOT_EXAMPLES = [
   ],
   [
     'Mail the findings of an integrity audit, only when there are some',
-    'out=$(openmemory db verify --quiet) || echo "$out" | mail -s "openmemory audit" ops@example.com',
+    'out=$(openmemory db verify --quiet 2>&1) || printf "%s\\n" "$out" | mail -s "openmemory audit" ops@example.com',
   ],
   ['Help on one command', 'openmemory help users create'],
   ['Interactive mode (on a terminal)', 'openmemory'],

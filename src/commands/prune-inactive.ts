@@ -34,6 +34,8 @@ import {sanitize} from '../ui/sanitize.js'
 export type PruneInactiveResult = PruneResult & {cancelled?: boolean}
 
 export default class PruneInactive extends BaseCommand {
+  static writes = true
+
   static summary = 'Deactivate or delete users inactive for N days; safe to run from cron.'
 
   static description =
@@ -92,7 +94,6 @@ On a terminal it shows the count and asks before changing anything; without a te
       dryRun: flags['dry-run'],
       batchSize: flags['batch-size'],
     }
-    writeLine(process.stderr, `Target: ${sanitize((await this.target()).display)}`)
     const database = await this.connect()
     return withRunLock(database, PRUNE_LOCK, PRUNE_BUSY, async () => {
       const ctx = defaultContext('prune-inactive')

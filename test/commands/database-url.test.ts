@@ -28,7 +28,7 @@ describe('database URLs with hard passwords (PostgreSQL)', () => {
     const masked = withPassword('***')
     const prune = await runCommand(PruneInactive, ['--days', '90', '--dry-run', '--database-url', url])
     expect(prune.exitCode).toBe(0)
-    expect(prune.stderr.split('\n')[0]).toBe(`Target: ${masked}`)
+    expect(prune.stderr.split('\n')[0]).toBe(`openmemory: dry run against ${masked} (from --database-url)`)
     const status = await runCommand<{target: string}>(DbStatus, ['--json', '--database-url', url])
     expect(status.exitCode).toBe(0)
     expect(status.result?.target).toBe(masked)
@@ -65,10 +65,12 @@ describe('database URLs with hard passwords (PostgreSQL)', () => {
   ])('%s exits 2 with one clear line (no "Unexpected failure")', async (_label, url, why) => {
     const r = await runCommand(DbStatus, ['--json', '--database-url', url()])
     expect(r.exitCode).toBe(2)
-    const lines = r.stderr.trim().split('\n')
-    expect(lines).toHaveLength(1)
-    expect(lines[0]).toMatch(why)
-    expect(lines[0]).not.toMatch(/Unexpected failure/)
-    expect(JSON.parse(r.stdout).error).toMatchObject({code: 'INVALID_INPUT', exitCode: 2})
+    // Under --json the error is reported once, on stdout; stderr stays empty.
+    expect(r.stderr).toBe('')
+    const error = JSON.parse(r.stdout).error
+    expect(error).toMatchObject({code: 'INVALID_INPUT', exitCode: 2})
+    expect(error.message).not.toContain('\n')
+    expect(error.message).toMatch(why)
+    expect(error.message).not.toMatch(/Unexpected failure/)
   })
 })

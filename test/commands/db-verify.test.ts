@@ -44,6 +44,24 @@ describe('db verify (command)', () => {
     expect(r.stderr).toBe('')
   })
 
+  it('--quiet prints nothing when clean, and only the findings otherwise', async () => {
+    const clean = await runCommand(DbVerify, ['--quiet', '--database-url', url])
+    expect(clean.exitCode).toBe(0)
+    expect(clean.stdout).toBe('')
+    expect(clean.stderr).toBe('')
+    await withDb(async (d) => {
+      await d.db.execute(
+        sql`update api_keys set is_active = false where user_id = (select id from users where user_id = 'bob')`,
+      )
+    })
+    const dirty = await runCommand(DbVerify, ['-q', '--database-url', url])
+    expect(dirty.exitCode).toBe(1)
+    expect(dirty.stdout.trim().split('\n')).toEqual([
+      'FAIL        1  users with an inactive key but active apps, not deactivated by this tool: bob',
+    ])
+    expect(dirty.stderr.trim()).toBe('Error: db verify found 1 problem in 1 check: half-deactivated-key-off.')
+  })
+
   it('exits 1 with the count and sample ids, and one error line naming the check', async () => {
     await withDb(async (d) => {
       await d.db.execute(
@@ -63,7 +81,16 @@ describe('db verify (command)', () => {
     expect(clean.exitCode).toBe(0)
     const ok = JSON.parse(clean.stdout)
     expect(Object.keys(ok)).toEqual(
-      expect.arrayContaining(['checks', 'clean', 'errors', 'notices', 'problems', 'strict']),
+      expect.arrayContaining([
+        'checks',
+        'clean',
+        'errors',
+        'notices',
+        'problems',
+        'strict',
+        'startedAt',
+        'durationMs',
+      ]),
     )
     expect(ok.checks).toHaveLength(CHECKS.length)
     expect(Object.keys(ok.checks[0]).sort()).toEqual([

@@ -48,11 +48,27 @@ describe('prune-inactive (command, PostgreSQL)', () => {
     await withDb((d) => seedUsersBulk(d, {prefix: 'new', count: 2, daysAgo: 2, now: NOW}))
     const r = await runCommand(PruneInactive, ['--days', '90', '--yes', '--json', '--database-url', url])
     expect(r.exitCode).toBe(0)
-    expect(r.stderr.split('\n')[0]).toBe(`Target: ${url.replace('pruneSecret99', '***')}`)
+    // Under --json the target line is itself a JSON line.
+    expect(JSON.parse(r.stderr.split('\n')[0])).toMatchObject({
+      event: 'target',
+      target: url.replace('pruneSecret99', '***'),
+      source: '--database-url',
+    })
     expect(r.stdout + r.stderr).not.toContain('pruneSecret99')
     const out = JSON.parse(r.stdout)
     expect(Object.keys(out).sort()).toEqual(
-      ['changed', 'cutoff', 'days', 'dryRun', 'durationMs', 'matched', 'mode', 'skipped', 'users'].sort(),
+      [
+        'changed',
+        'cutoff',
+        'days',
+        'dryRun',
+        'durationMs',
+        'matched',
+        'mode',
+        'skipped',
+        'startedAt',
+        'users',
+      ].sort(),
     )
     expect(out).toMatchObject({
       days: 90,

@@ -75,7 +75,16 @@ describe('users test (command)', () => {
     expect(r.exitCode).toBe(0)
     const out = JSON.parse(r.stdout)
     expect(Object.keys(out).sort()).toEqual(
-      ['apiUrl', 'failedStep', 'keyFingerprint', 'outcome', 'steps', 'userId'].sort(),
+      [
+        'apiUrl',
+        'durationMs',
+        'failedStep',
+        'keyFingerprint',
+        'outcome',
+        'startedAt',
+        'steps',
+        'userId',
+      ].sort(),
     )
     expect(out).toMatchObject({userId: 'charlie', outcome: 'passed', failedStep: null, apiUrl: api.url})
     expect(out.steps.map((s: {step: string; httpStatus: number | null}) => [s.step, s.httpStatus])).toEqual([

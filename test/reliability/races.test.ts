@@ -137,7 +137,7 @@ describe('races between processes (PostgreSQL)', () => {
         const done = await first
         figures.pruneRaces++
         expect(second.exitCode).toBe(75)
-        expect(isOneLine(second.stderr.replace(/^Target: .*\n/, ''))).toBe(true)
+        expect(isOneLine(second.stderr.replace(/^openmemory: writing to .*\n/, ''))).toBe(true)
         expect(done.exitCode).toBe(0)
         const [{n}] = await db.sql`select count(*)::int as n from users where user_id like 'stale_%'`
         expect(n).toBe(0)

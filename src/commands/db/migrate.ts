@@ -12,6 +12,8 @@ export interface DbMigrateResult {
 }
 
 export default class DbMigrate extends BaseCommand {
+  static writes = true
+
   static summary = "Create the schema, or adopt the server's existing database."
 
   static description =

@@ -24,21 +24,26 @@ Exit codes: 0 no errors (notices allowed unless --strict); 1 an error found (the
   static examples = [
     '<%= config.bin %> <%= command.id %>',
     "<%= config.bin %> <%= command.id %> --json | jq '.checks[] | select(.count > 0)'",
-    '<%= config.bin %> <%= command.id %> || mail -s "openmemory isolation audit failed" ops@example.com',
+    'out=$(<%= config.bin %> <%= command.id %> --quiet 2>&1) || printf "%s\\n" "$out" | mail -s "openmemory audit found problems" ops@example.com',
   ]
 
   static flags = {
     strict: Flags.boolean({
       summary: 'Treat notices (what the server itself writes) as errors: exit 1 on any finding.',
     }),
+    quiet: Flags.boolean({
+      char: 'q',
+      summary: 'Print nothing when clean; only the checks that found something otherwise (for cron mail).',
+    }),
   }
 
   async run(): Promise<DbVerifyResult> {
     const {flags} = await this.parse(DbVerify)
     const result = await verifyDatabase(await this.db(), {strict: flags.strict})
-    for (const check of result.checks) this.log(formatCheck(check))
+    // --quiet: for cron, nothing at all when clean, only the findings otherwise.
+    for (const check of result.checks) if (!flags.quiet || check.count > 0) this.log(formatCheck(check))
     if (result.clean) {
-      this.log(`No problems found (${result.checks.length} checks).`)
+      if (!flags.quiet) this.log(`No problems found (${result.checks.length} checks).`)
       return result
     }
     if (result.errors === 0) {

@@ -7,6 +7,8 @@ import {MCP_SESSION_NOTE, revocationMessage} from '../../ui/render.js'
 import {userIdArg} from '../../ui/user-id-arg.js'
 
 export default class KeysRevoke extends BaseCommand {
+  static writes = true
+
   static summary = "Make a user's key inactive (idempotent)."
 
   static description =
@@ -21,7 +23,7 @@ export default class KeysRevoke extends BaseCommand {
 
   static flags = {...confirmFlags}
 
-  async run(): Promise<KeysRevokeResult> {
+  async run(): Promise<KeysRevokeResult & {cancelled?: true}> {
     const {args, flags} = await this.parse(KeysRevoke)
     const userId = await requireUserId(
       args.userId,
@@ -34,7 +36,8 @@ export default class KeysRevoke extends BaseCommand {
     const preview = await revokeKey(db, userId, ctx, {dryRun: true})
     if (flags['dry-run'] || !preview.changed) {
       this.log(revocationMessage(preview))
-      return preview
+      // dryRun is true only when --dry-run was given (not for "already revoked").
+      return {...preview, dryRun: flags['dry-run']}
     }
     const ok = await confirmDestructive({
       yes: flags.yes,
@@ -44,7 +47,7 @@ export default class KeysRevoke extends BaseCommand {
     })
     if (!ok) {
       this.log('Cancelled; nothing changed.')
-      return {...preview, changed: false}
+      return {...preview, changed: false, dryRun: false, cancelled: true}
     }
     const r = await revokeKey(db, userId, ctx)
     this.log(revocationMessage(r))

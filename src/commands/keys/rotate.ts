@@ -18,6 +18,8 @@ export type KeysRotateCommandResult =
   | (RotationPreview & {cancelled?: boolean})
 
 export default class KeysRotate extends BaseCommand {
+  static writes = true
+
   static summary = "Replace a user's key with a new one; the old key stops working at once."
 
   static description =

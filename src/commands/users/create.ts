@@ -12,6 +12,8 @@ export type UsersCreateCommandResult = Omit<UsersCreateResult, 'apiKey'> & {
 } & KeyDelivery
 
 export default class UsersCreate extends BaseCommand {
+  static writes = true
+
   static summary = 'Create a user with an API key and a default app, in one transaction.'
 
   static description =

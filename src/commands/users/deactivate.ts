@@ -8,6 +8,8 @@ import {deactivationMessage, deactivationQuestion, MCP_SESSION_NOTE} from '../..
 import {userIdArg} from '../../ui/user-id-arg.js'
 
 export default class UsersDeactivate extends BaseCommand {
+  static writes = true
+
   static summary = "Stop a user's access without losing data: key and apps inactive."
 
   static description =
@@ -26,7 +28,7 @@ export default class UsersDeactivate extends BaseCommand {
     ...confirmFlags,
   }
 
-  async run(): Promise<DeactivateResult> {
+  async run(): Promise<DeactivateResult & {cancelled?: true}> {
     const {args, flags} = await this.parse(UsersDeactivate)
     const userId = await requireUserId(
       args.userId,
@@ -39,7 +41,8 @@ export default class UsersDeactivate extends BaseCommand {
     const preview = await deactivateUser(db, userId, {reason: flags.reason, dryRun: true}, ctx)
     if (flags['dry-run'] || !preview.changed) {
       this.log(deactivationMessage(preview))
-      return preview
+      // dryRun is true only when --dry-run was given (not for "already deactivated").
+      return {...preview, dryRun: flags['dry-run']}
     }
     const ok = await confirmDestructive({
       yes: flags.yes,
@@ -49,7 +52,7 @@ export default class UsersDeactivate extends BaseCommand {
     })
     if (!ok) {
       this.log('Cancelled; nothing changed.')
-      return {...preview, changed: false, dryRun: true}
+      return {...preview, changed: false, dryRun: false, cancelled: true}
     }
     const r = await deactivateUser(db, userId, {reason: flags.reason}, ctx)
     this.log(deactivationMessage(r))

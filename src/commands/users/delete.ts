@@ -10,6 +10,8 @@ import {userIdArg} from '../../ui/user-id-arg.js'
 export type UsersDeleteResult = DeleteResult & {cancelled: boolean}
 
 export default class UsersDelete extends BaseCommand {
+  static writes = true
+
   static summary = 'Remove a user and everything that references them, in one transaction.'
 
   static description =

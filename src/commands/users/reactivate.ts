@@ -6,6 +6,8 @@ import {reactivationMessage} from '../../ui/render.js'
 import {userIdArg} from '../../ui/user-id-arg.js'
 
 export default class UsersReactivate extends BaseCommand {
+  static writes = true
+
   static summary = "Restore a deactivated user's access: exactly the key and apps deactivation switched off."
 
   static examples = [
