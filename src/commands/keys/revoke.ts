@@ -37,7 +37,7 @@ export default class KeysRevoke extends BaseCommand {
     if (flags['dry-run'] || !preview.changed) {
       this.log(revocationMessage(preview))
       // dryRun is true only when --dry-run was given (not for "already revoked").
-      return {...preview, dryRun: flags['dry-run']}
+      return {...preview, dryRun: flags['dry-run'] === true}
     }
     const ok = await confirmDestructive({
       yes: flags.yes,

@@ -42,7 +42,7 @@ export default class UsersDeactivate extends BaseCommand {
     if (flags['dry-run'] || !preview.changed) {
       this.log(deactivationMessage(preview))
       // dryRun is true only when --dry-run was given (not for "already deactivated").
-      return {...preview, dryRun: flags['dry-run']}
+      return {...preview, dryRun: flags['dry-run'] === true}
     }
     const ok = await confirmDestructive({
       yes: flags.yes,
