@@ -59,7 +59,7 @@ describe('db verify (command)', () => {
     expect(dirty.stdout.trim().split('\n')).toEqual([
       'FAIL        1  users with an inactive key but active apps, not deactivated by this tool: bob',
     ])
-    expect(dirty.stderr.trim()).toBe('Error: db verify found 1 problem in 1 check: half-deactivated-key-off.')
+    expect(dirty.stderr.trim()).toBe('Error: db verify found 1 error in 1 check: half-deactivated-key-off.')
   })
 
   it('exits 1 with the count and sample ids, and one error line naming the check', async () => {
