@@ -3,7 +3,13 @@ import {fileURLToPath} from 'node:url'
 
 // Stack traces map to the TypeScript sources when DEBUG is set (dist/ ships source maps).
 if (process.env.DEBUG) process.setSourceMapsEnabled(true)
-const {execute} = await import('../dist/cli.js')
+const {execute, protectArgv} = await import('../dist/cli.js')
+
+// Secrets (--key, URL passwords) are replaced by placeholders before oclif, whose debug
+// output (DEBUG=*) prints process.argv and the command line, sees them; the base command
+// puts the real values back into the parsed flags.
+if (process.argv.length > 2)
+  process.argv.splice(2, process.argv.length, ...protectArgv(process.argv.slice(2)))
 
 // No arguments: the interactive command (a menu on a terminal, else the help).
 // userPlugins: false: oclif would otherwise load "user plugins" listed in a

@@ -1,4 +1,5 @@
-import {Command, Flags, ux} from '@oclif/core'
+import {Command, Flags, type Interfaces, ux} from '@oclif/core'
+import {revealSecret} from './argv-secrets.js'
 import type {Database, DatabaseTarget} from './db/client.js'
 import {ExitCode, InterruptedError, mapDatabaseError, OpenMemoryError, ValidationError} from './errors.js'
 import {colorEnabled, writeLine} from './ui/format.js'
@@ -46,6 +47,23 @@ export abstract class BaseCommand extends Command {
   private lockTimeoutFlag?: string
   private dryRunFlag = false
   private targetCache?: DatabaseTarget
+
+  /**
+   * bin/run.js gives oclif the command line with secrets replaced by
+   * placeholders (so DEBUG output never shows them): the parsed flags and
+   * arguments get the real values back.
+   */
+  protected async parse<
+    F extends Interfaces.OutputFlags<Interfaces.FlagInput>,
+    B extends Interfaces.OutputFlags<Interfaces.FlagInput>,
+    A extends Interfaces.OutputArgs<Interfaces.ArgInput>,
+  >(options?: Interfaces.Input<F, B, A>, argv?: string[]): Promise<Interfaces.ParserOutput<F, B, A>> {
+    const parsed = await super.parse(options, argv)
+    for (const group of [parsed.flags, parsed.args] as Record<string, unknown>[]) {
+      for (const [k, v] of Object.entries(group)) group[k] = revealSecret(v)
+    }
+    return parsed
+  }
 
   public async init(): Promise<void> {
     await super.init()

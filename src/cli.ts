@@ -3,3 +3,4 @@
  * bundled with the commands so both share one copy of @oclif/core.
  */
 export {execute} from '@oclif/core/execute'
+export {protectArgv} from './argv-secrets.js'

@@ -87,6 +87,27 @@ describe('hostile input and collateral (commands)', () => {
     expect(long.stderr).toContain('longer than 4096 bytes')
   })
 
+  it('DEBUG=* never shows a --database-url password or a --key, and the command still uses them', async () => {
+    const {ctx} = testContext()
+    const created = await createUser(database.db, {userId: 'debug_user'}, ctx)
+    // Trust authentication ignores the password; it must still never be printed.
+    const withPassword = url.replace('postgres@', 'postgres:s3cretpw@')
+    for (const argv of [
+      ['keys', 'verify', '--key', created.apiKey, '--database-url', withPassword],
+      ['keys', 'verify', `--key=${created.apiKey}`, `--database-url=${withPassword}`],
+    ]) {
+      const r = await runBin(argv, {
+        env: {DEBUG: '*', DATABASE_URL: undefined, OPENMEMORY_DATABASE_URL: undefined},
+      })
+      expect(r.exitCode).toBe(0)
+      expect(r.stdout).toContain('Valid: authenticates as debug_user')
+      expect(r.stderr).toContain('oclif') // the debug output is there
+      expect(r.stderr).toContain('postgres:***@')
+      expect(r.stdout + r.stderr).not.toContain('s3cretpw')
+      expect(r.stdout + r.stderr).not.toContain(created.apiKey)
+    }
+  })
+
   it("users delete names other users' memories in the user's apps, by owner, and audits each owner", async () => {
     const {ctx} = testContext()
     const alice = await createUser(database.db, {userId: 'del_alice'}, ctx)
