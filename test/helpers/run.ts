@@ -36,7 +36,9 @@ export async function runCommand<T = unknown>(
     else process.env[k] = v
   }
   try {
-    const out = await captureOutput<T>(async () => (await cmd.run(argv, ROOT)) as T, {stripAnsi: false})
+    // oclif's config (bin name, topics, the command list) comes from the run's private build:
+    // the checkout itself may have no dist/ at all.
+    const out = await captureOutput<T>(async () => (await cmd.run(argv, CLI_ROOT)) as T, {stripAnsi: false})
     const error = out.error as (Error & {oclif?: {exit?: number}}) | undefined
     return {
       stdout: out.stdout,
