@@ -58,7 +58,7 @@ export function tsvRow<R>(columns: Column<R>[], row: R): string {
 }
 
 /**
- * Render rows as a cli-table3 table on a terminal, or as tab-separated lines
+ * Render rows as a borderless table fitted to the terminal's width, or as tab-separated lines
  * with a header when stdout is piped. Every cell is sanitised.
  */
 export function renderTable<R>(
@@ -68,12 +68,77 @@ export function renderTable<R>(
 ): string {
   if (!stream.isTTY) return [tsvHeader(columns), ...rows.map((r) => tsvRow(columns, r))].join('\n')
   const cells = rows.map((r) => columns.map((c) => sanitize(c.value(r))))
+  const natural = columns.map((col, i) =>
+    Math.max(col.header.length, ...cells.map((row) => displayWidth(row[i]))),
+  )
+  const minimums = columns.map((col, i) => Math.min(natural[i], col.header.length))
+  const widths = fitWidths(natural, minimums, terminalWidth(stream))
   const c = colors(stream)
+  // Like gh and heroku: no borders, the header underlined, no lines between rows;
+  // cli-table3 cuts a cell wider than its column with '…'.
   const table = new Table({
     head: columns.map((col) => c.bold(col.header)),
     colAligns: columns.map((col) => col.align ?? 'left'),
-    style: {head: [], border: []},
+    colWidths: widths,
+    wordWrap: false,
+    chars: BORDERLESS,
+    style: {head: [], border: [], 'padding-left': 0, 'padding-right': 0},
   })
+  table.push(widths.map((w) => '─'.repeat(w)))
   for (const row of cells) table.push(row)
-  return table.toString()
+  return table
+    .toString()
+    .split('\n')
+    .map((line) => line.trimEnd())
+    .join('\n')
+}
+
+/** Columns of a terminal table are separated by this many spaces. */
+const GAP = 2
+
+const BORDERLESS = {
+  top: '',
+  'top-mid': '',
+  'top-left': '',
+  'top-right': '',
+  bottom: '',
+  'bottom-mid': '',
+  'bottom-left': '',
+  'bottom-right': '',
+  left: '',
+  'left-mid': '',
+  mid: '',
+  'mid-mid': '',
+  right: '',
+  'right-mid': '',
+  middle: ' '.repeat(GAP),
+}
+
+/** The width a table must fit: the terminal's, or 80 when a terminal does not say. */
+export function terminalWidth(stream: NodeJS.WriteStream): number {
+  return stream.columns && stream.columns > 0 ? stream.columns : 80
+}
+
+/** Columns a cell takes on a terminal (one per code point). */
+function displayWidth(text: string): number {
+  return [...text].length
+}
+
+/**
+ * Column widths that fit `width`: the widest column gives up one character at
+ * a time, never below its header (or its content, when that is narrower).
+ */
+export function fitWidths(natural: number[], minimums: number[], width: number): number[] {
+  const widths = [...natural]
+  let total = widths.reduce((a, b) => a + b, 0) + GAP * (widths.length - 1)
+  while (total > width) {
+    let widest = -1
+    for (let i = 0; i < widths.length; i++) {
+      if (widths[i] > minimums[i] && (widest < 0 || widths[i] > widths[widest])) widest = i
+    }
+    if (widest < 0) break
+    widths[widest]--
+    total--
+  }
+  return widths
 }
