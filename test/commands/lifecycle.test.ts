@@ -40,9 +40,12 @@ describe('lifecycle commands', () => {
     for (const cmd of [UsersShow, UsersDeactivate, UsersReactivate, KeysRotate, KeysRevoke]) {
       const r = await runCommand(cmd, ['nobody', '--database-url', url])
       expect(r.exitCode).toBe(3)
-      expect(r.stderr.trim()).toBe(
+      // A write names its target first (for show, nothing but the error).
+      const lines = r.stderr.trim().split('\n')
+      expect(lines.at(-1)).toBe(
         "Error: User 'nobody' not found. Run 'openmemory users list' to see existing users.",
       )
+      expect(lines.slice(0, -1).every((l) => l.startsWith('openmemory: writing to '))).toBe(true)
     }
     const del = await runCommand(UsersDelete, ['nobody', '--yes', '--database-url', url])
     expect(del.exitCode).toBe(3)
