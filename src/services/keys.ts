@@ -10,6 +10,12 @@ export const KEY_PREFIX = 'mem_lab_'
 export const KEY_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789'
 export const KEY_LENGTH = {min: 12, max: 64, default: 32} as const
 
+/** A plain key just made for a user, on its way to its destination (never stored). */
+export interface IssuedKey {
+  userId: string
+  apiKey: string
+}
+
 /** A source of random bytes (injectable for tests). */
 export type RandomSource = (size: number) => Uint8Array
 

@@ -50,3 +50,37 @@ export async function readFirstLine(
   }
   return Buffer.concat(chunks).toString('utf8').trim()
 }
+
+/** The whole of a file, or of stdin for `-`, as UTF-8: at most `maxBytes` (exit 2 beyond). */
+export async function readInputText(file: string, maxBytes: number): Promise<{text: string; source: string}> {
+  const {ValidationError} = await import('../errors.js')
+  const tooBig = (source: string) =>
+    new ValidationError(`${source} is larger than ${Math.round(maxBytes / 1048576)} MiB; split it.`)
+  if (file === '-') {
+    if (process.stdin.isTTY) {
+      throw new ValidationError("Reading '-' means stdin, which is a terminal: pipe the file in, or name it.")
+    }
+    const chunks: Buffer[] = []
+    let size = 0
+    for await (const chunk of process.stdin) {
+      size += (chunk as Buffer).length
+      if (size > maxBytes) throw tooBig('stdin')
+      chunks.push(chunk as Buffer)
+    }
+    return {text: Buffer.concat(chunks).toString('utf8'), source: 'stdin'}
+  }
+  const {readFileSync, statSync} = await import('node:fs')
+  let size: number
+  try {
+    const st = statSync(file)
+    if (!st.isFile()) throw new ValidationError(`${file} is not a file.`)
+    size = st.size
+  } catch (error) {
+    if (error instanceof ValidationError) throw error
+    throw new ValidationError(
+      `Cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'}): check the path.`,
+    )
+  }
+  if (size > maxBytes) throw tooBig(file)
+  return {text: readFileSync(file, 'utf8'), source: file}
+}

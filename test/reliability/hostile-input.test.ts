@@ -297,7 +297,7 @@ describe('hostile input', () => {
         )
         .map(([y, m, d]) => `${y}-${String(m).padStart(2, '0')}-${String(d).padStart(2, '0')}`),
       fc
-        .tuple(fc.integer({min: 0, max: 999_999}), fc.constantFrom('d', 'h', 'm', 'w', 'D', ''))
+        .tuple(fc.integer({min: 0, max: 999_999}), fc.constantFrom('d', 'h', 'm', 'w', 'y', 'D', ''))
         .map(([n, u]) => `${n}${u}`),
     )
     await fc.assert(
@@ -311,12 +311,26 @@ describe('hostile input', () => {
           error = e
         }
         const t = value.trim()
-        const rel = /^([0-9]{1,5})([dh])$/.exec(t)
+        const rel = /^([0-9]{1,5})([hdw])$/.exec(t)
+        const calendar = /^([0-9]{1,5})([my])$/.exec(t)
         const dateOnly = /^([0-9]{4})-([0-9]{2})-([0-9]{2})$/.exec(t)
         if (rel) {
-          expect(d?.getTime()).toBe(
-            now.getTime() - Number(rel[1]) * (rel[2] === 'd' ? 86_400_000 : 3_600_000),
-          )
+          const unit = {h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000}[rel[2] as 'h' | 'd' | 'w']
+          expect(d?.getTime()).toBe(now.getTime() - Number(rel[1]) * unit)
+        } else if (calendar) {
+          // Calendar months back, the day clamped to the target month's length; too far back is exit 2.
+          const months = Number(calendar[1]) * (calendar[2] === 'y' ? 12 : 1)
+          const total = now.getUTCFullYear() * 12 + now.getUTCMonth() - months
+          const [y, m] = [Math.floor(total / 12), total % 12]
+          if (y < 1) expectOneLineValidation(error)
+          else {
+            const last = new Date(Date.UTC(2000, m + 1, 0))
+            last.setUTCFullYear(y, m + 1, 0)
+            expect(d?.getUTCFullYear()).toBe(y)
+            expect(d?.getUTCMonth()).toBe(m)
+            expect(d?.getUTCDate()).toBe(Math.min(now.getUTCDate(), last.getUTCDate()))
+            expect(d?.toISOString().slice(10)).toBe(now.toISOString().slice(10))
+          }
         } else if (dateOnly) {
           const [y, m, day] = [Number(dateOnly[1]), Number(dateOnly[2]), Number(dateOnly[3])]
           const valid = m >= 1 && m <= 12 && day >= 1 && day <= new Date(Date.UTC(y, m, 0)).getUTCDate()

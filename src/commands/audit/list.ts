@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
 import {ValidationError} from '../../errors.js'
 import {type AuditRecord, countAudit, streamAudit} from '../../services/audit.js'
+import {AGE_UNITS_HELP, ageCutoff, matchAge} from '../../services/duration.js'
 import {LIMIT_MAX, parseUserRef, show} from '../../services/validation.js'
 import {
   jsonlSink,
@@ -16,10 +17,10 @@ import {
 } from '../../ui/listing.js'
 import {AUDIT_COLUMNS} from '../../ui/render.js'
 
-/** `2026-11-01`, `2026-11-01T10:00:00Z`, or a relative `7d` / `12h`. */
+/** `2026-11-01`, `2026-11-01T10:00:00Z`, or a relative age: `12h`, `7d`, `2w`, `3m`, `1y`. */
 export function parseSince(value: string, now = new Date()): Date {
-  const rel = /^(\d{1,5})([dh])$/.exec(value.trim())
-  if (rel) return new Date(now.getTime() - Number(rel[1]) * (rel[2] === 'd' ? 86_400_000 : 3_600_000))
+  const age = matchAge(value)
+  if (age) return ageCutoff(age, now, '--since')
   if (/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(value.trim())) {
     const s = value.trim()
     // Date() rolls 2026-02-30 over to March 2: refuse days the month does not have.
@@ -29,7 +30,7 @@ export function parseSince(value: string, now = new Date()): Date {
     if (inMonth && !Number.isNaN(d.getTime())) return d
   }
   throw new ValidationError(
-    `Invalid --since ${show(value)}: use a date (2026-11-01), a UTC time, or 7d / 12h.`,
+    `Invalid --since ${show(value)}: use a date (2026-11-01), a UTC time, or an age (${AGE_UNITS_HELP}).`,
   )
 }
 
@@ -47,7 +48,9 @@ export default class AuditList extends BaseCommand {
 
   static flags = {
     user: Flags.string({summary: 'Only changes to this userId.'}),
-    since: Flags.string({summary: 'Only changes since this date or time (UTC), or 7d / 12h ago.'}),
+    since: Flags.string({
+      summary: 'Only changes since this date or time (UTC), or this long ago: 12h, 7d, 2w, 3m, 1y.',
+    }),
     limit: Flags.integer({
       summary: 'At most this many rows (default: all; a terminal shows 100, see --all).',
       min: 1,

@@ -1,0 +1,245 @@
+/**
+ * Where the keys of a bulk run go (`users import`, `keys rotate --older-than`):
+ * exactly one of a new 0700 directory of 0600 `<userId>.key` files, a 0600
+ * CSV of `userId,apiKey`, or that CSV sealed with age for a recipient, so the
+ * plain keys never touch the disk. On a terminal (and not under --json) the
+ * keys may instead be shown once; they are never printed to a pipe.
+ *
+ * The destination is created before the database is touched (a path problem
+ * writes nothing), the keys are written and fsynced before the commit, and
+ * everything is removed again if the commit fails.
+ */
+import {existsSync, mkdirSync, readFileSync, rmSync} from 'node:fs'
+import path from 'node:path'
+import {Flags} from '@oclif/core'
+import {ConflictError, MissingInputError, ValidationError} from '../errors.js'
+import type {IssuedKey} from '../services/keys.js'
+import {show} from '../services/validation.js'
+import {colors, formatWarning, renderTable} from './format.js'
+import {DEFAULT_API_URL, mcpConfig, openSecretFile, type SecretFile, syncDirectory} from './secrets.js'
+
+export const deliveryFlags = {
+  'key-dir': Flags.string({
+    summary: 'Write one 0600 <userId>.key file per user into this new directory (created 0700).',
+    description: 'The directory must not exist: an existing one is refused.',
+    exclusive: ['keys-out', 'seal-to'],
+    helpGroup: 'KEY DELIVERY',
+  }),
+  'keys-out': Flags.string({
+    summary: 'Write a new 0600 CSV file of userId,apiKey.',
+    exclusive: ['key-dir', 'seal-to'],
+    helpGroup: 'KEY DELIVERY',
+  }),
+  'seal-to': Flags.string({
+    summary:
+      'Encrypt the userId,apiKey CSV with age for this recipient (age1...), or the recipients in this file.',
+    description: "Read it back with 'age -d -i key.txt FILE'. The plain keys are never written to disk.",
+    exclusive: ['key-dir', 'keys-out'],
+    dependsOn: ['out'],
+    helpGroup: 'KEY DELIVERY',
+  }),
+  out: Flags.string({
+    summary: 'The sealed file to create (with --seal-to).',
+    dependsOn: ['seal-to'],
+    helpGroup: 'KEY DELIVERY',
+  }),
+}
+
+export interface DeliveryFlags {
+  'key-dir'?: string
+  'keys-out'?: string
+  'seal-to'?: string
+  out?: string
+  'mcp-config'?: boolean
+  'api-url'?: string
+}
+
+export type Destination =
+  | {kind: 'key-dir'; path: string}
+  | {kind: 'keys-out'; path: string}
+  | {kind: 'sealed'; path: string; recipients: number}
+  | {kind: 'terminal'; path: null}
+
+export interface BulkKeySink {
+  destination: Destination
+  /** Write every key (and its MCP config), fsynced: call inside the transaction, before commit. */
+  write(keys: IssuedKey[]): Promise<void>
+  /** Remove what was written: the change failed. */
+  abort(): void
+  /** After the commit: where the keys went, for a human. */
+  describe(): string
+}
+
+/**
+ * Fail before any database work (exit 2) when no destination is given and
+ * the keys could only go to a pipe or into JSON.
+ */
+export function assertDestination(flags: DeliveryFlags, json: boolean, action: string): void {
+  if (flags['key-dir'] || flags['keys-out'] || flags['seal-to']) return
+  if (!json && process.stdout.isTTY) return
+  throw new MissingInputError(
+    'key destination',
+    `${action} never prints keys ${json ? 'in JSON' : 'to a pipe'}: pass --key-dir DIR, --keys-out FILE or --seal-to RECIPIENT --out FILE`,
+  )
+}
+
+/** A file name for a userId: the userId itself when plain, else percent-encoded (never a path). */
+export function keyFileName(userId: string, ext: string): string {
+  const safe = /^[A-Za-z0-9_][A-Za-z0-9_.@+-]*$/.test(userId)
+    ? userId
+    : encodeURIComponent(userId)
+        .replace(/^\./, '%2E')
+        .replace(/[*'()!~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+  return `${safe}${ext}`
+}
+
+/** Open the destination the flags name (creating the directory or file now). */
+export async function openBulkSink(flags: DeliveryFlags): Promise<BulkKeySink> {
+  if (flags['key-dir']) return openKeyDir(flags['key-dir'], flags)
+  if (flags['keys-out']) return openKeysCsv(flags['keys-out'])
+  if (flags['seal-to'] && flags.out) return openSealed(flags['seal-to'], flags.out)
+  return openTerminal()
+}
+
+function openKeyDir(dir: string, flags: DeliveryFlags): BulkKeySink {
+  const full = path.resolve(dir)
+  try {
+    mkdirSync(full, {mode: 0o700})
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'EEXIST')
+      throw new ConflictError(
+        `Key directory ${full} already exists; it is never reused. Name a new directory.`,
+      )
+    throw new ValidationError(
+      `Cannot create key directory ${full} (${code ?? 'error'}); check its parent exists and is writable.`,
+    )
+  }
+  const apiUrl = flags['api-url'] ?? process.env.OPENMEMORY_API_URL ?? DEFAULT_API_URL
+  let written = 0
+  return {
+    destination: {kind: 'key-dir', path: full},
+    async write(keys) {
+      for (const k of keys) {
+        openSecretFile(path.join(full, keyFileName(k.userId, '.key'))).write(`${k.apiKey}\n`)
+        if (flags['mcp-config']) {
+          openSecretFile(path.join(full, keyFileName(k.userId, '.mcp.json')), 'MCP config file').write(
+            `${JSON.stringify(mcpConfig(apiUrl, k.apiKey), null, 2)}\n`,
+          )
+        }
+        written++
+      }
+      syncDirectory(full)
+    },
+    abort() {
+      rmSync(full, {recursive: true, force: true})
+    },
+    describe: () =>
+      `Keys written to ${full}: ${written} file${written === 1 ? '' : 's'} <userId>.key (mode 0600)${flags['mcp-config'] ? ' with <userId>.mcp.json beside each' : ''}.`,
+  }
+}
+
+async function keysCsv(keys: IssuedKey[]): Promise<string> {
+  const {stringify} = await import('csv-stringify/sync')
+  return stringify(
+    keys.map((k) => [k.userId, k.apiKey]),
+    {header: true, columns: ['userId', 'apiKey'], record_delimiter: 'unix'},
+  )
+}
+
+function openKeysCsv(file: string): BulkKeySink {
+  const sink: SecretFile = openSecretFile(file, 'Keys file')
+  let count = 0
+  return {
+    destination: {kind: 'keys-out', path: sink.path},
+    async write(keys) {
+      sink.write(await keysCsv(keys))
+      syncDirectory(path.dirname(sink.path))
+      count = keys.length
+    },
+    abort: () => sink.abort(),
+    describe: () => `Keys written to ${sink.path}: a CSV of userId,apiKey with ${count} rows (mode 0600).`,
+  }
+}
+
+/** Recipients from `--seal-to`: one `age1...` recipient, or a file of them (like `age -R`). */
+export function readRecipients(value: string): string[] {
+  const v = value.trim()
+  if (/^age1/i.test(v)) return [v]
+  if (/^ssh-/.test(v)) {
+    throw new ValidationError(
+      `--seal-to ${show(v)}: ssh recipients are not supported; use an age recipient (age1..., from 'age-keygen -y key.txt').`,
+    )
+  }
+  if (!existsSync(v)) {
+    throw new ValidationError(
+      `--seal-to ${show(v)} is neither an age recipient (age1...) nor a file of recipients.`,
+    )
+  }
+  const lines = readFileSync(v, 'utf8')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'))
+  if (lines.length === 0) throw new ValidationError(`The recipients file ${v} names no recipient.`)
+  for (const l of lines) {
+    if (!/^age1/i.test(l)) {
+      throw new ValidationError(
+        `The recipients file ${v} has ${show(l)}, which is not an age recipient (age1...).`,
+      )
+    }
+  }
+  return lines
+}
+
+async function openSealed(sealTo: string, out: string): Promise<BulkKeySink> {
+  const recipients = readRecipients(sealTo)
+  const {Encrypter} = await import('age-encryption')
+  const encrypter = new Encrypter()
+  for (const r of recipients) {
+    try {
+      encrypter.addRecipient(r)
+    } catch {
+      throw new ValidationError(`--seal-to: ${show(r)} is not a valid age recipient.`)
+    }
+  }
+  const sink = openSecretFile(out, 'Sealed file')
+  let count = 0
+  return {
+    destination: {kind: 'sealed', path: sink.path, recipients: recipients.length},
+    async write(keys) {
+      // The plain CSV exists only in memory; what reaches the disk is sealed.
+      sink.write(await encrypter.encrypt(await keysCsv(keys)))
+      syncDirectory(path.dirname(sink.path))
+      count = keys.length
+    },
+    abort: () => sink.abort(),
+    describe: () =>
+      `Keys sealed to ${sink.path} (${count} rows of userId,apiKey, age-encrypted for ${recipients.length} recipient${recipients.length === 1 ? '' : 's'}). Read them with: age -d -i key.txt ${sink.path}`,
+  }
+}
+
+function openTerminal(): BulkKeySink {
+  let held: IssuedKey[] = []
+  return {
+    destination: {kind: 'terminal', path: null},
+    async write(keys) {
+      held = keys
+    },
+    abort() {
+      held = []
+    },
+    describe() {
+      // Only reached on a terminal (assertDestination): shown once, never stored.
+      const c = colors()
+      const table = renderTable(held, [
+        {header: 'USER ID', value: (k) => k.userId},
+        {header: 'API KEY', value: (k) => c.bold(k.apiKey)},
+      ])
+      process.stderr.write(
+        `${formatWarning('These keys are shown once and cannot be recovered: store them now.')}\n`,
+      )
+      held = []
+      return table
+    },
+  }
+}
