@@ -9,6 +9,7 @@ import {isDeactivated, rows} from '../db/sql.js'
 import {fetchSize, utcIso} from '../db/stream.js'
 import {recordAudit} from './audit.js'
 import type {ServiceContext} from './context.js'
+import {keyOlderThan} from './key-policy.js'
 import {checkKeyLength, fingerprint, hashKey, KEY_LENGTH} from './keys.js'
 import {change, lockUser} from './lifecycle.js'
 import {userNotFound} from './user-lookup.js'
@@ -168,6 +169,8 @@ export interface KeyListItem {
 
 export interface ListKeysInput {
   limit?: number
+  /** Only keys created before this instant (a key of unknown age counts as older). */
+  olderThan?: Date
 }
 
 /** One row per key, with its owner and whether the owner is deactivated, by userId. */
@@ -179,6 +182,7 @@ export function keysListSql(input: ListKeysInput): SQL {
       ${apiKeys.createdAt}::text as created_at, ${apiKeys.lastUsed}::text as last_used
     from ${apiKeys}
     join ${users} on ${users.id} = ${apiKeys.userId}
+    ${input.olderThan ? sql`where ${keyOlderThan(input.olderThan)}` : sql``}
     order by ${users.userId}${limit}`
 }
 
@@ -217,10 +221,11 @@ export async function* streamKeys(
 }
 
 /** How many keys the listing has without --limit. */
-export async function countKeys(db: Db): Promise<number> {
+export async function countKeys(db: Db, input: Pick<ListKeysInput, 'olderThan'> = {}): Promise<number> {
   const [row] = await rows<{n: number}>(
     db,
-    sql`select count(*)::int as n from ${apiKeys} join ${users} on ${users.id} = ${apiKeys.userId}`,
+    sql`select count(*)::int as n from ${apiKeys} join ${users} on ${users.id} = ${apiKeys.userId}
+      ${input.olderThan ? sql`where ${keyOlderThan(input.olderThan)}` : sql``}`,
   )
   return Number(row?.n ?? 0)
 }

@@ -1,0 +1,155 @@
+/**
+ * Benchmark: `users import` of 1,000 users against creating them one by one,
+ * in the same run, on PostgreSQL.
+ *
+ *   npm run bench:import                      # 1,000 users, a sample of 50 one-by-one creates
+ *   BENCH_USERS=5000 BENCH_SAMPLE=100 npm run bench:import
+ *
+ * Three figures, each on a fresh database adopted from the server's schema:
+ *  1. `openmemory users import team.csv --keys-out FILE` as a process (what the
+ *     operator runs), wall time including Node's start-up;
+ *  2. `openmemory users create` as one process per user: a sample of
+ *     BENCH_SAMPLE users, timed, and extrapolated to BENCH_USERS (stated);
+ *  3. the createUser service called BENCH_USERS times in one process (the
+ *     per-user database cost without start-up), for reference.
+ *
+ * Needs PostgreSQL on 127.0.0.1:5432 (OPENMEMORY_TEST_PG_URL overrides the
+ * admin URL) and a built CLI (npm run build). Exits 1 when the import of 1,000
+ * users takes more than 3 s.
+ */
+import {spawn} from 'node:child_process'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import postgres from 'postgres'
+import {openDatabase} from '../src/db/client.js'
+import {defaultContext} from '../src/services/context.js'
+import {createUser} from '../src/services/users.js'
+
+const ADMIN = process.env.OPENMEMORY_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+const USERS = Number(process.env.BENCH_USERS ?? 1000)
+const SAMPLE = Math.min(USERS, Number(process.env.BENCH_SAMPLE ?? 50))
+const TARGET_MS = 3000 * (USERS / 1000)
+const ROOT = path.resolve(import.meta.dirname, '..')
+const BIN = path.join(ROOT, 'bin/run.js')
+const tag = `${process.pid}`
+const names = ['import', 'create', 'service'].map((n) => `om_bench_${n}_${tag}`)
+
+function urlFor(db: string): string {
+  const u = new URL(ADMIN)
+  u.pathname = `/${db}`
+  return u.toString()
+}
+
+function run(argv: string[]): Promise<{ms: number; code: number | null; stderr: string}> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now()
+    const child = spawn(process.execPath, [BIN, ...argv], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: {...process.env, OPENMEMORY_NO_PROMPT: '1'},
+    })
+    let stderr = ''
+    child.stderr.on('data', (d) => {
+      stderr += d
+    })
+    const timer = setTimeout(() => child.kill('SIGKILL'), 300_000)
+    child.on('error', reject)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      resolve({ms: performance.now() - started, code, stderr})
+    })
+  })
+}
+
+async function must(argv: string[]) {
+  const r = await run(argv)
+  if (r.code !== 0) throw new Error(`openmemory ${argv.slice(0, 2).join(' ')} exited ${r.code}: ${r.stderr}`)
+  return r
+}
+
+async function main() {
+  const admin = postgres(ADMIN, {max: 1, onnotice: () => {}})
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'om-bench-import-'))
+  const schema = readFileSync(path.join(ROOT, 'test/fixtures/openmemory-multiuser-schema.sql'), 'utf8')
+  try {
+    for (const db of names) {
+      await admin.unsafe(`create database ${db}`)
+      const c = postgres(urlFor(db), {max: 1, onnotice: () => {}})
+      await c.unsafe(schema)
+      await c.end()
+      await must(['db', 'migrate', '--database-url', urlFor(db)])
+    }
+    const csv = path.join(dir, 'team.csv')
+    const rows = ['userId,name,email']
+    for (let i = 1; i <= USERS; i++) rows.push(`member${i},Member ${i},member${i}@example.com`)
+    writeFileSync(csv, `${rows.join('\n')}\n`)
+
+    // 1. The import, as the operator runs it.
+    const imported = await must([
+      'users',
+      'import',
+      csv,
+      '--keys-out',
+      path.join(dir, 'keys.csv'),
+      '--database-url',
+      urlFor(names[0]),
+    ])
+
+    // 2. One process per user, on a sample.
+    let createMs = 0
+    for (let i = 1; i <= SAMPLE; i++) {
+      const r = await must([
+        'users',
+        'create',
+        `member${i}`,
+        `Member ${i}`,
+        `member${i}@example.com`,
+        '--key-file',
+        path.join(dir, `member${i}.key`),
+        '--database-url',
+        urlFor(names[1]),
+      ])
+      createMs += r.ms
+    }
+    const perCreate = createMs / SAMPLE
+    const createExtrapolated = perCreate * USERS
+
+    // 3. The service, in one process.
+    const database = await openDatabase(
+      {kind: 'postgres', url: urlFor(names[2]), source: '--database-url', display: names[2]},
+      {},
+    )
+    const ctx = defaultContext('bench')
+    const t0 = performance.now()
+    for (let i = 1; i <= USERS; i++) {
+      await createUser(
+        database.db,
+        {userId: `member${i}`, name: `Member ${i}`, email: `member${i}@example.com`},
+        ctx,
+      )
+    }
+    const serviceMs = performance.now() - t0
+    await database.close()
+
+    const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`
+    console.log(`Users:                                  ${USERS}`)
+    console.log(`users import (one process):             ${s(imported.ms)}`)
+    console.log(
+      `users create, one process per user:     ${s(createExtrapolated)} (extrapolated from ${SAMPLE} runs, ${perCreate.toFixed(0)} ms each)`,
+    )
+    console.log(`createUser service x${USERS}, one process: ${s(serviceMs)}`)
+    console.log(`Ratio one-by-one processes / import:    ${(createExtrapolated / imported.ms).toFixed(1)}x`)
+    console.log(`Ratio one-by-one service / import:      ${(serviceMs / imported.ms).toFixed(1)}x`)
+    console.log(`Import target:                          <= ${s(TARGET_MS)}`)
+    if (imported.ms > TARGET_MS) {
+      console.log('TARGET MISSED')
+      process.exitCode = 1
+    }
+  } finally {
+    for (const db of names) await admin.unsafe(`drop database if exists ${db} with (force)`).catch(() => {})
+    await admin.end()
+    rmSync(dir, {recursive: true, force: true})
+  }
+}
+
+await main()
