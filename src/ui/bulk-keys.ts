@@ -16,7 +16,8 @@ import {ConflictError, MissingInputError, ValidationError} from '../errors.js'
 import type {IssuedKey} from '../services/keys.js'
 import {show} from '../services/validation.js'
 import {colors, formatWarning, renderTable} from './format.js'
-import {DEFAULT_API_URL, mcpConfig, openSecretFile, type SecretFile, syncDirectory} from './secrets.js'
+import {mcpTarget} from './key-output.js'
+import {mcpConfig, openSecretFile, type SecretFile, syncDirectory} from './secrets.js'
 
 export const deliveryFlags = {
   'key-dir': Flags.string({
@@ -52,6 +53,7 @@ export interface DeliveryFlags {
   out?: string
   'mcp-config'?: boolean
   'api-url'?: string
+  'mcp-client'?: string
 }
 
 export type Destination =
@@ -103,6 +105,8 @@ export async function openBulkSink(flags: DeliveryFlags): Promise<BulkKeySink> {
 
 function openKeyDir(dir: string, flags: DeliveryFlags): BulkKeySink {
   const full = path.resolve(dir)
+  // A bad --api-url or --mcp-client stops here, before the directory exists.
+  const mcp = mcpTarget(flags)
   try {
     mkdirSync(full, {mode: 0o700})
   } catch (error) {
@@ -115,16 +119,15 @@ function openKeyDir(dir: string, flags: DeliveryFlags): BulkKeySink {
       `Cannot create key directory ${full} (${code ?? 'error'}); check its parent exists and is writable.`,
     )
   }
-  const apiUrl = flags['api-url'] ?? process.env.OPENMEMORY_API_URL ?? DEFAULT_API_URL
   let written = 0
   return {
     destination: {kind: 'key-dir', path: full},
     async write(keys) {
       for (const k of keys) {
         openSecretFile(path.join(full, keyFileName(k.userId, '.key'))).write(`${k.apiKey}\n`)
-        if (flags['mcp-config']) {
+        if (mcp) {
           openSecretFile(path.join(full, keyFileName(k.userId, '.mcp.json')), 'MCP config file').write(
-            `${JSON.stringify(mcpConfig(apiUrl, k.apiKey), null, 2)}\n`,
+            `${JSON.stringify(mcpConfig(mcp.apiUrl, mcp.client, k.apiKey), null, 2)}\n`,
           )
         }
         written++

@@ -184,6 +184,27 @@ export const keyFlags = {
   }),
 }
 
+/**
+ * Where `--mcp-config` points (`--api-url`, `--mcp-client`), checked before
+ * anything is written; undefined without `--mcp-config`. Shared by the
+ * single-key commands and the bulk ones (`--key-dir`).
+ */
+export function mcpTarget(flags: {
+  'mcp-config'?: boolean
+  'api-url'?: string
+  'mcp-client'?: string
+}): {apiUrl: string; client: string} | undefined {
+  if (!flags['mcp-config']) return undefined
+  const client = flags['mcp-client'] ?? DEFAULT_MCP_CLIENT
+  if (!MCP_CLIENT_PATTERN.test(client)) {
+    throw new ValidationError(
+      `Invalid --mcp-client ${show(client)}: 1 to 64 letters, digits, '.', '_' or '-' (e.g. claude, cursor).`,
+    )
+  }
+  const apiUrl = parseApiUrl(flags['api-url'] ?? process.env.OPENMEMORY_API_URL ?? DEFAULT_API_URL)
+  return {apiUrl, client}
+}
+
 export interface KeyDelivery {
   keyFile: string | null
   mcpConfig: Record<string, unknown> | null
@@ -205,16 +226,7 @@ export class KeyOutput {
 
   /** Call before the database change: a bad flag or a file problem then writes nothing. */
   prepare(): void {
-    if (this.flags['mcp-config']) {
-      const client = this.flags['mcp-client'] ?? DEFAULT_MCP_CLIENT
-      if (!MCP_CLIENT_PATTERN.test(client)) {
-        throw new ValidationError(
-          `Invalid --mcp-client ${show(client)}: 1 to 64 letters, digits, '.', '_' or '-' (e.g. claude, cursor).`,
-        )
-      }
-      const apiUrl = parseApiUrl(this.flags['api-url'] ?? process.env.OPENMEMORY_API_URL ?? DEFAULT_API_URL)
-      this.mcp = {apiUrl, client}
-    }
+    this.mcp = mcpTarget(this.flags)
     if (this.flags['key-file']) this.sink = openKeyFile(this.flags['key-file'])
   }
 

@@ -139,7 +139,9 @@ describe.each(DRIVERS)('users import on %s', (driver) => {
       expect(statSync(keyFile).mode & 0o777).toBe(0o600)
       expect(statSync(path.join(keyDir, `dir${i}.mcp.json`)).mode & 0o777).toBe(0o600)
       const apiKey = readFileSync(keyFile, 'utf8').trim()
-      expect(readFileSync(path.join(keyDir, `dir${i}.mcp.json`), 'utf8')).toContain(apiKey)
+      const mcp = readFileSync(path.join(keyDir, `dir${i}.mcp.json`), 'utf8')
+      expect(mcp).toContain(apiKey)
+      expect(mcp).toContain('https://m.example.com/mcp/claude/sse')
       return {userId: `dir${i}`, apiKey}
     })
     expect(await authenticatesAll(keys)).toEqual([])

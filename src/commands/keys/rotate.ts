@@ -167,6 +167,7 @@ With --older-than and no userId, a rotation policy: every active key created lon
       out?: string
       'mcp-config'?: boolean
       'api-url'?: string
+      'mcp-client'?: string
     },
     json: boolean,
   ): Promise<KeysRotatePolicyResult> {

@@ -18,7 +18,7 @@ import {
   openBulkSink,
 } from '../../ui/bulk-keys.js'
 import {progressBar} from '../../ui/progress.js'
-import {DEFAULT_API_URL} from '../../ui/secrets.js'
+import {DEFAULT_API_URL, DEFAULT_MCP_CLIENT} from '../../ui/secrets.js'
 import {readInputText} from '../../ui/stdin.js'
 
 export interface UsersImportResult {
@@ -64,6 +64,10 @@ Keys go to exactly one of --key-dir, --keys-out or --seal-to with --out; they ar
       summary:
         'With --key-dir: also write <userId>.mcp.json (the MCP client config for the key) beside each key.',
       dependsOn: ['key-dir'],
+    }),
+    'mcp-client': Flags.string({
+      summary: `Client name in the MCP URL /mcp/<name>/sse (default: ${DEFAULT_MCP_CLIENT}).`,
+      dependsOn: ['mcp-config'],
     }),
     'api-url': Flags.string({
       summary: `OpenMemory API URL for --mcp-config (default: OPENMEMORY_API_URL, else ${DEFAULT_API_URL}).`,
