@@ -19,6 +19,7 @@ import PruneInactive from './commands/prune-inactive.js'
 import UsersCreate from './commands/users/create.js'
 import UsersDeactivate from './commands/users/deactivate.js'
 import UsersDelete from './commands/users/delete.js'
+import UsersImport from './commands/users/import.js'
 import UsersList from './commands/users/list.js'
 import UsersReactivate from './commands/users/reactivate.js'
 import UsersShow from './commands/users/show.js'
@@ -39,6 +40,7 @@ export const COMMANDS: Record<string, Command.Class> = {
   'users:create': UsersCreate,
   'users:deactivate': UsersDeactivate,
   'users:delete': UsersDelete,
+  'users:import': UsersImport,
   'users:list': UsersList,
   'users:reactivate': UsersReactivate,
   'users:show': UsersShow,

@@ -12,6 +12,7 @@ import {type SQL, sql} from 'drizzle-orm'
 import {chunks} from '../db/bulk.js'
 import {type Db, resultRows} from '../db/client.js'
 import {apiKeys} from '../db/schema.js'
+import {utcIso} from '../db/stream.js'
 import {recordAudit} from './audit.js'
 import type {ServiceContext} from './context.js'
 import {checkKeyLength, fingerprint, hashKey, type IssuedKey, KEY_LENGTH} from './keys.js'
@@ -43,10 +44,6 @@ function selectOld(cutoff: Date, forUpdate: boolean): SQL {
     where ${apiKeys.isActive} and ${keyOlderThan(cutoff)}
     order by u.user_id, ${apiKeys.id}
     ${forUpdate ? sql`for update of ${apiKeys}` : sql``}`
-}
-
-function utcIso(text: string | null): string | null {
-  return text === null ? null : new Date(`${text.replace(' ', 'T')}Z`).toISOString()
 }
 
 /** The active keys older than the cut-off (no locks): for --dry-run and the confirmation. */

@@ -165,18 +165,16 @@ function openKeysCsv(file: string): BulkKeySink {
   }
 }
 
-/** Recipients from `--seal-to`: one `age1...` recipient, or a file of them (like `age -R`). */
+/**
+ * Recipients from `--seal-to`: an `age1...` recipient, an `ssh-ed25519 AAAA...`
+ * public key line, or a file of them, one a line (like `age -R`; `#` comments).
+ */
 export function readRecipients(value: string): string[] {
   const v = value.trim()
-  if (/^age1/i.test(v)) return [v]
-  if (/^ssh-/.test(v)) {
-    throw new ValidationError(
-      `--seal-to ${show(v)}: ssh recipients are not supported; use an age recipient (age1..., from 'age-keygen -y key.txt').`,
-    )
-  }
+  if (/^age1/i.test(v) || /^ssh-/.test(v)) return [v]
   if (!existsSync(v)) {
     throw new ValidationError(
-      `--seal-to ${show(v)} is neither an age recipient (age1...) nor a file of recipients.`,
+      `--seal-to ${show(v)} is neither an age recipient (age1...), an ssh-ed25519 public key, nor a file of them.`,
     )
   }
   const lines = readFileSync(v, 'utf8')
@@ -184,13 +182,6 @@ export function readRecipients(value: string): string[] {
     .map((l) => l.trim())
     .filter((l) => l !== '' && !l.startsWith('#'))
   if (lines.length === 0) throw new ValidationError(`The recipients file ${v} names no recipient.`)
-  for (const l of lines) {
-    if (!/^age1/i.test(l)) {
-      throw new ValidationError(
-        `The recipients file ${v} has ${show(l)}, which is not an age recipient (age1...).`,
-      )
-    }
-  }
   return lines
 }
 
@@ -199,10 +190,20 @@ async function openSealed(sealTo: string, out: string): Promise<BulkKeySink> {
   const {Encrypter} = await import('age-encryption')
   const encrypter = new Encrypter()
   for (const r of recipients) {
+    if (r.startsWith('ssh-ed25519')) {
+      const {sshEd25519Recipient} = await import('./age-ssh.js')
+      encrypter.addRecipient(sshEd25519Recipient(r))
+      continue
+    }
+    if (/^ssh-/.test(r)) {
+      throw new ValidationError(
+        `--seal-to: ${show(r.split(/\s+/)[0])} keys are not supported; use an ssh-ed25519 key or an age recipient (age1...).`,
+      )
+    }
     try {
       encrypter.addRecipient(r)
     } catch {
-      throw new ValidationError(`--seal-to: ${show(r)} is not a valid age recipient.`)
+      throw new ValidationError(`--seal-to: ${show(r)} is not a valid age recipient (age1...).`)
     }
   }
   const sink = openSecretFile(out, 'Sealed file')

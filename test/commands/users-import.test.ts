@@ -1,3 +1,4 @@
+import {execFileSync} from 'node:child_process'
 import {existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {sql} from 'drizzle-orm'
@@ -116,6 +117,37 @@ describe.each(DRIVERS)('users import on %s', (driver) => {
     expect(await authenticatesAll(keys)).toEqual([])
     // No plain key file was left anywhere in the working directory.
     expect(readdirSync(tmp).sort()).toEqual(['key.txt', 'team-keys.age', 'team.csv'])
+  })
+
+  it('seals for every recipient of a recipients file, an ssh-ed25519 key among them; age opens it with either', async () => {
+    const {identityFile, recipient} = ageIdentity(tmp)
+    const sshKey = path.join(tmp, 'id_ed25519')
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'ops@example.com', '-f', sshKey])
+    const recipients = path.join(tmp, 'operators.txt')
+    writeFileSync(recipients, `# operators\n${recipient}\n${readFileSync(`${sshKey}.pub`, 'utf8')}`)
+    const out = path.join(tmp, 'team-keys.age')
+    const r = await runOn(td, UsersImport, [
+      csvFile(teamCsv(3, 'ssh')),
+      '--seal-to',
+      recipients,
+      '--out',
+      out,
+    ])
+    expect(r.exitCode).toBe(0)
+    const withAge = ageDecryptKeys(identityFile, out)
+    const withSsh = ageDecryptKeys(sshKey, out)
+    expect(withSsh).toEqual(withAge)
+    expect(withSsh.map((k) => k.userId)).toEqual(['ssh1', 'ssh2', 'ssh3'])
+    expect(await authenticatesAll(withSsh)).toEqual([])
+    const bad = await runOn(td, UsersImport, [
+      csvFile(teamCsv(1, 'bad')),
+      '--seal-to',
+      'age1nope',
+      '--out',
+      path.join(tmp, 'x.age'),
+    ])
+    expect(bad.exitCode).toBe(2)
+    expect(existsSync(path.join(tmp, 'x.age'))).toBe(false)
   })
 
   it('writes a new 0700 key directory of 0600 files, with MCP configs beside them', async () => {

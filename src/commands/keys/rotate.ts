@@ -178,7 +178,7 @@ With --older-than and no userId, a rotation policy: every active key created lon
       throw new ValidationError('--mcp-config with --older-than writes beside each key: it needs --key-dir.')
     }
     if (!dryRun) assertDestination(flags, json, 'A bulk rotation')
-    process.stderr.write(`Target: ${(await this.target()).display}\n`)
+    this.note(`Target: ${(await this.target()).display}`)
     const database = await this.connect()
     const base = {olderThan, cutoff: cutoff.toISOString()}
     const old = await listOldKeys(database.db, cutoff)

@@ -97,7 +97,7 @@ Keys go to exactly one of --key-dir, --keys-out or --seal-to with --out; they ar
     const {text, source} = await readInputText(args.file, MAX_INPUT_BYTES)
     const {rows, problems} = parseImportCsv(text)
 
-    process.stderr.write(`Target: ${(await this.target()).display}\n`)
+    this.note(`Target: ${(await this.target()).display}`)
     const database = await this.connect()
     const plan = planImport(rows, problems, await findConflicts(database.db, rows), {
       skipExisting: flags['skip-existing'],
