@@ -12,7 +12,7 @@
  */
 import {parse} from 'csv-parse/sync'
 import {sql} from 'drizzle-orm'
-import {chunks, rowsPerStatement} from '../db/bulk.js'
+import {chunks} from '../db/arrays.js'
 import {type Db, resultRows} from '../db/client.js'
 import {apiKeys, apps, users} from '../db/schema.js'
 import {ConflictError, OpenMemoryError, ValidationError} from '../errors.js'
@@ -281,7 +281,7 @@ export async function importUsers(
     }
     let done = 0
     for (const batch of chunks(made, IMPORT_BATCH)) {
-      for (const part of chunks(batch, rowsPerStatement(7))) {
+      for (const part of chunks(batch)) {
         await tx.insert(users).values(
           part.map((m) => ({
             id: m.id,
@@ -294,7 +294,7 @@ export async function importUsers(
           })),
         )
       }
-      for (const part of chunks(batch, rowsPerStatement(6))) {
+      for (const part of chunks(batch)) {
         await tx.insert(apiKeys).values(
           part.map((m) => ({
             id: m.keyId,
@@ -316,7 +316,7 @@ export async function importUsers(
           updatedAt: now,
         })),
       )
-      for (const part of chunks(appRows, rowsPerStatement(6))) await tx.insert(apps).values(part)
+      for (const part of chunks(appRows)) await tx.insert(apps).values(part)
       await recordAudit(
         tx,
         ctx,

@@ -9,7 +9,7 @@
  * or switched off with their deactivated user) are left alone.
  */
 import {type SQL, sql} from 'drizzle-orm'
-import {chunks} from '../db/bulk.js'
+import {chunks} from '../db/arrays.js'
 import {type Db, resultRows} from '../db/client.js'
 import {apiKeys} from '../db/schema.js'
 import {utcIso} from '../db/stream.js'
