@@ -13,8 +13,9 @@
 import {parse} from 'csv-parse/sync'
 import {sql} from 'drizzle-orm'
 import {chunks} from '../db/arrays.js'
-import {type Db, resultRows} from '../db/client.js'
+import type {Db} from '../db/client.js'
 import {apiKeys, apps, users} from '../db/schema.js'
+import {rows} from '../db/sql.js'
 import {ConflictError, OpenMemoryError, ValidationError} from '../errors.js'
 import {recordAudit} from './audit.js'
 import type {ServiceContext} from './context.js'
@@ -157,14 +158,15 @@ export interface DatabaseConflicts {
 }
 
 /** Which userIds and emails (case-insensitively) of the rows the database already has: one query. */
-export async function findConflicts(db: Db, rows: ImportRow[]): Promise<DatabaseConflicts> {
-  const ids = JSON.stringify(rows.map((r) => r.userId))
-  const emails = JSON.stringify(rows.flatMap((r) => (r.email ? [r.email.toLowerCase()] : [])))
-  const found = resultRows<{user_id: string; email: string | null}>(
-    await db.execute(sql`
+export async function findConflicts(db: Db, input: ImportRow[]): Promise<DatabaseConflicts> {
+  const ids = JSON.stringify(input.map((r) => r.userId))
+  const emails = JSON.stringify(input.flatMap((r) => (r.email ? [r.email.toLowerCase()] : [])))
+  const found = await rows<{user_id: string; email: string | null}>(
+    db,
+    sql`
       select u.user_id, u.email from ${users} u
       where u.user_id in (select jsonb_array_elements_text(${ids}::jsonb))
-         or lower(u.email) in (select jsonb_array_elements_text(${emails}::jsonb))`),
+         or lower(u.email) in (select jsonb_array_elements_text(${emails}::jsonb))`,
   )
   const existing = new Set<string>()
   const byEmail = new Map<string, string>()

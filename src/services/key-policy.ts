@@ -10,8 +10,9 @@
  */
 import {type SQL, sql} from 'drizzle-orm'
 import {chunks} from '../db/arrays.js'
-import {type Db, resultRows} from '../db/client.js'
+import type {Db} from '../db/client.js'
 import {apiKeys} from '../db/schema.js'
+import {rows} from '../db/sql.js'
 import {utcIso} from '../db/stream.js'
 import {recordAudit} from './audit.js'
 import type {ServiceContext} from './context.js'
@@ -48,8 +49,8 @@ function selectOld(cutoff: Date, forUpdate: boolean): SQL {
 
 /** The active keys older than the cut-off (no locks): for --dry-run and the confirmation. */
 export async function listOldKeys(db: Db, cutoff: Date): Promise<OldKey[]> {
-  const rows = resultRows<OldKeyRow>(await db.execute(selectOld(cutoff, false)))
-  return rows.map((r) => ({
+  const old = await rows<OldKeyRow>(db, selectOld(cutoff, false))
+  return old.map((r) => ({
     userId: r.user_id,
     fingerprint: fingerprint(r.key_hash),
     createdAt: utcIso(r.created_at),
@@ -80,11 +81,11 @@ export async function rotateKeysOlderThan(
   const now = ctx.now()
   return db.transaction(async (tx) => {
     // Locking the rows (in userId order) keeps a concurrent single rotation or revoke out until commit.
-    const rows = resultRows<OldKeyRow>(await tx.execute(selectOld(input.cutoff, true)))
-    hooks.onStart?.(rows.length)
+    const old = await rows<OldKeyRow>(tx, selectOld(input.cutoff, true))
+    hooks.onStart?.(old.length)
     const issued: IssuedKey[] = []
     let done = 0
-    for (const batch of chunks(rows, batchSize)) {
+    for (const batch of chunks(old, batchSize)) {
       const made = batch.map((r) => {
         const apiKey = ctx.newKey(length)
         return {row: r, apiKey, keyHash: hashKey(apiKey)}

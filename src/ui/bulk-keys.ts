@@ -16,8 +16,8 @@ import {ConflictError, MissingInputError, ValidationError} from '../errors.js'
 import type {IssuedKey} from '../services/keys.js'
 import {show} from '../services/validation.js'
 import {colors, formatWarning, renderTable} from './format.js'
-import {mcpTarget} from './key-output.js'
-import {mcpConfig, openSecretFile, type SecretFile, syncDirectory} from './secrets.js'
+import {mcpTarget, openSecretFile, type SecretFile, syncDirectory} from './key-output.js'
+import {mcpConfig} from './secrets.js'
 
 export const deliveryFlags = {
   'key-dir': Flags.string({

@@ -7,6 +7,7 @@ import KeysList from '../../src/commands/keys/list.js'
 import KeysRotate, {type KeysRotatePolicyResult} from '../../src/commands/keys/rotate.js'
 import UsersImport from '../../src/commands/users/import.js'
 import type {Database} from '../../src/db/client.js'
+import {rows} from '../../src/db/sql.js'
 import type {KeyListItem} from '../../src/services/key-lifecycle.js'
 import {ageDecryptKeys, ageIdentity, readKeysCsv, runOn, teamCsv, tempDir} from '../helpers/bulk.js'
 import {createTestDatabase, DRIVERS, resetTables, type TestDatabase} from '../helpers/databases.js'
@@ -123,12 +124,16 @@ describe.each(DRIVERS)('key rotation policy on %s', (driver) => {
     })
     await withDb(async (d) => {
       for (const k of rotated) expect(await serverAuthenticates(d, k.apiKey)).toBe(k.userId)
-      const audit = await d.rows<{target_user_id: string}>(sql`
+      const audit = await rows<{target_user_id: string}>(
+        d.db,
+        sql`
         select target_user_id from openmemory_admin.audit_log
-        where command = 'keys rotate' and outcome = 'changed' order by target_user_id`)
+        where command = 'keys rotate' and outcome = 'changed' order by target_user_id`,
+      )
       expect(audit.map((a) => a.target_user_id)).toEqual(['old1', 'old2', 'old3', 'unknown'])
       // The revoked key stays revoked.
-      const [revoked] = await d.rows<{is_active: boolean}>(
+      const [revoked] = await rows<{is_active: boolean}>(
+        d.db,
         sql`select k.is_active from api_keys k join users u on u.id = k.user_id where u.user_id = 'revoked'`,
       )
       expect(revoked.is_active).toBe(false)

@@ -5,6 +5,7 @@ import {sql} from 'drizzle-orm'
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 import UsersImport, {type UsersImportResult} from '../../src/commands/users/import.js'
 import type {Database} from '../../src/db/client.js'
+import {rows} from '../../src/db/sql.js'
 import {ageDecryptKeys, ageIdentity, readKeysCsv, runOn, teamCsv, tempDir} from '../helpers/bulk.js'
 import {createTestDatabase, DRIVERS, resetTables, type TestDatabase} from '../helpers/databases.js'
 import {count, serverAuthenticates} from '../helpers/server-rule.js'
@@ -85,15 +86,20 @@ describe.each(DRIVERS)('users import on %s', (driver) => {
     await withDb(async (d) => {
       expect(await count(d, 'users')).toBe(1000)
       // Every user has its default app and one audit row naming it.
-      const [apps] = await d.rows<{n: number}>(
+      const [apps] = await rows<{n: number}>(
+        d.db,
         sql`select count(distinct owner_id)::int as n from apps where name = 'default' and is_active`,
       )
       expect(apps.n).toBe(1000)
-      const [audit] = await d.rows<{n: number; users: number}>(sql`
+      const [audit] = await rows<{n: number; users: number}>(
+        d.db,
+        sql`
         select count(*)::int as n, count(distinct target_user_id)::int as users
-        from openmemory_admin.audit_log where command = 'users import' and outcome = 'created'`)
+        from openmemory_admin.audit_log where command = 'users import' and outcome = 'created'`,
+      )
       expect(audit).toEqual({n: 1000, users: 1000})
-      const leaked = await d.rows(
+      const leaked = await rows(
+        d.db,
         sql`select 1 from openmemory_admin.audit_log where details::text like '%mem_lab_%'`,
       )
       expect(leaked).toHaveLength(0)

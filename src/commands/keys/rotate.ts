@@ -171,14 +171,13 @@ With --older-than and no userId, a rotation policy: every active key created lon
     },
     json: boolean,
   ): Promise<KeysRotatePolicyResult> {
-    const started = Date.now()
+    const started = this.startedAt.getTime()
     const cutoff = parseOlderThan(olderThan)
     const dryRun = Boolean(flags['dry-run'])
     if (flags['mcp-config'] && !flags['key-dir']) {
       throw new ValidationError('--mcp-config with --older-than writes beside each key: it needs --key-dir.')
     }
     if (!dryRun) assertDestination(flags, json, 'A bulk rotation')
-    this.note(`Target: ${(await this.target()).display}`)
     const database = await this.connect()
     const base = {olderThan, cutoff: cutoff.toISOString()}
     const old = await listOldKeys(database.db, cutoff)
@@ -221,7 +220,7 @@ With --older-than and no userId, a rotation policy: every active key created lon
       this.log('Cancelled; nothing changed.')
       return {...nothing, matched: old.length, cancelled: true, durationMs: Date.now() - started}
     }
-    if (!(await database.tryRunLock(BULK_LOCK))) {
+    if (!(await database.acquireRunLock(BULK_LOCK))) {
       throw new BusyError(
         'Another bulk run (users import or keys rotate --older-than) holds the lock on this database; try again when it has finished.',
       )

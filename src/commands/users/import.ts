@@ -37,6 +37,8 @@ export const BULK_LOCK = 'bulk-keys'
 const MAX_INPUT_BYTES = 64 * 1024 * 1024
 
 export default class UsersImport extends BaseCommand {
+  static writes = true
+
   static summary =
     'Create many users from a CSV, all or nothing, and deliver their keys to files or sealed with age.'
 
@@ -88,7 +90,7 @@ Keys go to exactly one of --key-dir, --keys-out or --seal-to with --out; they ar
   }
 
   async run(): Promise<UsersImportResult> {
-    const started = Date.now()
+    const started = this.startedAt.getTime()
     const {args, flags} = await this.parse(UsersImport)
     const json = this.jsonEnabled()
     const dryRun = Boolean(flags['dry-run'])
@@ -97,7 +99,6 @@ Keys go to exactly one of --key-dir, --keys-out or --seal-to with --out; they ar
     const {text, source} = await readInputText(args.file, MAX_INPUT_BYTES)
     const {rows, problems} = parseImportCsv(text)
 
-    this.note(`Target: ${(await this.target()).display}`)
     const database = await this.connect()
     const plan = planImport(rows, problems, await findConflicts(database.db, rows), {
       skipExisting: flags['skip-existing'],
@@ -123,7 +124,7 @@ Keys go to exactly one of --key-dir, --keys-out or --seal-to with --out; they ar
       return {...base, created: 0, destination: null, durationMs: Date.now() - started}
     }
 
-    if (!(await database.tryRunLock(BULK_LOCK))) {
+    if (!(await database.acquireRunLock(BULK_LOCK))) {
       throw new BusyError(
         'Another bulk run (users import or keys rotate --older-than) holds the lock on this database; try again when it has finished.',
       )
