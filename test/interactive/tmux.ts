@@ -4,6 +4,7 @@
  * fixed sleep).
  */
 import {execFileSync} from 'node:child_process'
+import {writeFileSync} from 'node:fs'
 import {BIN} from '../helpers/run.js'
 
 /** The bound of a wait on the screen: generous, since a loaded machine is slow, but never endless. */
@@ -12,11 +13,22 @@ const WAIT_MS = Number(process.env.OPENMEMORY_TEST_WAIT_MS) || 60_000
 export class TmuxSession {
   readonly name = `om-e2e-${process.pid}-${Math.random().toString(36).slice(2, 8)}`
 
-  constructor(env: Record<string, string>, args: string[] = []) {
+  /**
+   * `rawOutput`: a file that receives every byte the program writes to the
+   * terminal (tmux pipe-pane), attached before the program starts.
+   */
+  constructor(env: Record<string, string>, args: string[] = [], opts: {rawOutput?: string} = {}) {
     const exports = Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}`)
+    const go = opts.rawOutput ? `${opts.rawOutput}.go` : undefined
+    // With raw capture, the program waits until the pipe is attached (a file appears), never a fixed time.
+    const wait = go ? `while [ ! -e ${shellQuote(go)} ]; do sleep 0.05; done; ` : ''
     // The exit code stays on screen after the CLI ends; remain-on-exit keeps the pane readable.
-    const command = `env ${exports.join(' ')} ${shellQuote(process.execPath)} ${shellQuote(BIN)} ${args.map(shellQuote).join(' ')}; echo "EXIT=$?"; sleep 600`
+    const command = `${wait}env ${exports.join(' ')} ${shellQuote(process.execPath)} ${shellQuote(BIN)} ${args.map(shellQuote).join(' ')}; echo "EXIT=$?"; sleep 600`
     execFileSync('tmux', ['new-session', '-d', '-s', this.name, '-x', '200', '-y', '50', command])
+    if (opts.rawOutput && go) {
+      execFileSync('tmux', ['pipe-pane', '-o', '-t', this.name, `cat >> ${shellQuote(opts.rawOutput)}`])
+      writeFileSync(go, '')
+    }
   }
 
   screen(): string {
