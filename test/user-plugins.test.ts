@@ -9,7 +9,7 @@ import os from 'node:os'
 import path from 'node:path'
 import {Config} from '@oclif/core'
 import {afterEach, beforeEach, expect, it} from 'vitest'
-import {ROOT, runBin} from './helpers/run.js'
+import {CLI_ROOT, ROOT, runBin} from './helpers/run.js'
 
 let dir = ''
 let marker = ''
@@ -55,7 +55,7 @@ it('the planted plugin is live: oclif with user plugins on runs its init hook', 
   const saved = process.env.XDG_DATA_HOME
   process.env.XDG_DATA_HOME = xdg
   try {
-    const config = await Config.load({root: ROOT})
+    const config = await Config.load({root: CLI_ROOT})
     await config.runHook('init', {argv: [], id: 'users:list'})
   } finally {
     if (saved === undefined) delete process.env.XDG_DATA_HOME

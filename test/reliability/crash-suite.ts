@@ -55,7 +55,16 @@ export const CRASH_COMMANDS: CrashCommand[] = [
     id: 'users create',
     weight: 1,
     when: 'absent',
-    argv: (u, json) => ['users', 'create', u, `${u} Name`, `${u}@example.com`, ...(json ? ['--json'] : [])],
+    // The suite deletes and recreates the same ids on purpose: reuse is allowed.
+    argv: (u, json) => [
+      'users',
+      'create',
+      u,
+      `${u} Name`,
+      `${u}@example.com`,
+      '--reuse-deleted-id',
+      ...(json ? ['--json'] : []),
+    ],
     async verify(sql, u, rerun, lane) {
       const v: string[] = []
       if (rerun.exitCode !== 0 && rerun.exitCode !== 4)
