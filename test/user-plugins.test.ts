@@ -9,7 +9,7 @@ import os from 'node:os'
 import path from 'node:path'
 import {Config} from '@oclif/core'
 import {afterEach, beforeEach, expect, it} from 'vitest'
-import {CLI_ROOT, ROOT, runBin} from './helpers/run.js'
+import {CLI_ROOT, runBin} from './helpers/run.js'
 
 let dir = ''
 let marker = ''

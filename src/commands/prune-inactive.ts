@@ -15,7 +15,6 @@ import {
   streamInactive,
 } from '../services/prune.js'
 import {DAYS_MAX, LIMIT_MAX, parseUserRef} from '../services/validation.js'
-import {writeLine} from '../ui/format.js'
 import {
   jsonlSink,
   jsonSink,
@@ -29,7 +28,6 @@ import {
 import {progressBar} from '../ui/progress.js'
 import {assertCanConfirm, confirm} from '../ui/prompts.js'
 import {pruneQuestion, pruneSummary, pruneVerb} from '../ui/render.js'
-import {sanitize} from '../ui/sanitize.js'
 
 export type PruneInactiveResult = PruneResult & {cancelled?: boolean}
 

@@ -164,7 +164,7 @@ export async function deletedEarlier(db: Db, userId: string): Promise<string | n
 function deletedIdConflict(userId: string, at: string | null): ConflictError {
   return new ConflictError(
     `userId '${userId}' belonged to a user this tool deleted (${at}); the server's vector store keys memories by userId, so a new '${userId}' would find the old user's memories through search. Delete that user's vector-store points first (Qdrant: delete points by filter on payload user_id = '${userId}'), then pass --reuse-deleted-id; or choose another userId.`,
-    ['openmemory audit list --user ' + userId],
+    [`openmemory audit list --user ${userId}`],
   )
 }
 
