@@ -2,7 +2,10 @@ import {Command, Flags, type Interfaces, ux} from '@oclif/core'
 import {revealSecret} from './argv-secrets.js'
 import type {Database, DatabaseTarget} from './db/client.js'
 import {ExitCode, InterruptedError, mapDatabaseError, OpenMemoryError, ValidationError} from './errors.js'
-import {colorEnabled, writeLine} from './ui/format.js'
+import type {FlowIO} from './flows/io.js'
+import {colorEnabled, formatWarning, writeLine} from './ui/format.js'
+import {progressBar} from './ui/progress.js'
+import {assertCanConfirm, confirmDestructive} from './ui/prompts.js'
 import {errorJson, reportError, runTimes} from './ui/report.js'
 import {jsonSafe, terminalSafe} from './ui/sanitize.js'
 import {closest} from './ui/suggest.js'
@@ -164,10 +167,29 @@ export abstract class BaseCommand extends Command {
     super.logToStderr(terminalSafe(String(message), {color: colorEnabled(process.stderr)}), ...args)
   }
 
+  /** A warning on stderr: "Warning: …" for a human, one JSON line under --json. */
   public warn(input: string | Error): string | Error {
-    if (!this.jsonEnabled())
-      writeLine(process.stderr, `Warning: ${input instanceof Error ? input.message : input}`)
+    const message = input instanceof Error ? input.message : input
+    if (this.jsonEnabled()) process.stderr.write(`${jsonSafe(JSON.stringify({level: 'warn', message}))}\n`)
+    else writeLine(process.stderr, formatWarning(message))
     return input
+  }
+
+  /** What a flow says and asks through (src/flows/io.ts), built from --json and the terminal. */
+  protected io(): FlowIO {
+    const json = this.jsonEnabled()
+    return {
+      json,
+      log: (text) => this.log(text),
+      note: (text) => this.note(text),
+      warn: (text) => {
+        this.warn(text)
+      },
+      secret: (text) => this.log(text),
+      confirm: (q) => confirmDestructive({...q, json}),
+      assertCanConfirm: (q) => assertCanConfirm({...q, json}),
+      progress: (label) => progressBar(label, !json),
+    }
   }
 
   /** JSON output stays exact; what JSON.stringify leaves raw (C1, bidi, U+2028/9) is \u-escaped. */

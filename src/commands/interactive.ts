@@ -39,7 +39,7 @@ Without a terminal, 'openmemory' with no arguments prints the help, and this com
         "Interactive mode needs a terminal (stdin and stderr); run a command instead (see 'openmemory --help').",
       )
     }
-    const {runMenu} = await import('../ui/menu.js')
+    const {runMenu} = await import('../interactive/menu.js')
     await runMenu({
       database: await this.connect(),
       log: (line) => this.log(line),

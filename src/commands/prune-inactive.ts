@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../base-command.js'
 import {withRunLock} from '../db/client.js'
+import {type PruneFlowResult, pruneFlow} from '../flows/prune.js'
 import {defaultContext} from '../services/context.js'
 import {
   DEFAULT_BATCH_SIZE,
@@ -8,10 +9,8 @@ import {
   PRUNE_LOCK,
   PRUNE_MODES,
   type PruneMode,
-  type PruneResult,
   type PruneUser,
   planPrune,
-  pruneInactive,
   streamInactive,
 } from '../services/prune.js'
 import {DAYS_MAX, LIMIT_MAX, parseUserRef} from '../services/validation.js'
@@ -25,11 +24,9 @@ import {
   type Sink,
   writeListing,
 } from '../ui/listing.js'
-import {progressBar} from '../ui/progress.js'
-import {assertCanConfirm, confirm} from '../ui/prompts.js'
-import {pruneQuestion, pruneSummary, pruneVerb} from '../ui/render.js'
+import {pruneVerb} from '../ui/render.js'
 
-export type PruneInactiveResult = PruneResult & {cancelled?: boolean}
+export type PruneInactiveResult = PruneFlowResult
 
 export default class PruneInactive extends BaseCommand {
   static writes = true
@@ -93,87 +90,47 @@ On a terminal it shows the count and asks before changing anything; without a te
       batchSize: flags['batch-size'],
     }
     const database = await this.connect()
+    const ctx = defaultContext('prune-inactive')
+    if (!input.dryRun) return pruneFlow(this.io(), database, {...input, yes: flags.yes}, ctx)
+    // --dry-run: a listing of the users a run would change, under the same run lock.
     return withRunLock(database, PRUNE_LOCK, PRUNE_BUSY, async () => {
-      const ctx = defaultContext('prune-inactive')
-
-      if (input.dryRun) {
-        // The plan (cutoff, count) comes first, so the JSON result keeps its shape while its
-        // user list streams; durationMs is the time to plan.
-        const started = Date.now()
-        const plan = await planPrune(database.db, input, ctx)
-        const cutoff = new Date(plan.cutoff)
-        const listing = planListing({
-          format: json ? 'json' : flags.jsonl ? 'jsonl' : 'text',
-          limit: input.limit,
-          all: flags.all,
-        })
-        const head = {
-          days: input.days,
-          mode: input.mode,
-          cutoff: plan.cutoff,
-          matched: plan.matched,
-          changed: 0,
-          skipped: 0,
-          dryRun: true,
-          durationMs: Date.now() - started,
-        }
-        const sink: Sink<PruneUser> = json
-          ? jsonSink((u) => u.userId, {wrap: {head, key: 'users'}})
-          : flags.jsonl
-            ? jsonlSink()
-            : lineSink((u) => u.userId)
-        const r = await writeListing(
-          streamInactive(database, {...input, limit: listing.queryLimit}, cutoff),
-          sink,
-          {page: listing.page},
-        )
-        if (r.more) this.log(moreLine(plan.matched - r.rows))
-        if (!r.closed) {
-          this.note(
-            `Dry run: ${plan.matched} user(s) inactive since ${plan.cutoff} would be ${pruneVerb(input.mode)}; nothing changed.`,
-          )
-        }
-        return undefined
+      // The plan (cutoff, count) comes first, so the JSON result keeps its shape while its
+      // user list streams; durationMs is the time to plan.
+      const started = Date.now()
+      const plan = await planPrune(database.db, input, ctx)
+      const cutoff = new Date(plan.cutoff)
+      const listing = planListing({
+        format: json ? 'json' : flags.jsonl ? 'jsonl' : 'text',
+        limit: input.limit,
+        all: flags.all,
+      })
+      const head = {
+        days: input.days,
+        mode: input.mode,
+        cutoff: plan.cutoff,
+        matched: plan.matched,
+        changed: 0,
+        skipped: 0,
+        dryRun: true,
+        durationMs: Date.now() - started,
       }
-
-      // Without --yes: count first; a run that would change anything asks (or, with no terminal, exits 2).
-      const plan = flags.yes ? undefined : await planPrune(database.db, input, ctx)
-      if (plan && plan.matched > 0) {
-        assertCanConfirm({yes: flags.yes, json, action: `${input.mode} ${plan.matched} inactive user(s)`})
-        const ok = await confirm(pruneQuestion(input, plan))
-        if (!ok) {
-          this.log('Cancelled; nothing changed.')
-          return {
-            ...plan,
-            days: input.days,
-            mode: input.mode,
-            changed: 0,
-            skipped: 0,
-            dryRun: false,
-            durationMs: 0,
-            users: [],
-            cancelled: true,
-          }
-        }
-      }
-
-      const bar = await progressBar(pruneVerb(input.mode, true), !json)
-      let r: PruneResult
-      try {
-        r = await pruneInactive(database.db, input, ctx, {
-          onStart: (n) => bar.start(n),
-          onBatch: ({changed, skipped}) => bar.update(changed + skipped),
-        })
-      } finally {
-        bar.stop()
-      }
-      this.log(pruneSummary(r))
-      if (input.mode === 'deactivate' && r.changed > 0) {
+      const sink: Sink<PruneUser> = json
+        ? jsonSink((u) => u.userId, {wrap: {head, key: 'users'}})
+        : flags.jsonl
+          ? jsonlSink()
+          : lineSink((u) => u.userId)
+      const r = await writeListing(
+        streamInactive(database, {...input, limit: listing.queryLimit}, cutoff),
+        sink,
+        {page: listing.page},
+      )
+      if (r.more) this.log(moreLine(plan.matched - r.rows))
+      if (!r.closed) {
         this.note(
-          "Undo for a user with 'openmemory users reactivate <userId>'; 'openmemory audit list --since 1d' lists who was changed.",
+          `Dry run: ${plan.matched} user(s) inactive since ${plan.cutoff} would be ${pruneVerb(input.mode)}; nothing changed.`,
         )
       }
-      return r
+      return undefined
     })
   }
 }

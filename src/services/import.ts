@@ -11,17 +11,17 @@
  * the header is line 1 and, in a spreadsheet, they are its row numbers.
  */
 import {parse} from 'csv-parse/sync'
-import {sql} from 'drizzle-orm'
-import {chunks} from '../db/arrays.js'
 import type {Db} from '../db/client.js'
-import {apiKeys, apps, users} from '../db/schema.js'
-import {rows} from '../db/sql.js'
 import {ConflictError, OpenMemoryError, ValidationError} from '../errors.js'
-import {recordAudit} from './audit.js'
 import type {ServiceContext} from './context.js'
 import {emailProblem} from './email.js'
-import {checkKeyLength, fingerprint, hashKey, type IssuedKey, KEY_LENGTH} from './keys.js'
-import {DEFAULT_APP, lockUsers} from './users.js'
+import {
+  type CreatedUser,
+  type CreateHooks,
+  type CreationConflicts,
+  createUsers,
+  DEFAULT_APP,
+} from './users.js'
 import {appNameProblem, nameProblem, show, titleCase, userIdProblem} from './validation.js'
 
 export interface ImportRow {
@@ -40,8 +40,6 @@ export interface ImportProblem {
 
 /** At most this many problems are named; the rest are counted. */
 export const PROBLEMS_SHOWN = 20
-/** Users per batch of statements (and per progress step). */
-export const IMPORT_BATCH = 500
 
 const REQUIRED = ['userid', 'name', 'email'] as const
 
@@ -150,38 +148,13 @@ export function parseImportCsv(text: string): {rows: ImportRow[]; problems: Impo
   return {rows, problems}
 }
 
-export interface DatabaseConflicts {
-  /** userIds of the file that exist already. */
-  existing: Set<string>
-  /** Lower-cased emails of the file already used, and by whom. */
-  emails: Map<string, string>
-}
-
-/** Which userIds and emails (case-insensitively) of the rows the database already has: one query. */
-export async function findConflicts(db: Db, input: ImportRow[]): Promise<DatabaseConflicts> {
-  const ids = JSON.stringify(input.map((r) => r.userId))
-  const emails = JSON.stringify(input.flatMap((r) => (r.email ? [r.email.toLowerCase()] : [])))
-  const found = await rows<{user_id: string; email: string | null}>(
-    db,
-    sql`
-      select u.user_id, u.email from ${users} u
-      where u.user_id in (select jsonb_array_elements_text(${ids}::jsonb))
-         or lower(u.email) in (select jsonb_array_elements_text(${emails}::jsonb))`,
-  )
-  const existing = new Set<string>()
-  const byEmail = new Map<string, string>()
-  for (const f of found) {
-    existing.add(f.user_id)
-    if (f.email) byEmail.set(f.email.toLowerCase(), f.user_id)
-  }
-  return {existing, emails: byEmail}
-}
-
 export interface ImportPlan {
   /** Rows to create. */
   create: ImportRow[]
   /** Rows left alone because the userId exists (--skip-existing). */
   skipped: ImportRow[]
+  /** Rows to create whose userId this tool deleted before (the deleted-id guard), with when. */
+  deleted: {row: ImportRow; at: string}[]
 }
 
 /**
@@ -192,7 +165,7 @@ export interface ImportPlan {
 export function planImport(
   rows: ImportRow[],
   problems: ImportProblem[],
-  conflicts: DatabaseConflicts,
+  conflicts: CreationConflicts,
   opts: {skipExisting?: boolean},
 ): ImportPlan & {problems: ImportProblem[]} {
   const all = [...problems]
@@ -218,7 +191,11 @@ export function planImport(
     create.push(row)
   }
   all.sort((a, b) => a.line - b.line)
-  return {create, skipped, problems: all}
+  const deleted = create.flatMap((row) => {
+    const at = conflicts.deleted.get(row.userId)
+    return at ? [{row, at}] : []
+  })
+  return {create, skipped, deleted, problems: all}
 }
 
 /** Exit 2 naming each problem by line (the first 20), nothing written. */
@@ -239,111 +216,37 @@ export class ImportProblemsError extends OpenMemoryError {
   }
 }
 
-export interface ImportedUser {
-  userId: string
-  name: string
-  email: string | null
-  apps: string[]
-  keyFingerprint: string
-}
-
-export interface ImportHooks {
-  onStart?: (total: number) => void
-  onProgress?: (done: number) => void
-  /** Deliver the keys (written and fsynced) inside the transaction, before it commits. */
-  beforeCommit?: (keys: IssuedKey[]) => Promise<void>
+/**
+ * The deleted-id guard of `users create`, for a whole file: exit 4 naming
+ * each userId this tool deleted before (the first 20, by line), unless
+ * --reuse-deleted-id. Nothing is written.
+ */
+export class DeletedIdsError extends ConflictError {
+  constructor(deleted: ImportPlan['deleted'], source: string) {
+    const shown = deleted.slice(0, PROBLEMS_SHOWN)
+    const more = deleted.length - shown.length
+    super(
+      [
+        `${deleted.length} userId${deleted.length === 1 ? '' : 's'} in ${source} belonged to users this tool deleted; the server's vector store keys memories by userId, so new users with these ids would find the old users' memories through search. Nothing was written:`,
+        ...shown.map((d) => `  line ${d.row.line}: ${d.row.userId} (deleted ${d.at})`),
+        ...(more > 0 ? [`  ... and ${more} more.`] : []),
+        'Delete their vector-store points first (Qdrant: delete points by filter on payload user_id), then pass --reuse-deleted-id; or remove those rows.',
+      ].join('\n'),
+      ['openmemory audit list --user <userId>'],
+    )
+  }
 }
 
 /**
- * Create the planned users, their keys and apps, and one audit row each, in
- * one transaction. The keys exist only in memory and in what `beforeCommit`
- * does with them; a conflict that appeared since validation rolls it all back.
+ * Create the planned users through the one creation path (see createUsers):
+ * one transaction, checked again inside it.
  */
 export async function importUsers(
   db: Db,
   rows: ImportRow[],
-  opts: {keyLength?: number},
+  opts: {keyLength?: number; reuseDeletedId?: boolean},
   ctx: ServiceContext,
-  hooks: ImportHooks = {},
-): Promise<ImportedUser[]> {
-  const length = checkKeyLength(opts.keyLength ?? KEY_LENGTH.default)
-  const now = ctx.now()
-  const made = rows.map((row) => {
-    const apiKey = ctx.newKey(length)
-    return {row, id: ctx.uuid(), keyId: ctx.uuid(), apiKey, keyHash: hashKey(apiKey)}
-  })
-  hooks.onStart?.(made.length)
-  await db.transaction(async (tx) => {
-    await lockUsers(tx)
-    const again = planImport(rows, [], await findConflicts(tx, rows), {})
-    if (again.problems.length > 0) {
-      throw new ConflictError(
-        `Another writer created conflicting users meanwhile (line ${again.problems[0].line}: ${again.problems[0].message}); nothing was written. Run the import again.`,
-      )
-    }
-    let done = 0
-    for (const batch of chunks(made, IMPORT_BATCH)) {
-      for (const part of chunks(batch)) {
-        await tx.insert(users).values(
-          part.map((m) => ({
-            id: m.id,
-            userId: m.row.userId,
-            name: m.row.name,
-            email: m.row.email,
-            createdAt: now,
-            updatedAt: now,
-            lastActive: now,
-          })),
-        )
-      }
-      for (const part of chunks(batch)) {
-        await tx.insert(apiKeys).values(
-          part.map((m) => ({
-            id: m.keyId,
-            userId: m.id,
-            keyHash: m.keyHash,
-            createdAt: now,
-            lastUsed: null,
-            isActive: true,
-          })),
-        )
-      }
-      const appRows = batch.flatMap((m) =>
-        m.row.apps.map((name) => ({
-          id: ctx.uuid(),
-          ownerId: m.id,
-          name,
-          isActive: true,
-          createdAt: now,
-          updatedAt: now,
-        })),
-      )
-      for (const part of chunks(appRows)) await tx.insert(apps).values(part)
-      await recordAudit(
-        tx,
-        ctx,
-        batch.map((m) => ({
-          targetUserId: m.row.userId,
-          outcome: 'created' as const,
-          details: {
-            name: m.row.name,
-            email: m.row.email,
-            apps: m.row.apps,
-            keyFingerprint: fingerprint(m.keyHash),
-            line: m.row.line,
-          },
-        })),
-      )
-      done += batch.length
-      hooks.onProgress?.(done)
-    }
-    await hooks.beforeCommit?.(made.map((m) => ({userId: m.row.userId, apiKey: m.apiKey})))
-  })
-  return made.map((m) => ({
-    userId: m.row.userId,
-    name: m.row.name,
-    email: m.row.email,
-    apps: m.row.apps,
-    keyFingerprint: fingerprint(m.keyHash),
-  }))
+  hooks: CreateHooks = {},
+): Promise<CreatedUser[]> {
+  return createUsers(db, rows, opts, ctx, hooks)
 }

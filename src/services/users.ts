@@ -2,7 +2,8 @@
  * Users: create (user + hashed key + default app, one transaction) and list
  * (one query whatever the number of users).
  */
-import {and, asc, desc, eq, type SQL, sql} from 'drizzle-orm'
+import {asc, eq, type SQL, sql} from 'drizzle-orm'
+import {chunks} from '../db/arrays.js'
 import {advisoryKey, type Database, type Db} from '../db/client.js'
 import {apiKeys, apps, auditLog, memories, users} from '../db/schema.js'
 import {isDeactivated, lastSeen, lastSeenBefore, rows} from '../db/sql.js'
@@ -10,7 +11,7 @@ import {fetchSize, utcIso} from '../db/stream.js'
 import {ConflictError} from '../errors.js'
 import {recordAudit} from './audit.js'
 import type {ServiceContext} from './context.js'
-import {checkKeyLength, fingerprint, hashKey, KEY_LENGTH} from './keys.js'
+import {checkKeyLength, fingerprint, hashKey, type IssuedKey, KEY_LENGTH} from './keys.js'
 import {userNotFound} from './user-lookup.js'
 import {parseAppName, parseName, parseUserId, titleCase} from './validation.js'
 
@@ -57,25 +58,223 @@ export async function lockUsers(tx: Db): Promise<void> {
   await tx.execute(sql`select pg_advisory_xact_lock(${advisoryKey('users')})`)
 }
 
-export async function assertUserAvailable(tx: Db, userId: string, email: string | null): Promise<void> {
-  const [taken] = await tx.select({id: users.id}).from(users).where(eq(users.userId, userId)).limit(1)
-  if (taken) {
-    throw new ConflictError(
-      `User '${userId}' already exists. Choose another userId, or see 'openmemory users show ${userId}'.`,
-    )
-  }
-  if (email) {
-    const [sameEmail] = await tx
-      .select({userId: users.userId})
-      .from(users)
-      .where(sql`lower(${users.email}) = lower(${email})`)
-      .limit(1)
-    if (sameEmail) {
-      throw new ConflictError(`Email ${email} is already used by user '${sameEmail.userId}'.`)
-    }
-  }
+/** A user to create, validated: the one shape `users create`, the menu and `users import` write. */
+export interface NewUser {
+  userId: string
+  name: string
+  email: string | null
+  /** App names (at least one; `default` unless told otherwise). */
+  apps: string[]
+  /** The CSV line it came from (`users import`), kept in the audit row. */
+  line?: number
 }
 
+export interface CreatedUser {
+  id: string
+  userId: string
+  name: string
+  email: string | null
+  apiKey: string
+  keyFingerprint: string
+  apps: {id: string; name: string}[]
+  createdAt: string
+  /** When the id belonged to a user this tool deleted (created anyway with --reuse-deleted-id): that deletion's time. */
+  reusedDeletedId: string | null
+}
+
+export interface CreateHooks {
+  /** Called once the number of users is known, and after each batch of statements. */
+  onStart?: (total: number) => void
+  onProgress?: (done: number) => void
+  /** Called inside the transaction, last, with the new keys: a throw rolls everything back. */
+  beforeCommit?: (keys: IssuedKey[]) => void | Promise<void>
+}
+
+/** Users per batch of statements (and per progress step). */
+export const CREATE_BATCH = 500
+
+export interface CreationConflicts {
+  /** userIds of the input that exist already. */
+  existing: Set<string>
+  /** Lower-cased emails of the input already used, and by whom. */
+  emails: Map<string, string>
+  /** userIds of the input this tool deleted before, with the last deletion's time. */
+  deleted: Map<string, string>
+}
+
+/**
+ * Which userIds and emails (case-insensitively) of the input the database
+ * already has, and which userIds this tool deleted before (the deleted-id
+ * guard): two queries whatever the number of users.
+ */
+export async function findCreationConflicts(
+  db: Db,
+  input: Pick<NewUser, 'userId' | 'email'>[],
+): Promise<CreationConflicts> {
+  const ids = JSON.stringify(input.map((r) => r.userId))
+  const emails = JSON.stringify(input.flatMap((r) => (r.email ? [r.email.toLowerCase()] : [])))
+  const found = await rows<{user_id: string; email: string | null}>(
+    db,
+    sql`
+      select u.user_id, u.email from ${users} u
+      where u.user_id in (select jsonb_array_elements_text(${ids}::jsonb))
+         or lower(u.email) in (select jsonb_array_elements_text(${emails}::jsonb))`,
+  )
+  const existing = new Set<string>()
+  const byEmail = new Map<string, string>()
+  for (const f of found) {
+    existing.add(f.user_id)
+    if (f.email) byEmail.set(f.email.toLowerCase(), f.user_id)
+  }
+  const deleted = new Map<string, string>()
+  const gone = await rows<{user_id: string; at: string}>(
+    db,
+    sql`
+      select ${auditLog.targetUserId} as user_id,
+        to_char(max(${auditLog.at}) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as at
+      from ${auditLog}
+      where ${auditLog.outcome} = 'deleted'
+        and ${auditLog.targetUserId} in (select jsonb_array_elements_text(${ids}::jsonb))
+      group by ${auditLog.targetUserId}`,
+  )
+  for (const g of gone) deleted.set(g.user_id, g.at)
+  return {existing, emails: byEmail, deleted}
+}
+
+/** The conflict that stops creating this user, or undefined. */
+export function creationConflict(
+  row: Pick<NewUser, 'userId' | 'email'>,
+  conflicts: CreationConflicts,
+  reuseDeletedId: boolean,
+): ConflictError | undefined {
+  if (conflicts.existing.has(row.userId)) {
+    return new ConflictError(
+      `User '${row.userId}' already exists. Choose another userId, or see 'openmemory users show ${row.userId}'.`,
+    )
+  }
+  const owner = row.email ? conflicts.emails.get(row.email.toLowerCase()) : undefined
+  if (owner !== undefined) return new ConflictError(`Email ${row.email} is already used by user '${owner}'.`)
+  const deletedAt = conflicts.deleted.get(row.userId)
+  if (deletedAt && !reuseDeletedId) return deletedIdConflict(row.userId, deletedAt)
+  return undefined
+}
+
+/**
+ * The one creation path (`users create`, the menu, `users import`): users,
+ * their hashed keys, their apps and one audit row each, in one transaction
+ * of multi-row inserts. Inside it, under the users lock, every user is
+ * checked again (taken userId, used email, the deleted-id guard), so a
+ * conflict that appeared since validation rolls everything back. The plain
+ * keys exist only in memory and in what `beforeCommit` does with them.
+ */
+export async function createUsers(
+  db: Db,
+  input: NewUser[],
+  opts: {keyLength?: number; reuseDeletedId?: boolean},
+  ctx: ServiceContext,
+  hooks: CreateHooks = {},
+): Promise<CreatedUser[]> {
+  const length = checkKeyLength(opts.keyLength ?? KEY_LENGTH.default)
+  const now = ctx.now()
+  const made = input.map((row) => {
+    const apiKey = ctx.newKey(length)
+    return {
+      row,
+      id: ctx.uuid(),
+      keyId: ctx.uuid(),
+      apps: row.apps.map((name) => ({id: ctx.uuid(), name})),
+      apiKey,
+      keyHash: hashKey(apiKey),
+      reused: null as string | null,
+    }
+  })
+  hooks.onStart?.(made.length)
+  await db.transaction(async (tx) => {
+    await lockUsers(tx)
+    const conflicts = await findCreationConflicts(tx, input)
+    for (const m of made) {
+      const conflict = creationConflict(m.row, conflicts, opts.reuseDeletedId === true)
+      if (conflict && m.row.line !== undefined) {
+        throw new ConflictError(
+          `Another writer created conflicting users meanwhile (line ${m.row.line}: ${conflict.message}); nothing was written. Run the import again.`,
+        )
+      }
+      if (conflict) throw conflict
+      m.reused = conflicts.deleted.get(m.row.userId) ?? null
+    }
+    let done = 0
+    for (const batch of chunks(made, CREATE_BATCH)) {
+      for (const part of chunks(batch)) {
+        await tx.insert(users).values(
+          part.map((m) => ({
+            id: m.id,
+            userId: m.row.userId,
+            name: m.row.name,
+            email: m.row.email,
+            createdAt: now,
+            updatedAt: now,
+            lastActive: now,
+          })),
+        )
+      }
+      for (const part of chunks(batch)) {
+        await tx.insert(apiKeys).values(
+          part.map((m) => ({
+            id: m.keyId,
+            userId: m.id,
+            keyHash: m.keyHash,
+            createdAt: now,
+            lastUsed: null,
+            isActive: true,
+          })),
+        )
+      }
+      const appRows = batch.flatMap((m) =>
+        m.apps.map((a) => ({
+          id: a.id,
+          ownerId: m.id,
+          name: a.name,
+          isActive: true,
+          createdAt: now,
+          updatedAt: now,
+        })),
+      )
+      for (const part of chunks(appRows)) await tx.insert(apps).values(part)
+      await recordAudit(
+        tx,
+        ctx,
+        batch.map((m) => ({
+          targetUserId: m.row.userId,
+          outcome: 'created' as const,
+          details: {
+            name: m.row.name,
+            email: m.row.email,
+            apps: m.row.apps,
+            keyFingerprint: fingerprint(m.keyHash),
+            ...(m.row.line === undefined ? {} : {line: m.row.line}),
+            ...(m.reused ? {reusedDeletedId: m.reused} : {}),
+          },
+        })),
+      )
+      done += batch.length
+      hooks.onProgress?.(done)
+    }
+    await hooks.beforeCommit?.(made.map((m) => ({userId: m.row.userId, apiKey: m.apiKey})))
+  })
+  return made.map((m) => ({
+    id: m.id,
+    userId: m.row.userId,
+    name: m.row.name,
+    email: m.row.email,
+    apiKey: m.apiKey,
+    keyFingerprint: fingerprint(m.keyHash),
+    apps: m.apps,
+    createdAt: now.toISOString(),
+    reusedDeletedId: m.reused,
+  }))
+}
+
+/** One user (`users create`, the menu): validated, then through the one creation path. */
 export async function createUser(
   db: Db,
   input: CreateUserInput,
@@ -86,74 +285,15 @@ export async function createUser(
   } = {},
 ): Promise<UsersCreateResult> {
   const v = await validateCreateUser(input)
-  const apiKey = ctx.newKey(v.keyLength)
-  const keyHash = hashKey(apiKey)
-  const now = ctx.now()
-  const ids = {user: ctx.uuid(), key: ctx.uuid(), app: ctx.uuid()}
-  let reused: string | null = null
-
-  await db.transaction(async (tx) => {
-    await lockUsers(tx)
-    await assertUserAvailable(tx, v.userId, v.email)
-    reused = await deletedEarlier(tx, v.userId)
-    if (reused && !input.reuseDeletedId) throw deletedIdConflict(v.userId, reused)
-    await tx.insert(users).values({
-      id: ids.user,
-      userId: v.userId,
-      name: v.name,
-      email: v.email,
-      createdAt: now,
-      updatedAt: now,
-      lastActive: now,
-    })
-    await tx.insert(apiKeys).values({
-      id: ids.key,
-      userId: ids.user,
-      keyHash,
-      createdAt: now,
-      lastUsed: null,
-      isActive: true,
-    })
-    await tx.insert(apps).values({
-      id: ids.app,
-      ownerId: ids.user,
-      name: v.appName,
-      isActive: true,
-      createdAt: now,
-      updatedAt: now,
-    })
-    await recordAudit(tx, ctx, [
-      {
-        targetUserId: v.userId,
-        outcome: 'created',
-        details: {name: v.name, email: v.email, app: v.appName, keyFingerprint: fingerprint(keyHash)},
-      },
-    ])
-    await hooks.beforeCommit?.(apiKey)
-  })
-
-  return {
-    id: ids.user,
-    userId: v.userId,
-    name: v.name,
-    email: v.email,
-    apiKey,
-    keyFingerprint: fingerprint(keyHash),
-    app: {id: ids.app, name: v.appName},
-    createdAt: now.toISOString(),
-    reusedDeletedId: reused,
-  }
-}
-
-/** When this tool last deleted a user with this id (its audit trail), or null. */
-export async function deletedEarlier(db: Db, userId: string): Promise<string | null> {
-  const [row] = await db
-    .select({at: auditLog.at})
-    .from(auditLog)
-    .where(and(eq(auditLog.targetUserId, userId), eq(auditLog.outcome, 'deleted')))
-    .orderBy(desc(auditLog.at))
-    .limit(1)
-  return row ? row.at.toISOString() : null
+  const [made] = await createUsers(
+    db,
+    [{userId: v.userId, name: v.name, email: v.email, apps: [v.appName]}],
+    {keyLength: v.keyLength, reuseDeletedId: input.reuseDeletedId},
+    ctx,
+    {beforeCommit: (keys) => hooks.beforeCommit?.(keys[0].apiKey)},
+  )
+  const {apps: made_apps, ...rest} = made
+  return {...rest, app: made_apps[0]}
 }
 
 /**

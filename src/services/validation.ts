@@ -142,3 +142,17 @@ export function titleCase(value: string): string {
   }
   return out
 }
+
+/** Days of inactivity (`prune-inactive --days`, the menu): a whole number from 1 to DAYS_MAX. */
+export function daysProblem(value: string): string | undefined {
+  const t = value.trim()
+  return /^[0-9]{1,6}$/.test(t) && Number(t) >= 1 && Number(t) <= DAYS_MAX
+    ? undefined
+    : `days must be a whole number from 1 to ${DAYS_MAX}.`
+}
+
+export function parseDays(value: number | string): number {
+  const problem = daysProblem(String(value))
+  if (problem) throw new ValidationError(`Invalid --days ${show(String(value))}: ${problem}`)
+  return Number(String(value).trim())
+}

@@ -15,8 +15,9 @@ import {Flags} from '@oclif/core'
 import {ConflictError, MissingInputError, ValidationError} from '../errors.js'
 import type {IssuedKey} from '../services/keys.js'
 import {show} from '../services/validation.js'
-import {colors, formatWarning, renderTable} from './format.js'
+import {colors, renderTable} from './format.js'
 import {mcpTarget, openSecretFile, type SecretFile, syncDirectory} from './key-output.js'
+import type {Output} from './output.js'
 import {mcpConfig} from './secrets.js'
 
 export const deliveryFlags = {
@@ -68,8 +69,8 @@ export interface BulkKeySink {
   write(keys: IssuedKey[]): Promise<void>
   /** Remove what was written: the change failed. */
   abort(): void
-  /** After the commit: where the keys went, for a human. */
-  describe(): string
+  /** After the commit: tell a human where the keys went (on a terminal: show them, once). */
+  report(out: Output): void
 }
 
 /**
@@ -137,8 +138,10 @@ function openKeyDir(dir: string, flags: DeliveryFlags): BulkKeySink {
     abort() {
       rmSync(full, {recursive: true, force: true})
     },
-    describe: () =>
-      `Keys written to ${full}: ${written} file${written === 1 ? '' : 's'} <userId>.key (mode 0600)${flags['mcp-config'] ? ' with <userId>.mcp.json beside each' : ''}.`,
+    report: (out) =>
+      out.note(
+        `Keys written to ${full}: ${written} file${written === 1 ? '' : 's'} <userId>.key (mode 0600)${flags['mcp-config'] ? ' with <userId>.mcp.json beside each' : ''}.`,
+      ),
   }
 }
 
@@ -161,7 +164,8 @@ function openKeysCsv(file: string): BulkKeySink {
       count = keys.length
     },
     abort: () => sink.abort(),
-    describe: () => `Keys written to ${sink.path}: a CSV of userId,apiKey with ${count} rows (mode 0600).`,
+    report: (out) =>
+      out.note(`Keys written to ${sink.path}: a CSV of userId,apiKey with ${count} rows (mode 0600).`),
   }
 }
 
@@ -217,8 +221,10 @@ async function openSealed(sealTo: string, out: string): Promise<BulkKeySink> {
       count = keys.length
     },
     abort: () => sink.abort(),
-    describe: () =>
-      `Keys sealed to ${sink.path} (${count} rows of userId,apiKey, age-encrypted for ${recipients.length} recipient${recipients.length === 1 ? '' : 's'}). Read them with: age -d -i key.txt ${sink.path}`,
+    report: (out) =>
+      out.note(
+        `Keys sealed to ${sink.path} (${count} rows of userId,apiKey, age-encrypted for ${recipients.length} recipient${recipients.length === 1 ? '' : 's'}). Read them with: age -d -i key.txt ${sink.path}`,
+      ),
   }
 }
 
@@ -232,18 +238,17 @@ function openTerminal(): BulkKeySink {
     abort() {
       held = []
     },
-    describe() {
+    report(out) {
       // Only reached on a terminal (assertDestination): shown once, never stored.
       const c = colors()
-      const table = renderTable(held, [
-        {header: 'USER ID', value: (k) => k.userId},
-        {header: 'API KEY', value: (k) => c.bold(k.apiKey)},
-      ])
-      process.stderr.write(
-        `${formatWarning('These keys are shown once and cannot be recovered: store them now.')}\n`,
+      out.warn('These keys are shown once and cannot be recovered: store them now.')
+      out.secret(
+        renderTable(held, [
+          {header: 'USER ID', value: (k) => k.userId},
+          {header: 'API KEY', value: (k) => c.bold(k.apiKey)},
+        ]),
       )
       held = []
-      return table
     },
   }
 }

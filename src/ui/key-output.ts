@@ -17,7 +17,8 @@ import {ConflictError, ExitCode, OpenMemoryError, ValidationError} from '../erro
 import {KEY_LENGTH} from '../services/keys.js'
 import {parseApiUrl} from '../services/server-check.js'
 import {show} from '../services/validation.js'
-import {colors, formatWarning, writeLine} from './format.js'
+import {colors} from './format.js'
+import type {Output} from './output.js'
 import {jsonText, sanitize} from './sanitize.js'
 import {DEFAULT_API_URL, DEFAULT_MCP_CLIENT, KEY_WARNING, MCP_CLIENT_PATTERN, mcpConfig} from './secrets.js'
 
@@ -266,19 +267,20 @@ export interface KeyDelivery {
   mcpConfig: Record<string, unknown> | null
 }
 
+/** Where one new key goes: the flags of `users create` and `keys rotate` (and the menu's answers). */
+export interface KeyFlags {
+  'key-file'?: string
+  'mcp-config'?: boolean
+  'api-url'?: string
+  'mcp-client'?: string
+}
+
 export class KeyOutput {
   private sink?: KeySink
 
   private mcp?: {apiUrl: string; client: string}
 
-  constructor(
-    private readonly flags: {
-      'key-file'?: string
-      'mcp-config'?: boolean
-      'api-url'?: string
-      'mcp-client'?: string
-    },
-  ) {}
+  constructor(private readonly flags: KeyFlags) {}
 
   /** Call before the database change: a bad flag or a file problem then writes nothing. */
   prepare(): void {
@@ -310,21 +312,20 @@ export class KeyOutput {
    * Deliver the key: to the file, or to stdout (human mode). Returns what the
    * JSON result should carry besides the key itself.
    */
-  deliver(apiKey: string, json: boolean, log: (line: string) => void): KeyDelivery {
+  deliver(apiKey: string, io: Output): KeyDelivery {
     const mcp = this.mcp ? mcpConfig(this.mcp.apiUrl, this.mcp.client, apiKey) : null
     if (this.sink) {
-      if (!json) writeLine(process.stderr, `API key written to ${sanitize(this.sink.path)} (mode 0600).`)
+      io.note(`API key written to ${sanitize(this.sink.path)} (mode 0600).`)
       return {keyFile: this.sink.path, mcpConfig: null}
     }
-    if (!json) {
-      const c = colors()
-      log('')
-      log(`API key: ${c.bold(apiKey)}`)
-      log('')
-      writeLine(process.stderr, formatWarning(KEY_WARNING))
+    if (!io.json) {
+      io.secret('')
+      io.secret(`API key: ${colors().bold(apiKey)}`)
+      io.secret('')
+      io.warn(KEY_WARNING)
       if (mcp) {
-        log('')
-        log(jsonText(mcp))
+        io.secret('')
+        io.secret(jsonText(mcp))
       }
     }
     return {keyFile: null, mcpConfig: mcp}

@@ -14,7 +14,7 @@ import type {MemoriesCountResult, MemoryCountRow} from '../services/memories.js'
 import type {PruneMode, PruneResult} from '../services/prune.js'
 import type {DbStatusResult, SchemaKind} from '../services/status.js'
 import type {UserListItem, UsersCreateResult} from '../services/users.js'
-import {type Column, colors, formatDate, formatWarning, renderTable} from './format.js'
+import {type Column, colors, formatDate, renderTable} from './format.js'
 import {sanitize as s} from './sanitize.js'
 
 /** `users list`: one row per user. */
@@ -173,9 +173,7 @@ export function rotationMessage(r: Pick<KeysRotateResult, 'userId' | 'previousFi
     line: `Rotated the key of ${s(r.userId)}${r.previousFingerprint ? ` (old key ${r.previousFingerprint} no longer works)` : ' (it had no key row; one was added)'}.`,
     warning: r.active
       ? null
-      : formatWarning(
-          `${s(r.userId)} is deactivated: the new key stays inactive until 'openmemory users reactivate ${s(r.userId)}'.`,
-        ),
+      : `${s(r.userId)} is deactivated: the new key stays inactive until 'openmemory users reactivate ${s(r.userId)}'.`,
   }
 }
 

@@ -10,10 +10,12 @@ import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi} fr
 import type {Database} from '../../src/db/client.js'
 import {runMigrations} from '../../src/db/client.js'
 import {InterruptedError} from '../../src/errors.js'
+import {runMenu} from '../../src/interactive/menu.js'
 import {defaultContext} from '../../src/services/context.js'
+import {deleteUser} from '../../src/services/lifecycle.js'
 import {createUser} from '../../src/services/users.js'
 import {MESSAGES} from '../../src/services/validation.js'
-import {runMenu} from '../../src/ui/menu.js'
+import {MCP_SESSION_NOTE} from '../../src/ui/render.js'
 import {KEY_WARNING} from '../../src/ui/secrets.js'
 import {createTestDatabase, resetTables, type TestDatabase} from '../helpers/databases.js'
 import {count, serverAuthenticates} from '../helpers/server-rule.js'
@@ -110,8 +112,8 @@ describe('interactive menu', () => {
     expect(out).toContain("Created user dora (Dora <dora@example.com>) with app 'default'.")
     const key = out.find((l) => l.startsWith('API key: '))?.slice('API key: '.length)
     expect(key).toMatch(/^mem_lab_[a-z0-9]{32}$/)
-    expect(stderrWrites.join('')).toContain(KEY_WARNING)
-    expect(stderrWrites.join('')).not.toContain(key)
+    expect(err.join('\n')).toContain(KEY_WARNING)
+    expect(err.join('\n')).not.toContain(key)
     expect(await serverAuthenticates(database, key!)).toBe('dora')
     expect(await count(database, 'apps')).toBe(1)
   })
@@ -179,19 +181,25 @@ describe('interactive menu', () => {
     await quit()
     await session
     expect(out).toContain('Deleted user hal (3 rows).')
+    expect(err.some((l) => l.startsWith("The server's vector store (mem0 on Qdrant) still holds"))).toBe(true)
     expect(await count(database, 'users')).toBe(0)
   })
 
-  it('deactivates after showing what will be switched off, and reactivates', async () => {
+  it("deactivates after showing what will be switched off, with the command's note, and reactivates", async () => {
     const {apiKey} = await seed('ida')
     const session = start()
     await menu('Deactivate user')
     await step('User (type to filter)', 'ida')
     await step('ida', KEYS.enter)
     await step('Reason', 'left', KEYS.enter)
-    await step('(y/N)', 'y', KEYS.enter)
+    await step('Deactivate ida, switching off key, apps default?', 'y', KEYS.enter)
     await term.waitFor('What do you want to do?', {after: at})
-    expect(out).toContain('Would deactivate ida: key, apps default. Nothing changed (dry run).')
+    // No dry run was asked for: nothing says "dry run".
+    expect(out.join('\n')).not.toContain('dry run')
+    expect(out).toContain(
+      "Deactivated ida: key, apps default switched off. Undo with 'openmemory users reactivate ida'.",
+    )
+    expect(err).toContain(MCP_SESSION_NOTE)
     expect(await serverAuthenticates(database, apiKey)).toBeNull()
     await menu('Reactivate user')
     await step('User (type to filter)', 'ida')
@@ -209,16 +217,17 @@ describe('interactive menu', () => {
     await step('User (type to filter)', 'joe')
     await step('joe', KEYS.enter)
     await step('Where should the new key go?', KEYS.enter)
-    await step('Rotate the key of joe? (y/N)', 'y', KEYS.enter)
+    await step('Replace the key of joe? The current key (', 'y', KEYS.enter)
     await quit()
     await session
-    expect(out.some((l) => l.startsWith('The current key of joe ('))).toBe(true)
+    expect(out.some((l) => l.startsWith('Rotated the key of joe (old key '))).toBe(true)
+    expect(err).toContain(MCP_SESSION_NOTE)
     const key = out.find((l) => l.startsWith('API key: '))?.slice('API key: '.length)
     expect(await serverAuthenticates(database, apiKey)).toBeNull()
     expect(await serverAuthenticates(database, key!)).toBe('joe')
   })
 
-  it('prunes: shows the dry-run count before asking, and a No changes nothing', async () => {
+  it('prunes: names who would change before asking, and a No changes nothing', async () => {
     await seed('kim')
     await seed('lee')
     await database.db.execute(
@@ -232,9 +241,44 @@ describe('interactive menu', () => {
     await quit()
     await session
     expect(out).toContain('  kim')
-    expect(out.some((l) => l.startsWith('Dry run: 1 user(s) inactive since'))).toBe(true)
+    expect(out).not.toContain('  lee')
     expect(out).toContain('Cancelled; nothing changed.')
     expect(await count(database, 'openmemory_admin.deactivations')).toBe(0)
+  })
+
+  it('refuses prune days the command refuses (over 36500), with the rule', async () => {
+    const session = start()
+    await menu('Prune inactive users')
+    await step('Inactive for at least how many days?', ...Array(2).fill(KEYS.backspace), '999999', KEYS.enter)
+    await step('days must be a whole number from 1 to 36500', KEYS.ctrlC)
+    await expect(session).rejects.toBeInstanceOf(InterruptedError)
+  })
+
+  it('refuses a deleted userId as the command does, and reuses it when asked', async () => {
+    await seed('nia')
+    await deleteUser(database.db, 'nia', {}, defaultContext('users delete'))
+    const session = start()
+    await menu('Create user')
+    await step('userId', 'nia', KEYS.enter)
+    await step('Display name', KEYS.enter)
+    await step('Email', KEYS.enter)
+    await step('belonged to a user this tool deleted', KEYS.enter) // No
+    await step('Where should the new key go?', KEYS.enter)
+    await term.waitFor('What do you want to do?', {after: at})
+    expect(err.some((l) => l.includes("userId 'nia' belonged to a user this tool deleted"))).toBe(true)
+    expect(await count(database, 'users')).toBe(0)
+
+    await menu('Create user')
+    await step('userId', 'nia', KEYS.enter)
+    await step('Display name', KEYS.enter)
+    await step('Email', KEYS.enter)
+    await step('belonged to a user this tool deleted', 'y', KEYS.enter)
+    await step('Where should the new key go?', KEYS.enter)
+    await quit()
+    await session
+    expect(out).toContain("Created user nia (Nia) with app 'default'.")
+    expect(err.some((l) => l.includes('Warning:') && l.includes("userId 'nia' belonged"))).toBe(true)
+    expect(await count(database, 'users')).toBe(1)
   })
 
   it('says so and returns to the menu when there are no users to pick', async () => {

@@ -1,9 +1,8 @@
 import {BaseCommand} from '../../base-command.js'
+import {type RevokeFlowResult, revokeFlow} from '../../flows/revoke.js'
 import {defaultContext} from '../../services/context.js'
-import {type KeysRevokeResult, revokeKey} from '../../services/key-lifecycle.js'
 import {confirmFlags} from '../../ui/confirm-flags.js'
-import {confirmDestructive, requireUserId} from '../../ui/prompts.js'
-import {MCP_SESSION_NOTE, revocationMessage} from '../../ui/render.js'
+import {requireUserId} from '../../ui/prompts.js'
 import {userIdArg} from '../../ui/user-id-arg.js'
 
 export default class KeysRevoke extends BaseCommand {
@@ -23,7 +22,7 @@ export default class KeysRevoke extends BaseCommand {
 
   static flags = {...confirmFlags}
 
-  async run(): Promise<KeysRevokeResult & {cancelled?: true}> {
+  async run(): Promise<RevokeFlowResult> {
     const {args, flags} = await this.parse(KeysRevoke)
     const userId = await requireUserId(
       args.userId,
@@ -31,27 +30,11 @@ export default class KeysRevoke extends BaseCommand {
       'openmemory keys revoke <userId>',
       () => this.db(),
     )
-    const db = await this.db()
-    const ctx = defaultContext('keys revoke')
-    const preview = await revokeKey(db, userId, ctx, {dryRun: true})
-    if (flags['dry-run'] || !preview.changed) {
-      this.log(revocationMessage(preview))
-      // dryRun is true only when --dry-run was given (not for "already revoked").
-      return {...preview, dryRun: flags['dry-run'] === true}
-    }
-    const ok = await confirmDestructive({
-      yes: flags.yes,
-      json: this.jsonEnabled(),
-      action: `revoke the key of ${userId}`,
-      message: `Revoke the key of ${userId} (${preview.keyFingerprint})? It stops working at once; 'keys rotate' issues a new one.`,
-    })
-    if (!ok) {
-      this.log('Cancelled; nothing changed.')
-      return {...preview, changed: false, dryRun: false, cancelled: true}
-    }
-    const r = await revokeKey(db, userId, ctx)
-    this.log(revocationMessage(r))
-    if (r.changed) this.note(MCP_SESSION_NOTE)
-    return r
+    return revokeFlow(
+      this.io(),
+      await this.db(),
+      {userId, dryRun: flags['dry-run'], yes: flags.yes},
+      defaultContext('keys revoke'),
+    )
   }
 }

@@ -1,50 +1,21 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
-import {BusyError, ValidationError} from '../../errors.js'
+import {ValidationError} from '../../errors.js'
+import {type RotateFlowResult, rotateFlow} from '../../flows/rotate.js'
+import {type KeysRotatePolicyResult, rotateByAgeFlow} from '../../flows/rotate-by-age.js'
 import {defaultContext} from '../../services/context.js'
 import {AGE_UNITS_HELP, parseOlderThan} from '../../services/duration.js'
-import {
-  type KeysRotateResult,
-  previewRotation,
-  type RotationPreview,
-  rotateKey,
-} from '../../services/key-lifecycle.js'
-import {
-  DEFAULT_ROTATION_BATCH,
-  listOldKeys,
-  type OldKey,
-  rotateKeysOlderThan,
-} from '../../services/key-policy.js'
-import {assertDestination, type Destination, deliveryFlags, openBulkSink} from '../../ui/bulk-keys.js'
+import {DEFAULT_ROTATION_BATCH} from '../../services/key-policy.js'
+import {deliveryFlags} from '../../ui/bulk-keys.js'
 import {confirmFlags} from '../../ui/confirm-flags.js'
-import {formatDate, renderTable} from '../../ui/format.js'
-import {FailedAfterCommitError, type KeyDelivery, KeyOutput, keyFlags} from '../../ui/key-output.js'
-import {progressBar} from '../../ui/progress.js'
-import {confirmDestructive, requireUserId} from '../../ui/prompts.js'
-import {MCP_SESSION_NOTE, rotationMessage} from '../../ui/render.js'
+import {keyFlags} from '../../ui/key-output.js'
+import {requireUserId} from '../../ui/prompts.js'
 import {userIdArg} from '../../ui/user-id-arg.js'
-import {BULK_LOCK} from '../users/import.js'
 
-/** `keys rotate --older-than`: what a policy run did, or would do. */
-export interface KeysRotatePolicyResult {
-  olderThan: string
-  cutoff: string
-  matched: number
-  rotated: number
-  dryRun: boolean
-  cancelled?: boolean
-  /** The keys a dry run would rotate (fingerprints, never keys). */
-  keys?: OldKey[]
-  userIds: string[]
-  destination: Destination | null
-  durationMs: number
-}
+export type {KeysRotatePolicyResult}
 
 /** The rotation (key shown once), or with --dry-run / a declined confirmation what it would do. */
-export type KeysRotateCommandResult =
-  | (Omit<KeysRotateResult, 'apiKey'> & {apiKey: string | null} & KeyDelivery)
-  | (RotationPreview & {cancelled?: boolean})
-  | KeysRotatePolicyResult
+export type KeysRotateCommandResult = RotateFlowResult | KeysRotatePolicyResult
 
 export default class KeysRotate extends BaseCommand {
   static writes = true
@@ -86,13 +57,33 @@ With --older-than and no userId, a rotation policy: every active key created lon
   async run(): Promise<KeysRotateCommandResult> {
     const {args, flags} = await this.parse(KeysRotate)
     const json = this.jsonEnabled()
+    const ctx = defaultContext('keys rotate')
     if (flags['older-than'] !== undefined) {
       if (args.userId !== undefined) {
         throw new ValidationError(
           '--older-than rotates every old key: give it without a userId, or drop it to rotate one user.',
         )
       }
-      return this.rotatePolicy(flags['older-than'], flags, json)
+      if (flags['mcp-config'] && !flags['key-dir']) {
+        throw new ValidationError(
+          '--mcp-config with --older-than writes beside each key: it needs --key-dir.',
+        )
+      }
+      return rotateByAgeFlow(
+        this.io(),
+        () => this.connect(),
+        {
+          olderThan: flags['older-than'],
+          cutoff: parseOlderThan(flags['older-than']),
+          dryRun: flags['dry-run'],
+          yes: flags.yes,
+          keyLength: flags['key-length'],
+          batchSize: flags['batch-size'],
+          delivery: flags,
+          started: this.startedAt.getTime(),
+        },
+        ctx,
+      )
     }
     if (flags['key-dir'] || flags['keys-out'] || flags['seal-to']) {
       throw new ValidationError(
@@ -100,173 +91,12 @@ With --older-than and no userId, a rotation policy: every active key created lon
       )
     }
     const userId = await requireUserId(args.userId, json, 'openmemory keys rotate <userId>', () => this.db())
-    const preview = await previewRotation(await this.db(), userId)
-    if (flags['dry-run']) {
-      this.log(
-        `Would replace the key of ${userId}${preview.previousFingerprint ? ` (${preview.previousFingerprint} would stop working)` : ' (it has no key row; one would be added)'}${preview.active ? '' : '; the user is deactivated, so the new key would stay inactive'}. Nothing changed (dry run).`,
-      )
-      return preview
-    }
-    const ok = await confirmDestructive({
-      yes: flags.yes,
-      json,
-      action: `rotate the key of ${userId}`,
-      message: `Replace the key of ${userId}?${preview.previousFingerprint ? ` The current key (${preview.previousFingerprint}) stops working at once.` : ''}`,
-    })
-    if (!ok) {
-      this.log('Cancelled; nothing changed.')
-      return {...preview, cancelled: true}
-    }
-    const output = new KeyOutput(flags)
-    output.prepare()
-    let r: KeysRotateResult
-    try {
-      r = await rotateKey(
-        await this.db(),
-        userId,
-        {keyLength: flags['key-length'], beforeCommit: (key) => output.beforeCommit(key)},
-        defaultContext('keys rotate'),
-      )
-    } catch (error) {
-      output.abort()
-      throw error
-    }
-    output.committed()
-    const committed = {
-      userId,
-      keyFingerprint: r.keyFingerprint,
-      previousFingerprint: r.previousFingerprint,
-      keyFile: output.keyFile,
-    }
-    try {
-      const message = rotationMessage(r)
-      this.log(message.line)
-      if (message.warning) this.note(message.warning)
-      if (r.previousFingerprint) this.note(MCP_SESSION_NOTE)
-      const delivery = output.deliver(r.apiKey, json, (line) => this.log(line))
-      return {...r, apiKey: delivery.keyFile ? null : r.apiKey, ...delivery}
-    } catch (error) {
-      throw new FailedAfterCommitError(
-        `the key of ${userId} was replaced by ${r.keyFingerprint}${output.keyFile ? ` (written to ${output.keyFile})` : ' (not shown: rotate again to get a usable key)'} and the old key${r.previousFingerprint ? ` ${r.previousFingerprint}` : ''} no longer works`,
-        committed,
-        error,
-      )
-    }
-  }
-
-  private async rotatePolicy(
-    olderThan: string,
-    flags: {
-      yes?: boolean
-      'dry-run'?: boolean
-      'key-length': number
-      'batch-size': number
-      'key-dir'?: string
-      'keys-out'?: string
-      'seal-to'?: string
-      out?: string
-      'mcp-config'?: boolean
-      'api-url'?: string
-      'mcp-client'?: string
-    },
-    json: boolean,
-  ): Promise<KeysRotatePolicyResult> {
-    const started = this.startedAt.getTime()
-    const cutoff = parseOlderThan(olderThan)
-    const dryRun = Boolean(flags['dry-run'])
-    if (flags['mcp-config'] && !flags['key-dir']) {
-      throw new ValidationError('--mcp-config with --older-than writes beside each key: it needs --key-dir.')
-    }
-    if (!dryRun) assertDestination(flags, json, 'A bulk rotation')
-    const database = await this.connect()
-    const base = {olderThan, cutoff: cutoff.toISOString()}
-    const old = await listOldKeys(database.db, cutoff)
-    if (dryRun) {
-      if (!json && old.length > 0) {
-        this.log(
-          renderTable(old, [
-            {header: 'USER ID', value: (k) => k.userId},
-            {header: 'FINGERPRINT', value: (k) => k.fingerprint},
-            {header: 'CREATED', value: (k) => formatDate(k.createdAt, 'unknown')},
-          ]),
-        )
-      }
-      this.note(
-        `Dry run: ${old.length} active key(s) created before ${cutoff.toISOString()} would be rotated; nothing changed.`,
-      )
-      return {
-        ...base,
-        matched: old.length,
-        rotated: 0,
-        dryRun,
-        keys: old,
-        userIds: old.map((k) => k.userId),
-        destination: null,
-        durationMs: Date.now() - started,
-      }
-    }
-    const nothing = {...base, rotated: 0, dryRun, userIds: [], destination: null}
-    if (old.length === 0) {
-      this.note(`No active key was created before ${cutoff.toISOString()}; nothing to rotate.`)
-      return {...nothing, matched: 0, durationMs: Date.now() - started}
-    }
-    const ok = await confirmDestructive({
-      yes: flags.yes,
-      json,
-      action: `rotate ${old.length} key(s)`,
-      message: `Rotate ${old.length} active key(s) created before ${cutoff.toISOString()}? Their current keys stop working at once.`,
-    })
-    if (!ok) {
-      this.log('Cancelled; nothing changed.')
-      return {...nothing, matched: old.length, cancelled: true, durationMs: Date.now() - started}
-    }
-    if (!(await database.acquireRunLock(BULK_LOCK))) {
-      throw new BusyError(
-        'Another bulk run (users import or keys rotate --older-than) holds the lock on this database; try again when it has finished.',
-      )
-    }
-    const sink = await openBulkSink(flags)
-    const bar = await progressBar('Rotating', !json)
-    let r: Awaited<ReturnType<typeof rotateKeysOlderThan>>
-    try {
-      r = await rotateKeysOlderThan(
-        database.db,
-        {
-          cutoff,
-          keyLength: flags['key-length'],
-          batchSize: flags['batch-size'],
-          reason: `keys rotate --older-than ${olderThan}`,
-        },
-        defaultContext('keys rotate'),
-        {
-          onStart: (n) => bar.start(n),
-          onProgress: (n) => bar.update(n),
-          beforeCommit: (keys) => sink.write(keys),
-        },
-      )
-    } catch (error) {
-      sink.abort()
-      throw error
-    } finally {
-      bar.stop()
-    }
-    const durationMs = Date.now() - started
-    this.note(
-      `Rotated ${r.rotated} key(s) created before ${r.cutoff} in ${(durationMs / 1000).toFixed(1)} s; the old keys no longer work.`,
+    return rotateFlow(
+      this.io(),
+      await this.db(),
+      {userId, keyLength: flags['key-length'], dryRun: flags['dry-run'], yes: flags.yes},
+      flags,
+      ctx,
     )
-    if (r.rotated > 0) {
-      const where = sink.describe()
-      if (sink.destination.kind === 'terminal') this.log(where)
-      else this.note(where)
-    } else sink.abort()
-    return {
-      ...base,
-      matched: old.length,
-      rotated: r.rotated,
-      dryRun,
-      userIds: r.userIds,
-      destination: r.rotated > 0 ? sink.destination : null,
-      durationMs,
-    }
   }
 }

@@ -1,15 +1,12 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
+import {createFlow, type UsersCreateCommandResult} from '../../flows/create.js'
 import {defaultContext} from '../../services/context.js'
-import {createUser, DEFAULT_APP, type UsersCreateResult, validateCreateUser} from '../../services/users.js'
-import {formatWarning} from '../../ui/format.js'
-import {FailedAfterCommitError, type KeyDelivery, KeyOutput, keyFlags} from '../../ui/key-output.js'
+import {DEFAULT_APP} from '../../services/users.js'
+import {keyFlags} from '../../ui/key-output.js'
 import {askNewUser} from '../../ui/prompts.js'
-import {creationMessage} from '../../ui/render.js'
 
-export type UsersCreateCommandResult = Omit<UsersCreateResult, 'apiKey'> & {
-  apiKey: string | null
-} & KeyDelivery
+export type {UsersCreateCommandResult}
 
 export default class UsersCreate extends BaseCommand {
   static writes = true
@@ -46,60 +43,26 @@ On a terminal, a missing userId (and then name and email) is asked for.`
 
   async run(): Promise<UsersCreateCommandResult> {
     const {args, flags} = await this.parse(UsersCreate)
-    const json = this.jsonEnabled()
     let {userId, name, email} = args
     if (userId === undefined) {
       ;({userId, name, email} = await askNewUser({
-        json,
+        json: this.jsonEnabled(),
         hint: 'openmemory users create <userId> [name] [email]',
       }))
     }
-    const output = new KeyOutput(flags)
-    const ctx = defaultContext('users create')
-    // Validation happens in the service before any write; the key file is created first so a
-    // file problem (it exists) stops the command before the database is touched.
-    await validateCreateUser({userId, name, email, keyLength: flags['key-length'], appName: flags.app})
-    output.prepare()
-    let result: UsersCreateResult
-    try {
-      result = await createUser(
-        await this.db(),
-        {
-          userId,
-          name,
-          email,
-          keyLength: flags['key-length'],
-          appName: flags.app,
-          reuseDeletedId: flags['reuse-deleted-id'],
-        },
-        ctx,
-        {beforeCommit: (key) => output.beforeCommit(key)},
-      )
-    } catch (error) {
-      output.abort()
-      throw error
-    }
-    output.committed()
-    try {
-      this.log(creationMessage(result))
-      if (result.reusedDeletedId) {
-        process.stderr.write(
-          `${formatWarning(`userId '${result.userId}' belonged to a user this tool deleted (${result.reusedDeletedId}): if that user's vector-store points were not deleted (Qdrant: delete points by filter on payload user_id), '${result.userId}' will find the old memories through search.`)}\n`,
-        )
-      }
-      const delivery = output.deliver(result.apiKey, json, (line) => this.log(line))
-      return {...result, apiKey: delivery.keyFile ? null : result.apiKey, ...delivery}
-    } catch (error) {
-      throw new FailedAfterCommitError(
-        `user ${result.userId} was created with key ${result.keyFingerprint}${output.keyFile ? ` (written to ${output.keyFile})` : " (not shown: run 'openmemory keys rotate' to get a usable key)"}`,
-        {
-          userId: result.userId,
-          id: result.id,
-          keyFingerprint: result.keyFingerprint,
-          keyFile: output.keyFile,
-        },
-        error,
-      )
-    }
+    return createFlow(
+      this.io(),
+      () => this.db(),
+      {
+        userId,
+        name,
+        email,
+        keyLength: flags['key-length'],
+        appName: flags.app,
+        reuseDeletedId: flags['reuse-deleted-id'],
+      },
+      flags,
+      defaultContext('users create'),
+    )
   }
 }

@@ -1,10 +1,9 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
+import {type DeactivateFlowResult, deactivateFlow} from '../../flows/deactivate.js'
 import {defaultContext} from '../../services/context.js'
-import {type DeactivateResult, deactivateUser} from '../../services/lifecycle.js'
 import {confirmFlags} from '../../ui/confirm-flags.js'
-import {confirmDestructive, requireUserId} from '../../ui/prompts.js'
-import {deactivationMessage, deactivationQuestion, MCP_SESSION_NOTE} from '../../ui/render.js'
+import {requireUserId} from '../../ui/prompts.js'
 import {userIdArg} from '../../ui/user-id-arg.js'
 
 export default class UsersDeactivate extends BaseCommand {
@@ -28,7 +27,7 @@ export default class UsersDeactivate extends BaseCommand {
     ...confirmFlags,
   }
 
-  async run(): Promise<DeactivateResult & {cancelled?: true}> {
+  async run(): Promise<DeactivateFlowResult> {
     const {args, flags} = await this.parse(UsersDeactivate)
     const userId = await requireUserId(
       args.userId,
@@ -36,27 +35,11 @@ export default class UsersDeactivate extends BaseCommand {
       'openmemory users deactivate <userId>',
       () => this.db(),
     )
-    const db = await this.db()
-    const ctx = defaultContext('users deactivate')
-    const preview = await deactivateUser(db, userId, {reason: flags.reason, dryRun: true}, ctx)
-    if (flags['dry-run'] || !preview.changed) {
-      this.log(deactivationMessage(preview))
-      // dryRun is true only when --dry-run was given (not for "already deactivated").
-      return {...preview, dryRun: flags['dry-run'] === true}
-    }
-    const ok = await confirmDestructive({
-      yes: flags.yes,
-      json: this.jsonEnabled(),
-      action: `deactivate ${userId}`,
-      message: deactivationQuestion(preview),
-    })
-    if (!ok) {
-      this.log('Cancelled; nothing changed.')
-      return {...preview, changed: false, dryRun: false, cancelled: true}
-    }
-    const r = await deactivateUser(db, userId, {reason: flags.reason}, ctx)
-    this.log(deactivationMessage(r))
-    if (r.changed) this.note(MCP_SESSION_NOTE)
-    return r
+    return deactivateFlow(
+      this.io(),
+      await this.db(),
+      {userId, reason: flags.reason, dryRun: flags['dry-run'], yes: flags.yes},
+      defaultContext('users deactivate'),
+    )
   }
 }

@@ -1,13 +1,11 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
+import {type DeleteFlowResult, deleteFlow} from '../../flows/delete.js'
 import {defaultContext} from '../../services/context.js'
-import {type DeleteResult, deleteUser} from '../../services/lifecycle.js'
-import {assertCanConfirm, confirm, requireUserId} from '../../ui/prompts.js'
-import {deletionQuestion, deletionTable, otherOwnersTable, vectorStoreNote} from '../../ui/render.js'
-import {sanitize as s} from '../../ui/sanitize.js'
+import {requireUserId} from '../../ui/prompts.js'
 import {userIdArg} from '../../ui/user-id-arg.js'
 
-export type UsersDeleteResult = DeleteResult & {cancelled: boolean}
+export type UsersDeleteResult = DeleteFlowResult
 
 export default class UsersDelete extends BaseCommand {
   static writes = true
@@ -34,40 +32,15 @@ On a terminal it asks for confirmation; without one, --yes is required.`
     'dry-run': Flags.boolean({summary: 'Print what would be deleted, row counts per table; delete nothing.'}),
   }
 
-  async run(): Promise<UsersDeleteResult> {
+  async run(): Promise<DeleteFlowResult> {
     const {args, flags} = await this.parse(UsersDelete)
     const json = this.jsonEnabled()
     const userId = await requireUserId(args.userId, json, 'openmemory users delete <userId>', () => this.db())
-    const db = await this.db()
-    const ctx = defaultContext('users delete')
-    if (flags['dry-run']) {
-      const plan = await deleteUser(db, userId, {dryRun: true}, ctx)
-      this.printRows(plan, 'Would delete')
-      this.log('Nothing deleted (dry run).')
-      return {...plan, cancelled: false}
-    }
-    if (!flags.yes) {
-      // Fail before showing anything when there is no terminal to ask on.
-      assertCanConfirm({yes: flags.yes, json, action: `delete user ${s(userId)}`})
-      const plan = await deleteUser(db, userId, {dryRun: true}, ctx)
-      this.printRows(plan, 'Will delete')
-      const ok = await confirm(deletionQuestion(plan))
-      if (!ok) {
-        this.log('Cancelled; nothing deleted.')
-        return {...plan, cancelled: true}
-      }
-    }
-    const r = await deleteUser(db, userId, {}, ctx)
-    this.log(`Deleted user ${s(userId)} (${r.total} rows).`)
-    this.note(vectorStoreNote(s(userId)))
-    return {...r, cancelled: false}
-  }
-
-  private printRows(r: DeleteResult, verb: string): void {
-    if (this.jsonEnabled()) return
-    this.log(`${verb}:`)
-    this.log(deletionTable(r))
-    const others = otherOwnersTable(r)
-    if (others) this.log(others)
+    return deleteFlow(
+      this.io(),
+      await this.db(),
+      {userId, dryRun: flags['dry-run'], yes: flags.yes},
+      defaultContext('users delete'),
+    )
   }
 }

@@ -1,39 +1,14 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
-import {BusyError} from '../../errors.js'
+import {importFlow, type UsersImportResult} from '../../flows/import.js'
 import {defaultContext} from '../../services/context.js'
-import {
-  findConflicts,
-  ImportProblemsError,
-  importUsers,
-  parseImportCsv,
-  planImport,
-} from '../../services/import.js'
 import {KEY_LENGTH} from '../../services/keys.js'
-import {
-  assertDestination,
-  type BulkKeySink,
-  type Destination,
-  deliveryFlags,
-  openBulkSink,
-} from '../../ui/bulk-keys.js'
-import {progressBar} from '../../ui/progress.js'
+import {deliveryFlags} from '../../ui/bulk-keys.js'
 import {DEFAULT_API_URL, DEFAULT_MCP_CLIENT} from '../../ui/secrets.js'
 import {readInputText} from '../../ui/stdin.js'
 
-export interface UsersImportResult {
-  source: string
-  dryRun: boolean
-  created: number
-  skipped: number
-  createdUserIds: string[]
-  skippedUserIds: string[]
-  destination: Destination | null
-  durationMs: number
-}
+export type {UsersImportResult}
 
-/** The run lock shared by the bulk key commands (`users import`, `keys rotate --older-than`). */
-export const BULK_LOCK = 'bulk-keys'
 const MAX_INPUT_BYTES = 64 * 1024 * 1024
 
 export default class UsersImport extends BaseCommand {
@@ -78,6 +53,11 @@ Keys go to exactly one of --key-dir, --keys-out or --seal-to with --out; they ar
     'skip-existing': Flags.boolean({
       summary: 'Leave rows whose userId already exists untouched (and report them).',
     }),
+    'reuse-deleted-id': Flags.boolean({
+      summary: 'Create users whose userId this tool deleted before (warns); without it such rows exit 4.',
+      description:
+        "The server's vector store (mem0 on Qdrant) keys memories by userId and this tool cannot reach it: delete the old users' points first (Qdrant: delete points by filter on payload user_id).",
+    }),
     'dry-run': Flags.boolean({
       summary: 'Validate everything and report what would be created; change nothing.',
     }),
@@ -90,72 +70,20 @@ Keys go to exactly one of --key-dir, --keys-out or --seal-to with --out; they ar
   }
 
   async run(): Promise<UsersImportResult> {
-    const started = this.startedAt.getTime()
     const {args, flags} = await this.parse(UsersImport)
-    const json = this.jsonEnabled()
-    const dryRun = Boolean(flags['dry-run'])
-    if (!dryRun) assertDestination(flags, json, 'A bulk import')
-
-    const {text, source} = await readInputText(args.file, MAX_INPUT_BYTES)
-    const {rows, problems} = parseImportCsv(text)
-
-    const database = await this.connect()
-    const plan = planImport(rows, problems, await findConflicts(database.db, rows), {
-      skipExisting: flags['skip-existing'],
-    })
-    if (plan.problems.length > 0) throw new ImportProblemsError(plan.problems, source)
-
-    const base = {
-      source,
-      dryRun,
-      skipped: plan.skipped.length,
-      createdUserIds: plan.create.map((r) => r.userId),
-      skippedUserIds: plan.skipped.map((r) => r.userId),
-    }
-    const skippedNote = plan.skipped.length > 0 ? `; ${plan.skipped.length} skipped (they exist)` : ''
-    if (dryRun) {
-      this.note(
-        `Dry run: ${plan.create.length} user(s) would be created from ${source}${skippedNote}; nothing changed.`,
-      )
-      return {...base, created: 0, destination: null, durationMs: Date.now() - started}
-    }
-    if (plan.create.length === 0) {
-      this.note(`Nothing to create from ${source}${skippedNote}.`)
-      return {...base, created: 0, destination: null, durationMs: Date.now() - started}
-    }
-
-    if (!(await database.acquireRunLock(BULK_LOCK))) {
-      throw new BusyError(
-        'Another bulk run (users import or keys rotate --older-than) holds the lock on this database; try again when it has finished.',
-      )
-    }
-    const sink: BulkKeySink = await openBulkSink(flags)
-    const bar = await progressBar('Importing', !json)
-    try {
-      await importUsers(
-        database.db,
-        plan.create,
-        {keyLength: flags['key-length']},
-        defaultContext('users import'),
-        {
-          onStart: (n) => bar.start(n),
-          onProgress: (n) => bar.update(n),
-          beforeCommit: (keys) => sink.write(keys),
-        },
-      )
-    } catch (error) {
-      sink.abort()
-      throw error
-    } finally {
-      bar.stop()
-    }
-    const durationMs = Date.now() - started
-    this.note(
-      `Created ${plan.create.length} user(s) from ${source}${skippedNote} in ${(durationMs / 1000).toFixed(1)} s.`,
+    return importFlow(
+      this.io(),
+      () => this.connect(),
+      {
+        read: () => readInputText(args.file, MAX_INPUT_BYTES),
+        skipExisting: flags['skip-existing'],
+        reuseDeletedId: flags['reuse-deleted-id'],
+        dryRun: flags['dry-run'],
+        keyLength: flags['key-length'],
+        delivery: flags,
+        started: this.startedAt.getTime(),
+      },
+      defaultContext('users import'),
     )
-    const where = sink.describe()
-    if (sink.destination.kind === 'terminal') this.log(where)
-    else this.note(where)
-    return {...base, created: plan.create.length, destination: sink.destination, durationMs}
   }
 }

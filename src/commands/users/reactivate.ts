@@ -1,8 +1,8 @@
 import {BaseCommand} from '../../base-command.js'
+import {reactivateFlow} from '../../flows/reactivate.js'
 import {defaultContext} from '../../services/context.js'
-import {type ReactivateResult, reactivateUser} from '../../services/lifecycle.js'
+import type {ReactivateResult} from '../../services/lifecycle.js'
 import {requireUserId} from '../../ui/prompts.js'
-import {reactivationMessage} from '../../ui/render.js'
 import {userIdArg} from '../../ui/user-id-arg.js'
 
 export default class UsersReactivate extends BaseCommand {
@@ -25,8 +25,6 @@ export default class UsersReactivate extends BaseCommand {
       'openmemory users reactivate <userId>',
       () => this.db(),
     )
-    const r = await reactivateUser(await this.db(), userId, defaultContext('users reactivate'))
-    this.log(reactivationMessage(r))
-    return r
+    return reactivateFlow(this.io(), await this.db(), {userId}, defaultContext('users reactivate'))
   }
 }

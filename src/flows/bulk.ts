@@ -1,0 +1,67 @@
+/**
+ * The one bulk-key job (`users import`, `keys rotate --older-than`): one run
+ * at a time (the run lock, released afterwards), the key destination opened
+ * before the change, a progress bar, the keys written and fsynced inside the
+ * transaction, everything written removed if it fails, and a summary with
+ * where the keys went.
+ */
+import {type Database, withRunLock} from '../db/client.js'
+import type {IssuedKey} from '../services/keys.js'
+import {type DeliveryFlags, type Destination, openBulkSink} from '../ui/bulk-keys.js'
+import type {FlowIO} from './io.js'
+
+/** The run lock shared by the bulk key commands, and what a second run is told. */
+export const BULK_LOCK = 'bulk-keys'
+export const BULK_BUSY =
+  'Another bulk run (users import or keys rotate --older-than) holds the lock on this database; try again when it has finished.'
+
+export interface BulkHooks {
+  onStart: (total: number) => void
+  onProgress: (done: number) => void
+  /** Deliver the keys (written and fsynced) inside the transaction, before it commits. */
+  beforeCommit: (keys: IssuedKey[]) => Promise<void>
+}
+
+export interface BulkJob<T> {
+  /** The progress bar's label ("Importing"). */
+  label: string
+  delivery: DeliveryFlags
+  /** The change, in one transaction, calling the hooks. */
+  run(hooks: BulkHooks): Promise<T>
+  /** How many keys the change issued, and the line that says what it did. */
+  done(result: T, seconds: string): {keys: number; summary: string}
+}
+
+export async function runBulkJob<T>(
+  io: FlowIO,
+  database: Database,
+  job: BulkJob<T>,
+  started: number,
+): Promise<{result: T; destination: Destination | null; durationMs: number}> {
+  return withRunLock(database, BULK_LOCK, BULK_BUSY, async () => {
+    const sink = await openBulkSink(job.delivery)
+    const bar = await io.progress(job.label)
+    let result: T
+    try {
+      result = await job.run({
+        onStart: (n) => bar.start(n),
+        onProgress: (n) => bar.update(n),
+        beforeCommit: (keys) => sink.write(keys),
+      })
+    } catch (error) {
+      sink.abort()
+      throw error
+    } finally {
+      bar.stop()
+    }
+    const durationMs = Date.now() - started
+    const {keys, summary} = job.done(result, (durationMs / 1000).toFixed(1))
+    io.note(summary)
+    if (keys === 0) {
+      sink.abort()
+      return {result, destination: null, durationMs}
+    }
+    sink.report(io)
+    return {result, destination: sink.destination, durationMs}
+  })
+}

@@ -1,0 +1,63 @@
+/**
+ * Create one user (`users create`, the menu's "Create user"): validate, open
+ * the key file, create through the one creation path, deliver the key once.
+ */
+import type {Db} from '../db/client.js'
+import type {ServiceContext} from '../services/context.js'
+import {
+  type CreateUserInput,
+  createUser,
+  findCreationConflicts,
+  type UsersCreateResult,
+  validateCreateUser,
+} from '../services/users.js'
+import {FailedAfterCommitError, type KeyDelivery, type KeyFlags, KeyOutput} from '../ui/key-output.js'
+import {creationMessage} from '../ui/render.js'
+import type {FlowIO} from './io.js'
+
+export type UsersCreateCommandResult = Omit<UsersCreateResult, 'apiKey'> & {
+  apiKey: string | null
+} & KeyDelivery
+
+/** What the deleted-id guard would say of a userId, before anything is asked or written. */
+export async function deletedIdStatus(db: Db, userId: string): Promise<string | null> {
+  return (await findCreationConflicts(db, [{userId, email: null}])).deleted.get(userId) ?? null
+}
+
+export function reusedIdWarning(r: Pick<UsersCreateResult, 'userId' | 'reusedDeletedId'>): string {
+  return `userId '${r.userId}' belonged to a user this tool deleted (${r.reusedDeletedId}): if that user's vector-store points were not deleted (Qdrant: delete points by filter on payload user_id), '${r.userId}' will find the old memories through search.`
+}
+
+export async function createFlow(
+  io: FlowIO,
+  db: () => Promise<Db>,
+  input: CreateUserInput,
+  delivery: KeyFlags,
+  ctx: ServiceContext,
+): Promise<UsersCreateCommandResult> {
+  // Every rule first, then the key file (it must not exist): a problem with either
+  // stops here, before the database is touched.
+  await validateCreateUser(input)
+  const output = new KeyOutput(delivery)
+  output.prepare()
+  let result: UsersCreateResult
+  try {
+    result = await createUser(await db(), input, ctx, {beforeCommit: (key) => output.beforeCommit(key)})
+  } catch (error) {
+    output.abort()
+    throw error
+  }
+  output.committed()
+  try {
+    io.log(creationMessage(result))
+    if (result.reusedDeletedId) io.warn(reusedIdWarning(result))
+    const delivered = output.deliver(result.apiKey, io)
+    return {...result, apiKey: delivered.keyFile ? null : result.apiKey, ...delivered}
+  } catch (error) {
+    throw new FailedAfterCommitError(
+      `user ${result.userId} was created with key ${result.keyFingerprint}${output.keyFile ? ` (written to ${output.keyFile})` : " (not shown: run 'openmemory keys rotate' to get a usable key)"}`,
+      {userId: result.userId, id: result.id, keyFingerprint: result.keyFingerprint, keyFile: output.keyFile},
+      error,
+    )
+  }
+}

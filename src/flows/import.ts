@@ -1,0 +1,108 @@
+/**
+ * `users import`: a CSV validated whole (rules, duplicates, conflicts with the
+ * database, the deleted-id guard), then every user created through the one
+ * creation path in one transaction, their keys delivered by the bulk job.
+ */
+import type {Database} from '../db/client.js'
+import type {ServiceContext} from '../services/context.js'
+import {
+  DeletedIdsError,
+  ImportProblemsError,
+  importUsers,
+  parseImportCsv,
+  planImport,
+} from '../services/import.js'
+import {findCreationConflicts} from '../services/users.js'
+import {assertDestination, type DeliveryFlags, type Destination} from '../ui/bulk-keys.js'
+import {runBulkJob} from './bulk.js'
+import type {FlowIO} from './io.js'
+
+export interface UsersImportResult {
+  source: string
+  dryRun: boolean
+  created: number
+  skipped: number
+  createdUserIds: string[]
+  skippedUserIds: string[]
+  /** userIds this tool had deleted before, created again with --reuse-deleted-id. */
+  reusedDeletedIds: string[]
+  destination: Destination | null
+  durationMs: number
+}
+
+export interface ImportFlowInput {
+  /** The CSV, read once the destination is known to be acceptable. */
+  read: () => Promise<{text: string; source: string}>
+  skipExisting?: boolean
+  reuseDeletedId?: boolean
+  dryRun?: boolean
+  keyLength?: number
+  delivery: DeliveryFlags
+  /** When the run started (ms), for durationMs. */
+  started: number
+}
+
+export async function importFlow(
+  io: FlowIO,
+  open: () => Promise<Database>,
+  input: ImportFlowInput,
+  ctx: ServiceContext,
+): Promise<UsersImportResult> {
+  const dryRun = input.dryRun === true
+  if (!dryRun) assertDestination(input.delivery, io.json, 'A bulk import')
+  const {text, source} = await input.read()
+  const {rows, problems} = parseImportCsv(text)
+
+  const database = await open()
+  const plan = planImport(rows, problems, await findCreationConflicts(database.db, rows), {
+    skipExisting: input.skipExisting,
+  })
+  if (plan.problems.length > 0) throw new ImportProblemsError(plan.problems, source)
+  if (plan.deleted.length > 0 && !input.reuseDeletedId) throw new DeletedIdsError(plan.deleted, source)
+
+  const base = {
+    source,
+    dryRun,
+    skipped: plan.skipped.length,
+    createdUserIds: plan.create.map((r) => r.userId),
+    skippedUserIds: plan.skipped.map((r) => r.userId),
+    reusedDeletedIds: plan.deleted.map((d) => d.row.userId),
+  }
+  const skippedNote = plan.skipped.length > 0 ? `; ${plan.skipped.length} skipped (they exist)` : ''
+  if (dryRun || plan.create.length === 0) {
+    io.note(
+      dryRun
+        ? `Dry run: ${plan.create.length} user(s) would be created from ${source}${skippedNote}; nothing changed.`
+        : `Nothing to create from ${source}${skippedNote}.`,
+    )
+    return {...base, created: 0, destination: null, durationMs: Date.now() - input.started}
+  }
+
+  const {destination, durationMs} = await runBulkJob(
+    io,
+    database,
+    {
+      label: 'Importing',
+      delivery: input.delivery,
+      run: (hooks) =>
+        importUsers(
+          database.db,
+          plan.create,
+          {keyLength: input.keyLength, reuseDeletedId: input.reuseDeletedId},
+          ctx,
+          hooks,
+        ),
+      done: (made, seconds) => ({
+        keys: made.length,
+        summary: `Created ${made.length} user(s) from ${source}${skippedNote} in ${seconds} s.`,
+      }),
+    },
+    input.started,
+  )
+  if (base.reusedDeletedIds.length > 0) {
+    io.warn(
+      `${base.reusedDeletedIds.length} userId(s) belonged to users this tool deleted (${base.reusedDeletedIds.slice(0, 5).join(', ')}${base.reusedDeletedIds.length > 5 ? ', …' : ''}): if their vector-store points were not deleted (Qdrant: delete points by filter on payload user_id), they will find the old memories through search.`,
+    )
+  }
+  return {...base, created: plan.create.length, destination, durationMs}
+}

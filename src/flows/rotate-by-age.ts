@@ -1,0 +1,130 @@
+/**
+ * `keys rotate --older-than`: a rotation policy. Every active key created
+ * before the cutoff (or of unknown age) gets a new key in one transaction;
+ * the new keys are delivered by the bulk job.
+ */
+import type {Database} from '../db/client.js'
+import type {ServiceContext} from '../services/context.js'
+import {
+  DEFAULT_ROTATION_BATCH,
+  listOldKeys,
+  type OldKey,
+  rotateKeysOlderThan,
+} from '../services/key-policy.js'
+import {assertDestination, type DeliveryFlags, type Destination} from '../ui/bulk-keys.js'
+import {formatDate, renderTable} from '../ui/format.js'
+import {runBulkJob} from './bulk.js'
+import {CANCELLED, type FlowIO} from './io.js'
+
+/** What a policy run did, or would do. */
+export interface KeysRotatePolicyResult {
+  olderThan: string
+  cutoff: string
+  matched: number
+  rotated: number
+  dryRun: boolean
+  cancelled?: true
+  /** The keys a dry run would rotate (fingerprints, never keys). */
+  keys?: OldKey[]
+  userIds: string[]
+  destination: Destination | null
+  durationMs: number
+}
+
+export interface RotateByAgeInput {
+  /** The age as typed (`90d`), and the instant it names. */
+  olderThan: string
+  cutoff: Date
+  dryRun?: boolean
+  yes?: boolean
+  keyLength?: number
+  batchSize?: number
+  delivery: DeliveryFlags
+  started: number
+}
+
+export async function rotateByAgeFlow(
+  io: FlowIO,
+  open: () => Promise<Database>,
+  input: RotateByAgeInput,
+  ctx: ServiceContext,
+): Promise<KeysRotatePolicyResult> {
+  const dryRun = input.dryRun === true
+  if (!dryRun) assertDestination(input.delivery, io.json, 'A bulk rotation')
+  const database = await open()
+  const cutoff = input.cutoff.toISOString()
+  const base = {olderThan: input.olderThan, cutoff, dryRun}
+  const old = await listOldKeys(database.db, input.cutoff)
+  const elapsed = () => Date.now() - input.started
+  if (dryRun) {
+    if (old.length > 0) {
+      io.log(
+        renderTable(old, [
+          {header: 'USER ID', value: (k) => k.userId},
+          {header: 'FINGERPRINT', value: (k) => k.fingerprint},
+          {header: 'CREATED', value: (k) => formatDate(k.createdAt, 'unknown')},
+        ]),
+      )
+    }
+    io.note(
+      `Dry run: ${old.length} active key(s) created before ${cutoff} would be rotated; nothing changed.`,
+    )
+    const userIds = old.map((k) => k.userId)
+    return {
+      ...base,
+      matched: old.length,
+      rotated: 0,
+      keys: old,
+      userIds,
+      destination: null,
+      durationMs: elapsed(),
+    }
+  }
+  const nothing = {...base, rotated: 0, userIds: [], destination: null}
+  if (old.length === 0) {
+    io.note(`No active key was created before ${cutoff}; nothing to rotate.`)
+    return {...nothing, matched: 0, durationMs: elapsed()}
+  }
+  const ok = await io.confirm({
+    yes: input.yes,
+    action: `rotate ${old.length} key(s)`,
+    message: `Rotate ${old.length} active key(s) created before ${cutoff}? Their current keys stop working at once.`,
+  })
+  if (!ok) {
+    io.log(CANCELLED)
+    return {...nothing, matched: old.length, cancelled: true, durationMs: elapsed()}
+  }
+  const {result, destination, durationMs} = await runBulkJob(
+    io,
+    database,
+    {
+      label: 'Rotating',
+      delivery: input.delivery,
+      run: (hooks) =>
+        rotateKeysOlderThan(
+          database.db,
+          {
+            cutoff: input.cutoff,
+            keyLength: input.keyLength,
+            batchSize: input.batchSize ?? DEFAULT_ROTATION_BATCH,
+            reason: `keys rotate --older-than ${input.olderThan}`,
+          },
+          ctx,
+          hooks,
+        ),
+      done: (r, seconds) => ({
+        keys: r.rotated,
+        summary: `Rotated ${r.rotated} key(s) created before ${r.cutoff} in ${seconds} s; the old keys no longer work.`,
+      }),
+    },
+    input.started,
+  )
+  return {
+    ...base,
+    matched: old.length,
+    rotated: result.rotated,
+    userIds: result.userIds,
+    destination,
+    durationMs,
+  }
+}

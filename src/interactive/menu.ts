@@ -1,0 +1,225 @@
+/**
+ * The interactive session (`openmemory` with no arguments on a terminal): a
+ * menu of the commands' operations on one open database, returning to the
+ * menu after each. The menu only gathers input (every answer checked with
+ * the arguments' rules as it is typed) and runs the commands' own flows
+ * (src/flows/), so it shows every message, note, warning and error the
+ * command shows and refuses what the command refuses.
+ */
+import type {Database} from '../db/client.js'
+import {InterruptedError, mapDatabaseError} from '../errors.js'
+import {createFlow, deletedIdStatus} from '../flows/create.js'
+import {deactivateFlow} from '../flows/deactivate.js'
+import {deleteFlow} from '../flows/delete.js'
+import type {FlowIO} from '../flows/io.js'
+import {pruneFlow} from '../flows/prune.js'
+import {reactivateFlow} from '../flows/reactivate.js'
+import {revokeFlow} from '../flows/revoke.js'
+import {rotateFlow} from '../flows/rotate.js'
+import {defaultContext, type ServiceContext} from '../services/context.js'
+import {showUser} from '../services/lifecycle.js'
+import {countMemories} from '../services/memories.js'
+import {PRUNE_MODES, type PruneMode} from '../services/prune.js'
+import {dbStatus} from '../services/status.js'
+import {listUsers, validateCreateUser} from '../services/users.js'
+import {daysProblem, parseDays} from '../services/validation.js'
+import {formatError, formatWarning} from '../ui/format.js'
+import {progressBar} from '../ui/progress.js'
+import {askKeyFile, askNewUser, askText, choose, confirm, pickUser} from '../ui/prompts.js'
+import {dbStatusLines, memoryCountTable, userDetails, userTable} from '../ui/render.js'
+import {sanitize} from '../ui/sanitize.js'
+
+export interface MenuSession {
+  database: Database
+  /** Results (stdout). */
+  log: (line: string) => void
+  /** Progress, warnings and errors (stderr). */
+  warn: (line: string) => void
+  /** The service context per operation (tests inject the clock and key generator). */
+  context?: (command: string) => ServiceContext
+}
+
+/** How many users "List users" shows; `openmemory users list` shows them all. */
+export const MENU_LIST_LIMIT = 50
+
+type Action = (s: MenuSession) => Promise<void>
+
+export const MENU: {name: string; value: string; run?: Action}[] = [
+  {name: 'Create user', value: 'create', run: createAction},
+  {name: 'List users', value: 'list', run: listAction},
+  {name: 'Show user', value: 'show', run: showAction},
+  {name: 'Deactivate user', value: 'deactivate', run: deactivateAction},
+  {name: 'Reactivate user', value: 'reactivate', run: reactivateAction},
+  {name: 'Rotate key', value: 'rotate', run: rotateAction},
+  {name: 'Revoke key', value: 'revoke', run: revokeAction},
+  {name: 'Delete user', value: 'delete', run: deleteAction},
+  {name: 'Count memories', value: 'count', run: countAction},
+  {name: 'Prune inactive users', value: 'prune', run: pruneAction},
+  {name: 'Database status', value: 'status', run: statusAction},
+  {name: 'Quit', value: 'quit'},
+]
+
+/**
+ * Show the target and the menu until Quit. A refused operation (not found,
+ * conflict, invalid input, busy) prints its one line and returns to the menu;
+ * Ctrl-C or Esc at any prompt leaves (InterruptedError, exit 130).
+ */
+export async function runMenu(session: MenuSession): Promise<void> {
+  session.warn(
+    `openmemory: ${sanitize(session.database.target.display)} (from ${session.database.target.source})`,
+  )
+  let last = MENU[0].value
+  for (;;) {
+    session.warn('')
+    const choice = await choose(
+      'What do you want to do?',
+      MENU.map(({name, value}) => ({name, value})),
+      {default: last},
+    )
+    last = choice
+    const item = MENU.find((m) => m.value === choice)
+    if (!item?.run) return
+    try {
+      await item.run(session)
+    } catch (error) {
+      if (error instanceof InterruptedError) throw error
+      const known = mapDatabaseError(error, session.database.target.display)
+      if (!known) throw error
+      session.warn(formatError(known.message))
+    }
+  }
+}
+
+function ctx(s: MenuSession, command: string): ServiceContext {
+  return s.context ? s.context(command) : defaultContext(command)
+}
+
+/** The flows' io on the menu: the session's streams, and every confirmation asked (never --yes). */
+function io(s: MenuSession): FlowIO {
+  return {
+    json: false,
+    log: s.log,
+    note: s.warn,
+    warn: (text) => s.warn(formatWarning(text)),
+    secret: s.log,
+    confirm: (q) => confirm(q.message),
+    assertCanConfirm: () => {},
+    progress: (label) => progressBar(label, true),
+  }
+}
+
+async function createAction(s: MenuSession): Promise<void> {
+  const input = await askNewUser()
+  await validateCreateUser(input)
+  // The deleted-id guard of `users create`: refused unless the operator says to reuse the id.
+  const deletedAt = await deletedIdStatus(s.database.db, input.userId)
+  const reuseDeletedId =
+    deletedAt !== null &&
+    (await confirm(
+      `userId '${input.userId}' belonged to a user this tool deleted (${deletedAt}); a new '${input.userId}' would find the old user's memories through search unless its vector-store points were deleted (Qdrant: delete points by filter on payload user_id). Reuse it anyway?`,
+    ))
+  const keyFile = await askKeyFile()
+  await createFlow(
+    io(s),
+    async () => s.database.db,
+    {...input, reuseDeletedId},
+    {'key-file': keyFile},
+    ctx(s, 'users create'),
+  )
+}
+
+async function listAction(s: MenuSession): Promise<void> {
+  const users = await listUsers(
+    s.database.db,
+    {sort: 'user-id', limit: MENU_LIST_LIMIT},
+    ctx(s, 'users list'),
+  )
+  if (users.length === 0) {
+    s.log('No users found.')
+    return
+  }
+  s.log(userTable(users))
+  if (users.length === MENU_LIST_LIMIT) {
+    s.warn(`The first ${MENU_LIST_LIMIT} users (A-Z); 'openmemory users list' shows them all.`)
+  }
+}
+
+async function showAction(s: MenuSession): Promise<void> {
+  const userId = await pickUser(s.database.db)
+  s.log(userDetails(await showUser(s.database.db, userId)))
+}
+
+async function deactivateAction(s: MenuSession): Promise<void> {
+  const userId = await pickUser(s.database.db)
+  await deactivateFlow(
+    io(s),
+    s.database.db,
+    {
+      userId,
+      reason: async () => {
+        const reason = await askText({
+          name: 'reason',
+          message: 'Reason (optional, kept in the audit trail)',
+        })
+        return reason.trim() === '' ? undefined : reason.trim()
+      },
+    },
+    ctx(s, 'users deactivate'),
+  )
+}
+
+async function reactivateAction(s: MenuSession): Promise<void> {
+  const userId = await pickUser(s.database.db)
+  await reactivateFlow(io(s), s.database.db, {userId}, ctx(s, 'users reactivate'))
+}
+
+async function rotateAction(s: MenuSession): Promise<void> {
+  const userId = await pickUser(s.database.db)
+  const keyFile = await askKeyFile()
+  await rotateFlow(io(s), s.database.db, {userId}, {'key-file': keyFile}, ctx(s, 'keys rotate'))
+}
+
+async function revokeAction(s: MenuSession): Promise<void> {
+  const userId = await pickUser(s.database.db)
+  await revokeFlow(io(s), s.database.db, {userId}, ctx(s, 'keys revoke'))
+}
+
+async function deleteAction(s: MenuSession): Promise<void> {
+  const userId = await pickUser(s.database.db)
+  await deleteFlow(io(s), s.database.db, {userId}, ctx(s, 'users delete'))
+}
+
+async function countAction(s: MenuSession): Promise<void> {
+  const scope = await choose('Count memories of', [
+    {name: 'Every user', value: 'all' as const},
+    {name: 'One user, per app', value: 'one' as const},
+  ])
+  const r =
+    scope === 'all'
+      ? await countMemories(s.database.db, {})
+      : await countMemories(s.database.db, {userId: await pickUser(s.database.db), byApp: true})
+  s.log(memoryCountTable(r))
+}
+
+async function pruneAction(s: MenuSession): Promise<void> {
+  const days = parseDays(
+    await askText({
+      name: 'days',
+      message: 'Inactive for at least how many days?',
+      default: '90',
+      validate: daysProblem,
+    }),
+  )
+  const mode = await choose<PruneMode>(
+    'Then',
+    PRUNE_MODES.map((m) => ({
+      name: m === 'deactivate' ? 'Deactivate them (reversible, data kept)' : 'Delete them and all their data',
+      value: m,
+    })),
+  )
+  await pruneFlow(io(s), s.database, {days, mode}, ctx(s, 'prune-inactive'))
+}
+
+async function statusAction(s: MenuSession): Promise<void> {
+  s.log(dbStatusLines(await dbStatus(s.database)))
+}
