@@ -6,6 +6,9 @@ import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 import UsersImport, {type UsersImportResult} from '../../src/commands/users/import.js'
 import type {Database} from '../../src/db/client.js'
 import {rows} from '../../src/db/sql.js'
+import {defaultContext} from '../../src/services/context.js'
+import {deleteUser} from '../../src/services/lifecycle.js'
+import {createUser} from '../../src/services/users.js'
 import {ageDecryptKeys, ageIdentity, readKeysCsv, runOn, teamCsv, tempDir} from '../helpers/bulk.js'
 import {createTestDatabase, DRIVERS, resetTables, type TestDatabase} from '../helpers/databases.js'
 import {count, serverAuthenticates} from '../helpers/server-rule.js'
@@ -62,6 +65,42 @@ describe.each(DRIVERS)('users import on %s', (driver) => {
     expect(existsSync(keyDir)).toBe(false)
     expect(await withDb((d) => count(d, 'users'))).toBe(0)
     expect(await withDb((d) => count(d, 'openmemory_admin.audit_log'))).toBe(0)
+  })
+
+  it('refuses a userId this tool deleted before, as users create does (exit 4), unless --reuse-deleted-id', async () => {
+    await withDb(async (d) => {
+      await createUser(d.db, {userId: 'gone'}, defaultContext('test'))
+      await deleteUser(d.db, 'gone', {}, defaultContext('test'))
+    })
+    const file = csvFile('userId,name,email\nfresh,Fresh,\ngone,Gone Again,\n')
+    const keyDir = path.join(tmp, 'keys')
+    const refused = await runOn(td, UsersImport, [file, '--key-dir', keyDir])
+    expect(refused.exitCode).toBe(4)
+    expect(refused.stderr).toContain('line 3: gone (deleted ')
+    expect(refused.stderr).toContain('--reuse-deleted-id')
+    expect(existsSync(keyDir)).toBe(false)
+    expect(await withDb((d) => count(d, 'users'))).toBe(0)
+    // A dry run says the same: it refuses what the real run would.
+    expect((await runOn(td, UsersImport, [file, '--dry-run'])).exitCode).toBe(4)
+
+    const r = await runOn<UsersImportResult>(td, UsersImport, [
+      file,
+      '--key-dir',
+      keyDir,
+      '--reuse-deleted-id',
+      '--json',
+    ])
+    expect(r.exitCode).toBe(0)
+    expect(JSON.parse(r.stdout)).toMatchObject({created: 2, reusedDeletedIds: ['gone']})
+    // Under --json the warning is a JSON line on stderr.
+    const warnings = r.stderr
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => JSON.parse(l) as {level: string; message: string})
+      .filter((l) => l.level === 'warn')
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0].message).toContain('gone')
+    expect(await withDb((d) => count(d, 'users'))).toBe(2)
   })
 
   it('imports 1,000 users in one run whose keys all authenticate under the server rule', async () => {
