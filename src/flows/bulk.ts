@@ -6,14 +6,43 @@
  * where the keys went.
  */
 import {type Database, withRunLock} from '../db/client.js'
+import type {ServiceContext} from '../services/context.js'
 import type {IssuedKey} from '../services/keys.js'
-import {type DeliveryFlags, type Destination, openBulkSink} from '../ui/bulk-keys.js'
+import {assertDestination, type DeliveryFlags, type Destination, openBulkSink} from '../ui/bulk-keys.js'
 import type {FlowIO} from './io.js'
 
 /** The run lock shared by the bulk key commands, and what a second run is told. */
 export const BULK_LOCK = 'bulk-keys'
 export const BULK_BUSY =
   'Another bulk run (users import or keys rotate --older-than) holds the lock on this database; try again when it has finished.'
+
+/** What every bulk run takes besides its own input. */
+export interface BulkInput {
+  dryRun?: boolean
+  keyLength?: number
+  /** Where the keys go: --key-dir, --keys-out, --seal-to with --out (or, on a terminal, the screen). */
+  delivery: DeliveryFlags
+  /** When the run started (ms), for durationMs. */
+  started: number
+}
+
+/** A bulk flow: the database is opened only once the input has passed its checks. */
+export type BulkFlow<I extends BulkInput, R> = (
+  io: FlowIO,
+  open: () => Promise<Database>,
+  input: I,
+  ctx: ServiceContext,
+) => Promise<R>
+
+/**
+ * A bulk run's first check, before its input is read or the database opened:
+ * a real run needs a key destination (exit 2 names the flags), a dry run none.
+ */
+export function requireDestination(io: FlowIO, input: BulkInput, action: string): boolean {
+  const dryRun = input.dryRun === true
+  if (!dryRun) assertDestination(input.delivery, io.json, action)
+  return dryRun
+}
 
 export interface BulkHooks {
   onStart: (total: number) => void

@@ -1,21 +1,7 @@
-/**
- * `users import`: a CSV validated whole (rules, duplicates, conflicts with the
- * database, the deleted-id guard), then every user created through the one
- * creation path in one transaction, their keys delivered by the bulk job.
- */
-import type {Database} from '../db/client.js'
-import type {ServiceContext} from '../services/context.js'
-import {
-  DeletedIdsError,
-  ImportProblemsError,
-  importUsers,
-  parseImportCsv,
-  planImport,
-} from '../services/import.js'
-import {findCreationConflicts} from '../services/users.js'
-import {assertDestination, type DeliveryFlags, type Destination} from '../ui/bulk-keys.js'
-import {runBulkJob} from './bulk.js'
-import type {FlowIO} from './io.js'
+import {DeletedIdsError, ImportProblemsError, parseImportCsv, planImport} from '../services/import.js'
+import {createUsers, findCreationConflicts} from '../services/users.js'
+import type {Destination} from '../ui/bulk-keys.js'
+import {type BulkFlow, type BulkInput, requireDestination, runBulkJob} from './bulk.js'
 
 export interface UsersImportResult {
   source: string
@@ -30,26 +16,15 @@ export interface UsersImportResult {
   durationMs: number
 }
 
-export interface ImportFlowInput {
+export interface ImportFlowInput extends BulkInput {
   /** The CSV, read once the destination is known to be acceptable. */
   read: () => Promise<{text: string; source: string}>
   skipExisting?: boolean
   reuseDeletedId?: boolean
-  dryRun?: boolean
-  keyLength?: number
-  delivery: DeliveryFlags
-  /** When the run started (ms), for durationMs. */
-  started: number
 }
 
-export async function importFlow(
-  io: FlowIO,
-  open: () => Promise<Database>,
-  input: ImportFlowInput,
-  ctx: ServiceContext,
-): Promise<UsersImportResult> {
-  const dryRun = input.dryRun === true
-  if (!dryRun) assertDestination(input.delivery, io.json, 'A bulk import')
+export const importFlow: BulkFlow<ImportFlowInput, UsersImportResult> = async (io, open, input, ctx) => {
+  const dryRun = requireDestination(io, input, 'A bulk import')
   const {text, source} = await input.read()
   const {rows, problems} = parseImportCsv(text)
 
@@ -85,7 +60,7 @@ export async function importFlow(
       label: 'Importing',
       delivery: input.delivery,
       run: (hooks) =>
-        importUsers(
+        createUsers(
           database.db,
           plan.create,
           {keyLength: input.keyLength, reuseDeletedId: input.reuseDeletedId},

@@ -1,20 +1,13 @@
-/**
- * `keys rotate --older-than`: a rotation policy. Every active key created
- * before the cutoff (or of unknown age) gets a new key in one transaction;
- * the new keys are delivered by the bulk job.
- */
-import type {Database} from '../db/client.js'
-import type {ServiceContext} from '../services/context.js'
 import {
   DEFAULT_ROTATION_BATCH,
   listOldKeys,
   type OldKey,
   rotateKeysOlderThan,
 } from '../services/key-policy.js'
-import {assertDestination, type DeliveryFlags, type Destination} from '../ui/bulk-keys.js'
+import type {Destination} from '../ui/bulk-keys.js'
 import {formatDate, renderTable} from '../ui/format.js'
-import {runBulkJob} from './bulk.js'
-import {CANCELLED, type FlowIO} from './io.js'
+import {type BulkFlow, type BulkInput, requireDestination, runBulkJob} from './bulk.js'
+import {CANCELLED} from './io.js'
 
 /** What a policy run did, or would do. */
 export interface KeysRotatePolicyResult {
@@ -31,26 +24,21 @@ export interface KeysRotatePolicyResult {
   durationMs: number
 }
 
-export interface RotateByAgeInput {
+export interface RotateByAgeInput extends BulkInput {
   /** The age as typed (`90d`), and the instant it names. */
   olderThan: string
   cutoff: Date
-  dryRun?: boolean
   yes?: boolean
-  keyLength?: number
   batchSize?: number
-  delivery: DeliveryFlags
-  started: number
 }
 
-export async function rotateByAgeFlow(
-  io: FlowIO,
-  open: () => Promise<Database>,
-  input: RotateByAgeInput,
-  ctx: ServiceContext,
-): Promise<KeysRotatePolicyResult> {
-  const dryRun = input.dryRun === true
-  if (!dryRun) assertDestination(input.delivery, io.json, 'A bulk rotation')
+export const rotateByAgeFlow: BulkFlow<RotateByAgeInput, KeysRotatePolicyResult> = async (
+  io,
+  open,
+  input,
+  ctx,
+) => {
+  const dryRun = requireDestination(io, input, 'A bulk rotation')
   const database = await open()
   const cutoff = input.cutoff.toISOString()
   const base = {olderThan: input.olderThan, cutoff, dryRun}

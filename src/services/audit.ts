@@ -25,6 +25,24 @@ export async function recordAudit(db: Db, ctx: ServiceContext, entries: AuditEnt
   for (const chunk of chunks(entries)) await insertAudit(db, ctx, at, chunk)
 }
 
+/** One audit row per item, all with one outcome (bulk writers: creation, rotation by age). */
+export function auditEach<T>(
+  db: Db,
+  ctx: ServiceContext,
+  outcome: AuditEntry['outcome'],
+  items: T[],
+  entry: (item: T) => [targetUserId: string, details: Record<string, unknown>],
+): Promise<void> {
+  return recordAudit(
+    db,
+    ctx,
+    items.map((item) => {
+      const [targetUserId, details] = entry(item)
+      return {targetUserId, outcome, details}
+    }),
+  )
+}
+
 async function insertAudit(db: Db, ctx: ServiceContext, at: Date, entries: AuditEntry[]): Promise<void> {
   await db.insert(auditLog).values(
     entries.map((e) => ({

@@ -11,17 +11,9 @@
  * the header is line 1 and, in a spreadsheet, they are its row numbers.
  */
 import {parse} from 'csv-parse/sync'
-import type {Db} from '../db/client.js'
 import {ConflictError, OpenMemoryError, ValidationError} from '../errors.js'
-import type {ServiceContext} from './context.js'
 import {emailProblem} from './email.js'
-import {
-  type CreatedUser,
-  type CreateHooks,
-  type CreationConflicts,
-  createUsers,
-  DEFAULT_APP,
-} from './users.js'
+import {type CreationConflicts, DEFAULT_APP} from './users.js'
 import {appNameProblem, nameProblem, show, titleCase, userIdProblem} from './validation.js'
 
 export interface ImportRow {
@@ -235,18 +227,4 @@ export class DeletedIdsError extends ConflictError {
       ['openmemory audit list --user <userId>'],
     )
   }
-}
-
-/**
- * Create the planned users through the one creation path (see createUsers):
- * one transaction, checked again inside it.
- */
-export async function importUsers(
-  db: Db,
-  rows: ImportRow[],
-  opts: {keyLength?: number; reuseDeletedId?: boolean},
-  ctx: ServiceContext,
-  hooks: CreateHooks = {},
-): Promise<CreatedUser[]> {
-  return createUsers(db, rows, opts, ctx, hooks)
 }

@@ -14,7 +14,7 @@ import type {Db} from '../db/client.js'
 import {apiKeys} from '../db/schema.js'
 import {rows} from '../db/sql.js'
 import {utcIso} from '../db/stream.js'
-import {recordAudit} from './audit.js'
+import {auditEach} from './audit.js'
 import type {ServiceContext} from './context.js'
 import {checkKeyLength, fingerprint, hashKey, type IssuedKey, KEY_LENGTH} from './keys.js'
 
@@ -96,21 +96,16 @@ export async function rotateKeysOlderThan(
         update ${apiKeys} set key_hash = v.key_hash, created_at = ${now.toISOString()}::timestamp, last_used = null
         from jsonb_to_recordset(${values}::jsonb) as v(id uuid, key_hash text)
         where ${apiKeys.id} = v.id`)
-      await recordAudit(
-        tx,
-        ctx,
-        made.map((m) => ({
-          targetUserId: m.row.user_id,
-          outcome: 'changed' as const,
-          details: {
-            action: 'rotate',
-            policy: input.reason ?? `older than ${input.cutoff.toISOString()}`,
-            keyFingerprint: fingerprint(m.keyHash),
-            previousFingerprint: fingerprint(m.row.key_hash),
-            active: true,
-          },
-        })),
-      )
+      await auditEach(tx, ctx, 'changed', made, (m) => [
+        m.row.user_id,
+        {
+          action: 'rotate',
+          policy: input.reason ?? `older than ${input.cutoff.toISOString()}`,
+          keyFingerprint: fingerprint(m.keyHash),
+          previousFingerprint: fingerprint(m.row.key_hash),
+          active: true,
+        },
+      ])
       for (const m of made) issued.push({userId: m.row.user_id, apiKey: m.apiKey})
       done += batch.length
       hooks.onProgress?.(done)

@@ -9,7 +9,7 @@ import {apiKeys, apps, auditLog, memories, users} from '../db/schema.js'
 import {isDeactivated, lastSeen, lastSeenBefore, rows} from '../db/sql.js'
 import {fetchSize, utcIso} from '../db/stream.js'
 import {ConflictError} from '../errors.js'
-import {recordAudit} from './audit.js'
+import {auditEach} from './audit.js'
 import type {ServiceContext} from './context.js'
 import {checkKeyLength, fingerprint, hashKey, type IssuedKey, KEY_LENGTH} from './keys.js'
 import {userNotFound} from './user-lookup.js'
@@ -27,18 +27,8 @@ export interface CreateUserInput {
   reuseDeletedId?: boolean
 }
 
-export interface UsersCreateResult {
-  id: string
-  userId: string
-  name: string
-  email: string | null
-  apiKey: string
-  keyFingerprint: string
-  app: {id: string; name: string}
-  createdAt: string
-  /** When the id belonged to a user this tool deleted (created anyway with --reuse-deleted-id): that deletion's time. */
-  reusedDeletedId: string | null
-}
+/** `users create`: the one user created, with its one app. */
+export type UsersCreateResult = Omit<CreatedUser, 'apps'> & {app: {id: string; name: string}}
 
 /** Validate everything before touching the database; throws ValidationError (exit 2). */
 export async function validateCreateUser(input: CreateUserInput) {
@@ -240,22 +230,17 @@ export async function createUsers(
         })),
       )
       for (const part of chunks(appRows)) await tx.insert(apps).values(part)
-      await recordAudit(
-        tx,
-        ctx,
-        batch.map((m) => ({
-          targetUserId: m.row.userId,
-          outcome: 'created' as const,
-          details: {
-            name: m.row.name,
-            email: m.row.email,
-            apps: m.row.apps,
-            keyFingerprint: fingerprint(m.keyHash),
-            ...(m.row.line === undefined ? {} : {line: m.row.line}),
-            ...(m.reused ? {reusedDeletedId: m.reused} : {}),
-          },
-        })),
-      )
+      await auditEach(tx, ctx, 'created', batch, (m) => [
+        m.row.userId,
+        {
+          name: m.row.name,
+          email: m.row.email,
+          apps: m.row.apps,
+          keyFingerprint: fingerprint(m.keyHash),
+          ...(m.row.line === undefined ? {} : {line: m.row.line}),
+          ...(m.reused ? {reusedDeletedId: m.reused} : {}),
+        },
+      ])
       done += batch.length
       hooks.onProgress?.(done)
     }

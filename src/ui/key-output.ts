@@ -214,6 +214,18 @@ export function openKeyFile(file: string): KeySink {
   }
 }
 
+/** Where --mcp-config points: shared by the single-key commands and the bulk ones (--key-dir). */
+export const mcpTargetFlags = {
+  'mcp-client': Flags.string({
+    summary: `Client name in the MCP URL /mcp/<name>/sse (default: ${DEFAULT_MCP_CLIENT}).`,
+    dependsOn: ['mcp-config'],
+  }),
+  'api-url': Flags.string({
+    summary: `OpenMemory API URL for --mcp-config (default: OPENMEMORY_API_URL, else ${DEFAULT_API_URL}).`,
+    dependsOn: ['mcp-config'],
+  }),
+}
+
 export const keyFlags = {
   'key-length': Flags.integer({
     summary: `Random characters after the mem_lab_ prefix (${KEY_LENGTH.min}-${KEY_LENGTH.max}).`,
@@ -231,14 +243,7 @@ export const keyFlags = {
       "npx -y supergateway --sse <api-url>/mcp/<mcp-client>/sse --oauth2Bearer KEY: the server's MCP endpoint over SSE, bridged to stdio.",
     exclusive: ['key-file'],
   }),
-  'mcp-client': Flags.string({
-    summary: `Client name in the MCP URL /mcp/<name>/sse (default: ${DEFAULT_MCP_CLIENT}).`,
-    dependsOn: ['mcp-config'],
-  }),
-  'api-url': Flags.string({
-    summary: `OpenMemory API URL for --mcp-config (default: OPENMEMORY_API_URL, else ${DEFAULT_API_URL}).`,
-    dependsOn: ['mcp-config'],
-  }),
+  ...mcpTargetFlags,
 }
 
 /**

@@ -4,7 +4,7 @@ import {importFlow, type UsersImportResult} from '../../flows/import.js'
 import {defaultContext} from '../../services/context.js'
 import {KEY_LENGTH} from '../../services/keys.js'
 import {deliveryFlags} from '../../ui/bulk-keys.js'
-import {DEFAULT_API_URL, DEFAULT_MCP_CLIENT} from '../../ui/secrets.js'
+import {mcpTargetFlags} from '../../ui/key-output.js'
 import {readInputText} from '../../ui/stdin.js'
 
 export type {UsersImportResult}
@@ -42,14 +42,7 @@ Keys go to exactly one of --key-dir, --keys-out or --seal-to with --out; they ar
         'With --key-dir: also write <userId>.mcp.json (the MCP client config for the key) beside each key.',
       dependsOn: ['key-dir'],
     }),
-    'mcp-client': Flags.string({
-      summary: `Client name in the MCP URL /mcp/<name>/sse (default: ${DEFAULT_MCP_CLIENT}).`,
-      dependsOn: ['mcp-config'],
-    }),
-    'api-url': Flags.string({
-      summary: `OpenMemory API URL for --mcp-config (default: OPENMEMORY_API_URL, else ${DEFAULT_API_URL}).`,
-      dependsOn: ['mcp-config'],
-    }),
+    ...mcpTargetFlags,
     'skip-existing': Flags.boolean({
       summary: 'Leave rows whose userId already exists untouched (and report them).',
     }),
