@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {parseSince} from '../../src/commands/audit/list.js'
+import {parseSince} from '../../src/services/duration.js'
 import {parseName, parseUserId, show} from '../../src/services/validation.js'
 
 describe('error messages quote input on one line', () => {

@@ -1,9 +1,8 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
-import {ValidationError} from '../../errors.js'
 import {type AuditRecord, countAudit, streamAudit} from '../../services/audit.js'
-import {AGE_UNITS_HELP, ageCutoff, matchAge} from '../../services/duration.js'
-import {LIMIT_MAX, parseUserRef, show} from '../../services/validation.js'
+import {parseSince} from '../../services/duration.js'
+import {LIMIT_MAX, parseUserRef} from '../../services/validation.js'
 import {
   jsonlSink,
   jsonSink,
@@ -16,23 +15,6 @@ import {
   writeListing,
 } from '../../ui/listing.js'
 import {AUDIT_COLUMNS} from '../../ui/render.js'
-
-/** `2026-11-01`, `2026-11-01T10:00:00Z`, or a relative age: `12h`, `7d`, `2w`, `3m`, `1y`. */
-export function parseSince(value: string, now = new Date()): Date {
-  const age = matchAge(value)
-  if (age) return ageCutoff(age, now, '--since')
-  if (/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(value.trim())) {
-    const s = value.trim()
-    // Date() rolls 2026-02-30 over to March 2: refuse days the month does not have.
-    const [y, m, day] = s.slice(0, 10).split('-').map(Number) as [number, number, number]
-    const inMonth = m >= 1 && m <= 12 && day >= 1 && day <= new Date(Date.UTC(y, m, 0)).getUTCDate()
-    const d = new Date(/[T ]/.test(s) && !/(Z|[+-]\d{2}:?\d{2})$/.test(s) ? `${s.replace(' ', 'T')}Z` : s)
-    if (inMonth && !Number.isNaN(d.getTime())) return d
-  }
-  throw new ValidationError(
-    `Invalid --since ${show(value)}: use a date (2026-11-01), a UTC time, or an age (${AGE_UNITS_HELP}).`,
-  )
-}
 
 export default class AuditList extends BaseCommand {
   static summary = 'Show the audit trail of changes made by this tool.'
