@@ -1,8 +1,18 @@
-import {Command, Flags, type Interfaces, ux} from '@oclif/core'
+import {stripVTControlCharacters} from 'node:util'
+import {Command, Errors, Flags, type Interfaces, ux} from '@oclif/core'
 import {revealSecret} from './argv-secrets.js'
 import type {Database, DatabaseTarget} from './db/client.js'
-import {ExitCode, InterruptedError, mapDatabaseError, OpenMemoryError, ValidationError} from './errors.js'
+import {
+  ExitCode,
+  FlagValueError,
+  InterruptedError,
+  mapDatabaseError,
+  OpenMemoryError,
+  ValidationError,
+} from './errors.js'
+import {waitFlag} from './flags.js'
 import type {FlowIO} from './flows/io.js'
+import {DURATION_GRAMMAR} from './services/duration.js'
 import {colorEnabled, formatWarning, writeLine} from './ui/format.js'
 import {progressBar} from './ui/progress.js'
 import {assertCanConfirm, confirmDestructive} from './ui/prompts.js'
@@ -26,9 +36,10 @@ export abstract class BaseCommand extends Command {
         'Default: OPENMEMORY_DATABASE_URL, then DATABASE_URL, else the embedded database in the data directory (OPENMEMORY_DATA_DIR).',
       helpGroup: 'DATABASE',
     }),
-    'lock-timeout': Flags.string({
-      summary: 'Longest wait for a row or table another session holds (e.g. 10s, 500ms); then exit 75.',
-      description: 'Default: OPENMEMORY_LOCK_TIMEOUT, else 10s.',
+    'lock-timeout': waitFlag({
+      summary: 'Longest wait for a row or table another session holds (e.g. 10s, 500ms, 2min); then exit 75.',
+      description: `Default: OPENMEMORY_LOCK_TIMEOUT, else 10s. At most 24h; a bare number is seconds. ${DURATION_GRAMMAR}`,
+      env: 'OPENMEMORY_LOCK_TIMEOUT',
       helpGroup: 'DATABASE',
     }),
   }
@@ -47,7 +58,7 @@ export abstract class BaseCommand extends Command {
 
   private database?: Database
   private databaseUrlFlag?: string
-  private lockTimeoutFlag?: string
+  private lockTimeoutFlag?: number
   private dryRunFlag = false
   private targetCache?: DatabaseTarget
 
@@ -78,7 +89,7 @@ export abstract class BaseCommand extends Command {
       strict: this.ctor.strict,
     })
     this.databaseUrlFlag = (flags as {'database-url'?: string})['database-url']
-    this.lockTimeoutFlag = (flags as {'lock-timeout'?: string})['lock-timeout']
+    this.lockTimeoutFlag = (flags as {'lock-timeout'?: number})['lock-timeout']
     this.dryRunFlag = (flags as {'dry-run'?: boolean})['dry-run'] === true
   }
 
@@ -117,23 +128,10 @@ export abstract class BaseCommand extends Command {
     return this.database
   }
 
-  /** --lock-timeout, else OPENMEMORY_LOCK_TIMEOUT, else 10 s; exit 2 when malformed. */
+  /** --lock-timeout, else OPENMEMORY_LOCK_TIMEOUT (both parsed with the flags: exit 2 when malformed), else 10 s. */
   protected async lockTimeoutMs(): Promise<number> {
-    const {DEFAULT_LOCK_TIMEOUT_MS, parseDuration} = await import('./db/probe.js')
-    for (const [source, value] of [
-      ['--lock-timeout', this.lockTimeoutFlag],
-      ['OPENMEMORY_LOCK_TIMEOUT', process.env.OPENMEMORY_LOCK_TIMEOUT],
-    ] as const) {
-      if (value === undefined || value.trim() === '') continue
-      const ms = parseDuration(value)
-      if (ms === undefined || ms < 1) {
-        throw new ValidationError(
-          `${source} must be a duration such as 10s, 500ms or 2min, at most 24h (got ${JSON.stringify(value.slice(0, 40))}).`,
-        )
-      }
-      return ms
-    }
-    return DEFAULT_LOCK_TIMEOUT_MS
+    const {DEFAULT_LOCK_TIMEOUT_MS} = await import('./db/probe.js')
+    return this.lockTimeoutFlag ?? DEFAULT_LOCK_TIMEOUT_MS
   }
 
   /** The drizzle database for services. */
@@ -223,37 +221,22 @@ export abstract class BaseCommand extends Command {
     if (!this.jsonEnabled()) writeLine(process.stderr, message)
   }
 
-  protected async catch(err: Error & {oclif?: {exit?: number}; code?: string}): Promise<never> {
+  protected async catch(err: Error & {code?: string}): Promise<never> {
     // this.exit() inside run(): not an error.
     if (err.code === 'EEXIT') throw err
     const display = this.targetCache?.display ?? 'the configured database'
     let error: OpenMemoryError
     if (err.name === 'ExitPromptError' || err.name === 'AbortPromptError') {
       error = new InterruptedError()
+    } else if (err instanceof FlagValueError) {
+      // A value one of our flags refused (src/flags.ts): oclif's parser rewrote its message.
+      error = err.restored()
     } else if (err instanceof OpenMemoryError) {
       error = err
-    } else if (err.oclif?.exit !== undefined && err.constructor?.name !== 'Error') {
-      // oclif's own parse errors (missing arg, unknown flag, bad option): usage.
-      const lines = err.message
-        .split('\n')
-        .map((l) => l.trim())
-        .filter((l) => l !== '')
-      // "The following error occurred:" says nothing by itself: keep the line it introduces.
-      // "Parsing --limit" says nothing either: keep the reason that follows it.
-      const firstLine =
-        lines[0]?.endsWith(':') && lines[1]
-          ? `${lines[0]} ${lines[1]}`
-          : /^Parsing --[\w-]+$/.test(lines[0] ?? '') && lines[1]
-            ? `${lines[0]}: ${lines[1].replace(/\.?$/, '.')}`
-            : (lines[0] ?? 'Invalid usage')
-      const mistyped = (err as {flags?: unknown}).flags
-      const suggestion = Array.isArray(mistyped) ? this.closestFlag(String(mistyped[0])) : undefined
-      error = new ValidationError(
-        suggestion
-          ? `${firstLine.replace(/\.?$/, '.')} Did you mean ${suggestion}? See --help.`
-          : `${firstLine} See --help.`,
-        suggestion ? [suggestion] : [],
-      )
+    } else if (err instanceof Errors.CLIError) {
+      // oclif's own parse errors (unknown flag, missing or extra argument, a value not
+      // among the options, exclusive / dependsOn): usage.
+      error = this.usageError(err)
     } else {
       error =
         mapDatabaseError(err, display) ??
@@ -272,6 +255,25 @@ export abstract class BaseCommand extends Command {
   protected toSuccessJson(result: unknown): unknown {
     if (result === null || typeof result !== 'object' || Array.isArray(result)) return result
     return {...result, ...runTimes(this.startedAt)}
+  }
+
+  /**
+   * One line for an oclif parse error, naming the flag meant when one was mistyped
+   * (NonExistentFlagsError carries them in `flags`).
+   */
+  private usageError(err: Errors.CLIError): ValidationError {
+    const lines = stripVTControlCharacters(err.message)
+      .split('\n')
+      .map((l) => l.replace(/\s+/g, ' ').trim())
+      .filter((l) => l !== '')
+    // A CLIParseError (it carries `parse`) ends with oclif's own "See more help with --help" line.
+    const body = 'parse' in err && lines.length > 1 ? lines.slice(0, -1) : lines
+    const line = (body.join(' ') || 'Invalid usage').replace(/\.?$/, '.')
+    const mistyped = 'flags' in err && Array.isArray(err.flags) ? String(err.flags[0]) : undefined
+    const suggestion = mistyped === undefined ? undefined : this.closestFlag(mistyped)
+    return suggestion
+      ? new ValidationError(`${line} Did you mean ${suggestion}? See --help.`, [suggestion])
+      : new ValidationError(`${line} See --help.`)
   }
 
   /** The flag (as `--name`) closest to a mistyped one, if any is plausibly meant. */

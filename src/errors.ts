@@ -50,6 +50,27 @@ export class ValidationError extends OpenMemoryError {
   }
 }
 
+/**
+ * A flag value refused by its own parse (src/flags.ts). oclif's parser
+ * rewrites the message of whatever a flag's parse throws ("Parsing --x" and
+ * "See more help" lines around it), so the one line is kept here too and the
+ * base command puts it back: recognised by class, never by its text.
+ */
+export class FlagValueError extends ValidationError {
+  readonly line: string
+
+  constructor(message: string, suggestions: string[] = []) {
+    super(message, suggestions)
+    this.line = message
+  }
+
+  /** The error as thrown, whatever oclif did to its message on the way. */
+  restored(): FlagValueError {
+    this.message = this.line
+    return this
+  }
+}
+
 /** A required input is missing and there is no terminal to ask on: exit 2. */
 export class MissingInputError extends OpenMemoryError {
   constructor(what: string, hint?: string) {

@@ -19,20 +19,6 @@ export function connectTimeoutSeconds(env: NodeJS.ProcessEnv = process.env): num
   return Number.isFinite(n) && n > 0 ? n : DEFAULT_CONNECT_TIMEOUT_S
 }
 
-/** A duration like `10s`, `500ms`, `2min` or a plain number of seconds, in milliseconds; undefined if malformed. */
-export function parseDuration(text: string): number | undefined {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|min|m)?\s*$/i.exec(text)
-  if (!m) return undefined
-  const unit = (m[2] ?? 's').toLowerCase()
-  const factor = unit === 'ms' ? 1 : unit === 'min' || unit === 'm' ? 60_000 : 1000
-  const ms = Math.round(Number(m[1]) * factor)
-  return ms <= 24 * 3_600_000 ? ms : undefined
-}
-
-export function formatDuration(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`
-}
-
 /**
  * A `socket` function for postgres.js (single-host URLs) that counts attempts
  * and calls `notPostgres` when the peer's first bytes cannot start a
