@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../base-command.js'
 import {withRunLock} from '../db/client.js'
+import {integerFlag, pruneModeFlag} from '../flags.js'
 import {type PruneFlowResult, pruneFlow} from '../flows/prune.js'
 import {defaultContext} from '../services/context.js'
 import {
@@ -9,6 +10,7 @@ import {
   PRUNE_LOCK,
   PRUNE_MODES,
   type PruneMode,
+  type PruneResult,
   type PruneUser,
   planPrune,
   streamInactive,
@@ -47,25 +49,21 @@ On a terminal it shows the count and asks before changing anything; without a te
   ]
 
   static flags = {
-    days: Flags.integer({
+    days: integerFlag({
       summary: 'Inactive for at least this many days.',
       default: 90,
       min: 1,
       max: DAYS_MAX,
     }),
-    mode: Flags.string({
-      summary: 'What to do with inactive users.',
-      options: PRUNE_MODES,
-      default: 'deactivate',
-    }),
+    mode: pruneModeFlag({summary: 'What to do with inactive users.'}),
     exclude: Flags.string({
       summary: 'Never touch this userId (repeatable); an unknown userId exits 3.',
       multiple: true,
     }),
-    limit: Flags.integer({summary: 'Change at most this many users in this run.', min: 1, max: LIMIT_MAX}),
+    limit: integerFlag({summary: 'Change at most this many users in this run.', min: 1, max: LIMIT_MAX}),
     'dry-run': Flags.boolean({summary: 'List who would be affected; change nothing.'}),
     yes: Flags.boolean({char: 'y', summary: 'Change without asking (required without a terminal).'}),
-    'batch-size': Flags.integer({
+    'batch-size': integerFlag({
       summary: 'Users per transaction.',
       default: DEFAULT_BATCH_SIZE,
       min: 1,
@@ -83,7 +81,7 @@ On a terminal it shows the count and asks before changing anything; without a te
     const json = this.jsonEnabled()
     const input = {
       days: flags.days,
-      mode: flags.mode as PruneMode,
+      mode: flags.mode,
       exclude: (flags.exclude ?? []).map(parseUserRef),
       limit: flags.limit,
       dryRun: flags['dry-run'],

@@ -14,6 +14,7 @@ import {closeSync, fsyncSync, linkSync, lstatSync, openSync, statSync, unlinkSyn
 import path from 'node:path'
 import {Flags} from '@oclif/core'
 import {ConflictError, ExitCode, OpenMemoryError, ValidationError} from '../errors.js'
+import {integerFlag} from '../flags.js'
 import {KEY_LENGTH} from '../services/keys.js'
 import {parseApiUrl} from '../services/server-check.js'
 import {show} from '../services/validation.js'
@@ -227,7 +228,7 @@ export const mcpTargetFlags = {
 }
 
 export const keyFlags = {
-  'key-length': Flags.integer({
+  'key-length': integerFlag({
     summary: `Random characters after the mem_lab_ prefix (${KEY_LENGTH.min}-${KEY_LENGTH.max}).`,
     default: KEY_LENGTH.default,
     min: KEY_LENGTH.min,

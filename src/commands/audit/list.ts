@@ -1,7 +1,8 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
+import {integerFlag, sinceFlag} from '../../flags.js'
 import {type AuditRecord, countAudit, streamAudit} from '../../services/audit.js'
-import {parseSince} from '../../services/duration.js'
+import {AGE_UNITS_HELP, DURATION_GRAMMAR} from '../../services/duration.js'
 import {LIMIT_MAX, parseUserRef} from '../../services/validation.js'
 import {
   jsonlSink,
@@ -30,10 +31,11 @@ export default class AuditList extends BaseCommand {
 
   static flags = {
     user: Flags.string({summary: 'Only changes to this userId.'}),
-    since: Flags.string({
-      summary: 'Only changes since this date or time (UTC), or this long ago: 12h, 7d, 2w, 3m, 1y.',
+    since: sinceFlag({
+      summary: `Only changes since this date or time (UTC), or this long ago: ${AGE_UNITS_HELP}.`,
+      description: `A date (2026-11-01), a time (2026-11-01T10:00:00Z; without a zone, UTC), or an age: whole hours, days, weeks, months or years. ${DURATION_GRAMMAR}`,
     }),
-    limit: Flags.integer({
+    limit: integerFlag({
       summary: 'At most this many rows (default: all; a terminal shows 100, see --all).',
       min: 1,
       max: LIMIT_MAX,
@@ -44,7 +46,7 @@ export default class AuditList extends BaseCommand {
   async run(): Promise<void> {
     const {flags} = await this.parse(AuditList)
     const userId = flags.user === undefined ? undefined : parseUserRef(flags.user)
-    const since = flags.since === undefined ? undefined : parseSince(flags.since)
+    const since = flags.since
     const plan = planListing({
       format: this.jsonEnabled() ? 'json' : flags.jsonl ? 'jsonl' : 'text',
       limit: flags.limit,

@@ -1,6 +1,6 @@
-import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
-import {AGE_UNITS_HELP, parseOlderThan} from '../../services/duration.js'
+import {ageFlag, integerFlag} from '../../flags.js'
+import {AGE_UNITS_HELP, DURATION_GRAMMAR} from '../../services/duration.js'
 import {countKeys, type KeyListItem, streamKeys} from '../../services/key-lifecycle.js'
 import {LIMIT_MAX} from '../../services/validation.js'
 import {
@@ -30,14 +30,17 @@ export default class KeysList extends BaseCommand {
   ]
 
   static flags = {
-    limit: Flags.integer({summary: 'Show at most this many keys.', min: 1, max: LIMIT_MAX}),
-    'older-than': Flags.string({summary: `Only keys created longer ago than this: ${AGE_UNITS_HELP}.`}),
+    limit: integerFlag({summary: 'Show at most this many keys.', min: 1, max: LIMIT_MAX}),
+    'older-than': ageFlag({
+      summary: `Only keys created longer ago than this: ${AGE_UNITS_HELP}.`,
+      description: `An age: whole hours, days, weeks, months or years. ${DURATION_GRAMMAR}`,
+    }),
     ...listingFlags,
   }
 
   async run(): Promise<void> {
     const {flags} = await this.parse(KeysList)
-    const olderThan = flags['older-than'] === undefined ? undefined : parseOlderThan(flags['older-than'])
+    const olderThan = flags['older-than']?.cutoff
     const plan = planListing({
       format: this.jsonEnabled() ? 'json' : flags.jsonl ? 'jsonl' : 'text',
       limit: flags.limit,

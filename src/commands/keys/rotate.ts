@@ -1,10 +1,11 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
 import {ValidationError} from '../../errors.js'
+import {ageFlag, integerFlag} from '../../flags.js'
 import {type RotateFlowResult, rotateFlow} from '../../flows/rotate.js'
 import {type KeysRotatePolicyResult, rotateByAgeFlow} from '../../flows/rotate-by-age.js'
 import {defaultContext} from '../../services/context.js'
-import {AGE_UNITS_HELP, parseOlderThan} from '../../services/duration.js'
+import {AGE_UNITS_HELP, DURATION_GRAMMAR} from '../../services/duration.js'
 import {DEFAULT_ROTATION_BATCH} from '../../services/key-policy.js'
 import {deliveryFlags} from '../../ui/bulk-keys.js'
 import {confirmFlags} from '../../ui/confirm-flags.js'
@@ -39,13 +40,30 @@ With --older-than and no userId, a rotation policy: every active key created lon
 
   static flags = {
     ...keyFlags,
+    'mcp-config': Flags.boolean({
+      ...keyFlags['mcp-config'],
+      description: `${keyFlags['mcp-config'].description} With --older-than it is written beside each key: it needs --key-dir.`,
+      relationships: [
+        {
+          type: 'all',
+          flags: [
+            {name: 'key-dir', when: async (f: Record<string, unknown>) => f['older-than'] !== undefined},
+          ],
+        },
+      ],
+    }),
     ...confirmFlags,
-    'older-than': Flags.string({
+    'older-than': ageFlag({
       summary: `Rotate every active key created longer ago than this (no userId): ${AGE_UNITS_HELP}.`,
+      description: `An age: whole hours, days, weeks, months or years. ${DURATION_GRAMMAR}`,
       exclusive: ['key-file'],
     }),
-    ...deliveryFlags,
-    'batch-size': Flags.integer({
+    // The bulk destinations deliver the keys of --older-than; one user's key goes to --key-file.
+    'key-dir': {...deliveryFlags['key-dir'], dependsOn: ['older-than']},
+    'keys-out': {...deliveryFlags['keys-out'], dependsOn: ['older-than']},
+    'seal-to': {...deliveryFlags['seal-to'], dependsOn: ['out', 'older-than']},
+    out: deliveryFlags.out,
+    'batch-size': integerFlag({
       summary: 'Keys per statement batch with --older-than (all in one transaction).',
       default: DEFAULT_ROTATION_BATCH,
       min: 1,
@@ -73,8 +91,8 @@ With --older-than and no userId, a rotation policy: every active key created lon
         this.io(),
         () => this.connect(),
         {
-          olderThan: flags['older-than'],
-          cutoff: parseOlderThan(flags['older-than']),
+          olderThan: flags['older-than'].age,
+          cutoff: flags['older-than'].cutoff,
           dryRun: flags['dry-run'],
           yes: flags.yes,
           keyLength: flags['key-length'],
@@ -83,11 +101,6 @@ With --older-than and no userId, a rotation policy: every active key created lon
           started: this.startedAt.getTime(),
         },
         ctx,
-      )
-    }
-    if (flags['key-dir'] || flags['keys-out'] || flags['seal-to']) {
-      throw new ValidationError(
-        '--key-dir, --keys-out and --seal-to deliver the keys of --older-than; for one user use --key-file.',
       )
     }
     const userId = await requireUserId(args.userId, json, 'openmemory keys rotate <userId>', () => this.db())

@@ -1,5 +1,6 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
+import {integerFlag} from '../../flags.js'
 import {
   countMemoryRows,
   type MemoryCountRow,
@@ -38,7 +39,7 @@ export default class MemoriesCount extends BaseCommand {
 
   static flags = {
     'by-app': Flags.boolean({summary: 'One row per app of each user.'}),
-    limit: Flags.integer({summary: 'Show at most this many rows.', min: 1, max: LIMIT_MAX}),
+    limit: integerFlag({summary: 'Show at most this many rows.', min: 1, max: LIMIT_MAX}),
     ...listingFlags,
   }
 

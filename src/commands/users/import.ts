@@ -1,5 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
+import {BusyError} from '../../errors.js'
+import {integerFlag} from '../../flags.js'
 import {importFlow, type UsersImportResult} from '../../flows/import.js'
 import {defaultContext} from '../../services/context.js'
 import {KEY_LENGTH} from '../../services/keys.js'
@@ -54,7 +56,7 @@ Keys go to exactly one of --key-dir, --keys-out or --seal-to with --out; they ar
     'dry-run': Flags.boolean({
       summary: 'Validate everything and report what would be created; change nothing.',
     }),
-    'key-length': Flags.integer({
+    'key-length': integerFlag({
       summary: `Random characters after the mem_lab_ prefix (${KEY_LENGTH.min}-${KEY_LENGTH.max}).`,
       default: KEY_LENGTH.default,
       min: KEY_LENGTH.min,

@@ -1,8 +1,9 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
 import {ValidationError} from '../../errors.js'
+import {integerFlag, listFormatFlag, userSortFlag} from '../../flags.js'
 import {defaultContext} from '../../services/context.js'
-import {countUsers, streamUsers, USER_SORTS, type UserListItem, type UserSort} from '../../services/users.js'
+import {countUsers, streamUsers, type UserListItem} from '../../services/users.js'
 import {DAYS_MAX, LIMIT_MAX} from '../../services/validation.js'
 import {
   csvSink,
@@ -17,7 +18,7 @@ import {
   writeListing,
 } from '../../ui/listing.js'
 import {USER_COLUMNS} from '../../ui/render.js'
-import {CSV_COLUMNS, LIST_FORMATS, type ListFormat, uiProfile, userCsvRecord} from '../../ui/user-export.js'
+import {CSV_COLUMNS, uiProfile, userCsvRecord} from '../../ui/user-export.js'
 
 export default class UsersList extends BaseCommand {
   static summary = 'List users with key status, active memories, apps and activity.'
@@ -40,22 +41,20 @@ Sorting: user-id (A-Z, the default), created (newest first), last-active (most r
   ]
 
   static flags = {
-    sort: Flags.string({summary: 'Sort order.', options: USER_SORTS, default: 'user-id'}),
-    limit: Flags.integer({
+    sort: userSortFlag({summary: 'Sort order.'}),
+    limit: integerFlag({
       summary: 'Show at most this many users (default: all; a terminal shows 100, see --all).',
       min: 1,
       max: LIMIT_MAX,
     }),
-    'inactive-days': Flags.integer({
+    'inactive-days': integerFlag({
       summary: 'Only users with no activity (or, never active, created) for at least this many days.',
       min: 0,
       max: DAYS_MAX,
     }),
-    format: Flags.string({
+    format: listFormatFlag({
       summary:
         'Output format: table (tab-separated when piped), csv, or ui-profile (the web UI defaultUsers JSON).',
-      options: [...LIST_FORMATS],
-      default: 'table',
       exclusive: ['json', 'jsonl'],
     }),
     'csv-raw': Flags.boolean({
@@ -67,7 +66,7 @@ Sorting: user-id (A-Z, the default), created (newest first), last-active (most r
 
   async run(): Promise<void> {
     const {flags} = await this.parse(UsersList)
-    const format = flags.format as ListFormat
+    const format = flags.format
     if (flags['csv-raw'] && format !== 'csv')
       throw new ValidationError('--csv-raw only applies to --format csv.')
     const plan = planListing({
@@ -84,7 +83,7 @@ Sorting: user-id (A-Z, the default), created (newest first), last-active (most r
     })
     const database = await this.connect()
     const ctx = defaultContext('users list')
-    const input = {sort: flags.sort as UserSort, limit: plan.queryLimit, inactiveDays: flags['inactive-days']}
+    const input = {sort: flags.sort, limit: plan.queryLimit, inactiveDays: flags['inactive-days']}
     const sink: Sink<UserListItem> =
       format === 'ui-profile'
         ? jsonSink(uiProfile)

@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
 import {CheckFailedError, ServerUnreachableError} from '../../errors.js'
+import {integerFlag} from '../../flags.js'
 import {DEFAULT_TIMEOUT_SECONDS, testUser, type UsersTestResult} from '../../services/server-check.js'
 import {formatStep} from '../../ui/checks.js'
 import {readKey} from '../../ui/read-key.js'
@@ -47,7 +48,7 @@ Exit codes: 0 every step passed; 1 a step failed (the message names it and why);
       default: true,
       allowNo: true,
     }),
-    timeout: Flags.integer({
+    timeout: integerFlag({
       summary: 'Seconds to wait for each request.',
       default: DEFAULT_TIMEOUT_SECONDS,
       min: 1,
