@@ -96,7 +96,7 @@ On a terminal it shows the count and asks before changing anything; without a te
       // user list streams; durationMs is the time to plan.
       const started = Date.now()
       const plan = await planPrune(database.db, input, ctx)
-      const cutoff = new Date(plan.cutoff)
+      const cutoff = new Date(plan.cutoffAt)
       const listing = planListing({
         format: json ? 'json' : flags.jsonl ? 'jsonl' : 'text',
         limit: input.limit,
@@ -105,15 +105,16 @@ On a terminal it shows the count and asks before changing anything; without a te
       const head = {
         days: input.days,
         mode: input.mode,
-        cutoff: plan.cutoff,
-        matched: plan.matched,
-        changed: 0,
-        skipped: 0,
+        cutoffAt: plan.cutoffAt,
+        matchedCount: plan.matchedCount,
+        changedCount: 0,
+        skippedCount: 0,
         dryRun: true,
+        startedAt: this.startedAt.toISOString(),
         durationMs: Date.now() - started,
       }
       const sink: Sink<PruneUser> = json
-        ? jsonSink((u) => u.userId, {wrap: {head, key: 'users'}})
+        ? jsonSink((u) => u.userId, {wrap: {head, key: 'userIds'}})
         : flags.jsonl
           ? jsonlSink()
           : lineSink((u) => u.userId)
@@ -122,10 +123,10 @@ On a terminal it shows the count and asks before changing anything; without a te
         sink,
         {page: listing.page},
       )
-      if (r.more) this.log(moreLine(plan.matched - r.rows))
+      if (r.more) this.log(moreLine(plan.matchedCount - r.rows))
       if (!r.closed) {
         this.note(
-          `Dry run: ${plan.matched} user(s) inactive since ${plan.cutoff} would be ${pruneVerb(input.mode)}; nothing changed.`,
+          `Dry run: ${plan.matchedCount} user(s) inactive since ${plan.cutoffAt} would be ${pruneVerb(input.mode)}; nothing changed.`,
         )
       }
       return undefined

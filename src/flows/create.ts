@@ -24,8 +24,8 @@ export async function deletedIdStatus(db: Db, userId: string): Promise<string | 
   return (await findCreationConflicts(db, [{userId, email: null}])).deleted.get(userId) ?? null
 }
 
-export function reusedIdWarning(r: Pick<UsersCreateResult, 'userId' | 'reusedDeletedId'>): string {
-  return `userId '${r.userId}' belonged to a user this tool deleted (${r.reusedDeletedId}): if that user's vector-store points were not deleted (Qdrant: delete points by filter on payload user_id), '${r.userId}' will find the old memories through search.`
+export function reusedIdWarning(r: Pick<UsersCreateResult, 'userId' | 'reusedIdDeletedAt'>): string {
+  return `userId '${r.userId}' belonged to a user this tool deleted (${r.reusedIdDeletedAt}): if that user's vector-store points were not deleted (Qdrant: delete points by filter on payload user_id), '${r.userId}' will find the old memories through search.`
 }
 
 export async function createFlow(
@@ -50,7 +50,7 @@ export async function createFlow(
   output.committed()
   try {
     io.log(creationMessage(result))
-    if (result.reusedDeletedId) io.warn(reusedIdWarning(result))
+    if (result.reusedIdDeletedAt) io.warn(reusedIdWarning(result))
     const delivered = output.deliver(result.apiKey, io)
     return {...result, apiKey: delivered.keyFile ? null : result.apiKey, ...delivered}
   } catch (error) {

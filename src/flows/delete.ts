@@ -38,7 +38,7 @@ export async function deleteFlow(
     }
   }
   const r = await deleteUser(db, userId, {}, ctx)
-  io.log(`Deleted user ${s(userId)} (${r.total} rows).`)
+  io.log(`Deleted user ${s(userId)} (${r.rowCount} rows).`)
   io.note(vectorStoreNote(s(userId)))
   return r
 }

@@ -6,12 +6,12 @@ import {type BulkFlow, type BulkInput, requireDestination, runBulkJob} from './b
 export interface UsersImportResult {
   source: string
   dryRun: boolean
-  created: number
-  skipped: number
+  createdCount: number
+  skippedCount: number
   createdUserIds: string[]
   skippedUserIds: string[]
   /** userIds this tool had deleted before, created again with --reuse-deleted-id. */
-  reusedDeletedIds: string[]
+  reusedUserIds: string[]
   destination: Destination | null
   durationMs: number
 }
@@ -38,10 +38,10 @@ export const importFlow: BulkFlow<ImportFlowInput, UsersImportResult> = async (i
   const base = {
     source,
     dryRun,
-    skipped: plan.skipped.length,
+    skippedCount: plan.skipped.length,
     createdUserIds: plan.create.map((r) => r.userId),
     skippedUserIds: plan.skipped.map((r) => r.userId),
-    reusedDeletedIds: plan.deleted.map((d) => d.row.userId),
+    reusedUserIds: plan.deleted.map((d) => d.row.userId),
   }
   const skippedNote = plan.skipped.length > 0 ? `; ${plan.skipped.length} skipped (they exist)` : ''
   if (dryRun || plan.create.length === 0) {
@@ -50,7 +50,7 @@ export const importFlow: BulkFlow<ImportFlowInput, UsersImportResult> = async (i
         ? `Dry run: ${plan.create.length} user(s) would be created from ${source}${skippedNote}; nothing changed.`
         : `Nothing to create from ${source}${skippedNote}.`,
     )
-    return {...base, created: 0, destination: null, durationMs: Date.now() - input.started}
+    return {...base, createdCount: 0, destination: null, durationMs: Date.now() - input.started}
   }
 
   const {destination, durationMs} = await runBulkJob(
@@ -74,10 +74,10 @@ export const importFlow: BulkFlow<ImportFlowInput, UsersImportResult> = async (i
     },
     input.started,
   )
-  if (base.reusedDeletedIds.length > 0) {
+  if (base.reusedUserIds.length > 0) {
     io.warn(
-      `${base.reusedDeletedIds.length} userId(s) belonged to users this tool deleted (${base.reusedDeletedIds.slice(0, 5).join(', ')}${base.reusedDeletedIds.length > 5 ? ', …' : ''}): if their vector-store points were not deleted (Qdrant: delete points by filter on payload user_id), they will find the old memories through search.`,
+      `${base.reusedUserIds.length} userId(s) belonged to users this tool deleted (${base.reusedUserIds.slice(0, 5).join(', ')}${base.reusedUserIds.length > 5 ? ', …' : ''}): if their vector-store points were not deleted (Qdrant: delete points by filter on payload user_id), they will find the old memories through search.`,
     )
   }
-  return {...base, created: plan.create.length, destination, durationMs}
+  return {...base, createdCount: plan.create.length, destination, durationMs}
 }

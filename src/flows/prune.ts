@@ -37,8 +37,8 @@ export async function pruneFlow(
   return withRunLock(database, PRUNE_LOCK, PRUNE_BUSY, async () => {
     // Without --yes: count first; a run that would change anything asks (or, with no terminal, exits 2).
     const plan = input.yes ? undefined : await planPrune(database.db, input, ctx)
-    if (plan && plan.matched > 0) {
-      const action = `${input.mode} ${plan.matched} inactive user(s)`
+    if (plan && plan.matchedCount > 0) {
+      const action = `${input.mode} ${plan.matchedCount} inactive user(s)`
       io.assertCanConfirm({yes: input.yes, action})
       const {users} = await listInactive(
         database.db,
@@ -46,18 +46,18 @@ export async function pruneFlow(
         ctx,
       )
       for (const u of users) io.log(`  ${s(u.userId)}`)
-      if (plan.matched > users.length) io.log(`  … and ${plan.matched - users.length} more`)
+      if (plan.matchedCount > users.length) io.log(`  … and ${plan.matchedCount - users.length} more`)
       if (!(await io.confirm({action, message: pruneQuestion(input, plan)}))) {
         io.log(CANCELLED)
         return {
           ...plan,
           days: input.days,
           mode: input.mode,
-          changed: 0,
-          skipped: 0,
+          changedCount: 0,
+          skippedCount: 0,
           dryRun: false,
           durationMs: 0,
-          users: [],
+          userIds: [],
           cancelled: true,
         }
       }
@@ -73,7 +73,7 @@ export async function pruneFlow(
       bar.stop()
     }
     io.log(pruneSummary(r))
-    if (input.mode === 'deactivate' && r.changed > 0) io.note(PRUNE_UNDO_NOTE)
+    if (input.mode === 'deactivate' && r.changedCount > 0) io.note(PRUNE_UNDO_NOTE)
     return r
   })
 }

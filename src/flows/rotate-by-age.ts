@@ -12,9 +12,9 @@ import {CANCELLED} from './io.js'
 /** What a policy run did, or would do. */
 export interface KeysRotatePolicyResult {
   olderThan: string
-  cutoff: string
-  matched: number
-  rotated: number
+  cutoffAt: string
+  matchedCount: number
+  rotatedCount: number
   dryRun: boolean
   cancelled?: true
   /** The keys a dry run would rotate (fingerprints, never keys). */
@@ -41,7 +41,7 @@ export const rotateByAgeFlow: BulkFlow<RotateByAgeInput, KeysRotatePolicyResult>
   const dryRun = requireDestination(io, input, 'A bulk rotation')
   const database = await open()
   const cutoff = input.cutoff.toISOString()
-  const base = {olderThan: input.olderThan, cutoff, dryRun}
+  const base = {olderThan: input.olderThan, cutoffAt: cutoff, dryRun}
   const old = await listOldKeys(database.db, input.cutoff)
   const elapsed = () => Date.now() - input.started
   if (dryRun) {
@@ -49,7 +49,7 @@ export const rotateByAgeFlow: BulkFlow<RotateByAgeInput, KeysRotatePolicyResult>
       io.log(
         renderTable(old, [
           {header: 'USER ID', value: (k) => k.userId},
-          {header: 'FINGERPRINT', value: (k) => k.fingerprint},
+          {header: 'FINGERPRINT', value: (k) => k.keyFingerprint},
           {header: 'CREATED', value: (k) => formatDate(k.createdAt, 'unknown')},
         ]),
       )
@@ -60,18 +60,18 @@ export const rotateByAgeFlow: BulkFlow<RotateByAgeInput, KeysRotatePolicyResult>
     const userIds = old.map((k) => k.userId)
     return {
       ...base,
-      matched: old.length,
-      rotated: 0,
+      matchedCount: old.length,
+      rotatedCount: 0,
       keys: old,
       userIds,
       destination: null,
       durationMs: elapsed(),
     }
   }
-  const nothing = {...base, rotated: 0, userIds: [], destination: null}
+  const nothing = {...base, rotatedCount: 0, userIds: [], destination: null}
   if (old.length === 0) {
     io.note(`No active key was created before ${cutoff}; nothing to rotate.`)
-    return {...nothing, matched: 0, durationMs: elapsed()}
+    return {...nothing, matchedCount: 0, durationMs: elapsed()}
   }
   const ok = await io.confirm({
     yes: input.yes,
@@ -80,7 +80,7 @@ export const rotateByAgeFlow: BulkFlow<RotateByAgeInput, KeysRotatePolicyResult>
   })
   if (!ok) {
     io.log(CANCELLED)
-    return {...nothing, matched: old.length, cancelled: true, durationMs: elapsed()}
+    return {...nothing, matchedCount: old.length, cancelled: true, durationMs: elapsed()}
   }
   const {result, destination, durationMs} = await runBulkJob(
     io,
@@ -109,8 +109,8 @@ export const rotateByAgeFlow: BulkFlow<RotateByAgeInput, KeysRotatePolicyResult>
   )
   return {
     ...base,
-    matched: old.length,
-    rotated: result.rotated,
+    matchedCount: old.length,
+    rotatedCount: result.rotated,
     userIds: result.userIds,
     destination,
     durationMs,

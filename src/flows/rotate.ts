@@ -28,14 +28,14 @@ export async function rotateFlow(
   const preview = await previewRotation(db, userId)
   if (input.dryRun) {
     io.log(
-      `Would replace the key of ${who}${preview.previousFingerprint ? ` (${preview.previousFingerprint} would stop working)` : ' (it has no key row; one would be added)'}${preview.active ? '' : '; the user is deactivated, so the new key would stay inactive'}. Nothing changed (dry run).`,
+      `Would replace the key of ${who}${preview.previousKeyFingerprint ? ` (${preview.previousKeyFingerprint} would stop working)` : ' (it has no key row; one would be added)'}${preview.keyStatus === 'active' ? '' : '; the user is deactivated, so the new key would stay inactive'}. Nothing changed (dry run).`,
     )
     return preview
   }
   const ok = await io.confirm({
     yes: input.yes,
     action: `rotate the key of ${userId}`,
-    message: `Replace the key of ${who}?${preview.previousFingerprint ? ` The current key (${preview.previousFingerprint}) stops working at once.` : ' It has no key row; one will be added.'}`,
+    message: `Replace the key of ${who}?${preview.previousKeyFingerprint ? ` The current key (${preview.previousKeyFingerprint}) stops working at once.` : ' It has no key row; one will be added.'}`,
   })
   if (!ok) {
     io.log(CANCELLED)
@@ -60,16 +60,16 @@ export async function rotateFlow(
     const message = rotationMessage(r)
     io.log(message.line)
     if (message.warning) io.warn(message.warning)
-    if (r.previousFingerprint) io.note(MCP_SESSION_NOTE)
+    if (r.previousKeyFingerprint) io.note(MCP_SESSION_NOTE)
     const delivered = output.deliver(r.apiKey, io)
     return {...r, apiKey: delivered.keyFile ? null : r.apiKey, ...delivered}
   } catch (error) {
     throw new FailedAfterCommitError(
-      `the key of ${userId} was replaced by ${r.keyFingerprint}${output.keyFile ? ` (written to ${output.keyFile})` : ' (not shown: rotate again to get a usable key)'} and the old key${r.previousFingerprint ? ` ${r.previousFingerprint}` : ''} no longer works`,
+      `the key of ${userId} was replaced by ${r.keyFingerprint}${output.keyFile ? ` (written to ${output.keyFile})` : ' (not shown: rotate again to get a usable key)'} and the old key${r.previousKeyFingerprint ? ` ${r.previousKeyFingerprint}` : ''} no longer works`,
       {
         userId,
         keyFingerprint: r.keyFingerprint,
-        previousFingerprint: r.previousFingerprint,
+        previousKeyFingerprint: r.previousKeyFingerprint,
         keyFile: output.keyFile,
       },
       error,

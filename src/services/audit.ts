@@ -59,11 +59,12 @@ async function insertAudit(db: Db, ctx: ServiceContext, at: Date, entries: Audit
 
 export interface AuditRecord {
   id: number
-  at: string
+  recordedAt: string
   osUser: string
   host: string
   command: string
-  targetUserId: string | null
+  /** The userId the change was about (null for changes to no one user). */
+  userId: string | null
   outcome: string
   details: Record<string, unknown>
 }
@@ -102,11 +103,11 @@ interface AuditRow {
 function auditRecord(r: AuditRow): AuditRecord {
   return {
     id: Number(r.id),
-    at: utcIso(r.at) ?? '',
+    recordedAt: utcIso(r.at) ?? '',
     osUser: r.os_user,
     host: r.host,
     command: r.command,
-    targetUserId: r.target_user_id,
+    userId: r.target_user_id,
     outcome: r.outcome,
     details: (typeof r.details === 'string' ? JSON.parse(r.details) : r.details) ?? {},
   }

@@ -14,19 +14,19 @@ export type KeyCheck =
       valid: true
       reason: 'active'
       userId: string
-      userUuid: string
-      fingerprint: string
-      lastUsed: string | null
+      id: string
+      keyFingerprint: string
+      lastUsedAt: string | null
     }
   | {
       valid: false
       reason: 'revoked'
       userId: string
-      userUuid: string
-      fingerprint: string
-      lastUsed: string | null
+      id: string
+      keyFingerprint: string
+      lastUsedAt: string | null
     }
-  | {valid: false; reason: 'unknown'; fingerprint: string}
+  | {valid: false; reason: 'unknown'; keyFingerprint: string}
 
 export async function checkKey(db: Db, key: string): Promise<KeyCheck> {
   const keyHash = hashKey(key)
@@ -41,12 +41,12 @@ export async function checkKey(db: Db, key: string): Promise<KeyCheck> {
     .innerJoin(users, eq(users.id, apiKeys.userId))
     .where(eq(apiKeys.keyHash, keyHash))
     .limit(1)
-  if (!row) return {valid: false, reason: 'unknown', fingerprint: fingerprint(keyHash)}
+  if (!row) return {valid: false, reason: 'unknown', keyFingerprint: fingerprint(keyHash)}
   const common = {
     userId: row.userId,
-    userUuid: row.userUuid,
-    fingerprint: fingerprint(keyHash),
-    lastUsed: iso(row.lastUsed),
+    id: row.userUuid,
+    keyFingerprint: fingerprint(keyHash),
+    lastUsedAt: iso(row.lastUsed),
   }
   return row.isActive
     ? {valid: true, reason: 'active', ...common}

@@ -36,7 +36,9 @@ export const PROBLEMS_SHOWN = 20
 const REQUIRED = ['userid', 'name', 'email'] as const
 
 function columnKey(header: string): string {
-  return header.toLowerCase().replace(/[\s_-]/g, '')
+  const key = header.toLowerCase().replace(/[\s_-]/g, '')
+  // `users list --format csv` names the column appNames.
+  return key === 'appnames' ? 'apps' : key
 }
 
 /** The rows of the CSV with every rule of `users create` applied; database conflicts come later. */

@@ -19,10 +19,10 @@ export interface KeysRotateResult {
   userId: string
   apiKey: string
   keyFingerprint: string
-  previousFingerprint: string | null
+  previousKeyFingerprint: string | null
   createdAt: string
-  /** False when the user is deactivated: the new key stays inactive until `users reactivate`. */
-  active: boolean
+  /** `revoked` (inactive) when the user is deactivated: the new key stays so until `users reactivate`. */
+  keyStatus: 'active' | 'revoked'
   /** True when the user had no key row (upstream databases) and one was added. */
   keyRowCreated: boolean
 }
@@ -78,9 +78,9 @@ export async function rotateKey(
       userId,
       apiKey,
       keyFingerprint: fingerprint(keyHash),
-      previousFingerprint,
+      previousKeyFingerprint: previousFingerprint,
       createdAt: now.toISOString(),
-      active,
+      keyStatus: active ? 'active' : 'revoked',
       keyRowCreated: !existing,
     }
   })
@@ -89,9 +89,9 @@ export async function rotateKey(
 export interface RotationPreview {
   userId: string
   dryRun: true
-  previousFingerprint: string | null
-  /** False when the user is deactivated: a new key would stay inactive. */
-  active: boolean
+  previousKeyFingerprint: string | null
+  /** `revoked` (inactive) when the user is deactivated: a new key would stay so. */
+  keyStatus: 'active' | 'revoked'
 }
 
 /** What `keys rotate` would do, without doing it. */
@@ -107,8 +107,8 @@ export async function previewRotation(db: Db, userId: string): Promise<RotationP
   return {
     userId,
     dryRun: true,
-    previousFingerprint: row.keyHash ? fingerprint(row.keyHash) : null,
-    active: row.deactivatedAt === null,
+    previousKeyFingerprint: row.keyHash ? fingerprint(row.keyHash) : null,
+    keyStatus: row.deactivatedAt === null ? 'active' : 'revoked',
   }
 }
 
@@ -160,11 +160,11 @@ export async function revokeKey(
 
 export interface KeyListItem {
   userId: string
-  fingerprint: string
-  status: 'active' | 'revoked'
+  keyFingerprint: string
+  keyStatus: 'active' | 'revoked'
   deactivated: boolean
   createdAt: string | null
-  lastUsed: string | null
+  lastUsedAt: string | null
 }
 
 export interface ListKeysInput {
@@ -198,11 +198,11 @@ interface KeyListRow {
 function keyListItem(r: KeyListRow): KeyListItem {
   return {
     userId: r.user_id,
-    fingerprint: fingerprint(r.key_hash),
-    status: r.is_active ? 'active' : 'revoked',
+    keyFingerprint: fingerprint(r.key_hash),
+    keyStatus: r.is_active ? 'active' : 'revoked',
     deactivated: Boolean(r.deactivated),
     createdAt: utcIso(r.created_at),
-    lastUsed: utcIso(r.last_used),
+    lastUsedAt: utcIso(r.last_used),
   }
 }
 

@@ -27,7 +27,7 @@ export const DEFAULT_ROTATION_BATCH = 1000
 
 export interface OldKey {
   userId: string
-  fingerprint: string
+  keyFingerprint: string
   createdAt: string | null
 }
 
@@ -52,7 +52,7 @@ export async function listOldKeys(db: Db, cutoff: Date): Promise<OldKey[]> {
   const old = await rows<OldKeyRow>(db, selectOld(cutoff, false))
   return old.map((r) => ({
     userId: r.user_id,
-    fingerprint: fingerprint(r.key_hash),
+    keyFingerprint: fingerprint(r.key_hash),
     createdAt: utcIso(r.created_at),
   }))
 }

@@ -51,24 +51,27 @@ export interface UsersShowResult {
   email: string | null
   createdAt: string | null
   updatedAt: string | null
-  lastActive: string | null
-  deactivated: {at: string; reason: string | null} | null
+  lastActiveAt: string | null
+  deactivated: boolean
+  deactivatedAt: string | null
+  deactivationReason: string | null
   key: {
-    status: 'active' | 'revoked'
-    fingerprint: string
+    keyStatus: 'active' | 'revoked'
+    keyFingerprint: string
     createdAt: string | null
-    lastUsed: string | null
+    lastUsedAt: string | null
   } | null
   apps: {
     id: string
     name: string
-    isActive: boolean
+    /** apps.is_active: whether the server accepts memory writes through the app. */
+    enabled: boolean
     createdAt: string | null
-    memories: StateCounts
-    total: number
+    byState: StateCounts
+    memoryCount: number
   }[]
-  memories: StateCounts
-  totalMemories: number
+  byState: StateCounts
+  memoryCount: number
 }
 
 /** The memory states this database's enum has, in order (upstream adds `paused`). */
@@ -117,28 +120,28 @@ export async function showUser(db: Db, userId: string): Promise<UsersShowResult>
     email: user.email,
     createdAt: iso(user.createdAt),
     updatedAt: iso(user.updatedAt),
-    lastActive: iso(user.lastActive),
-    deactivated: deactivation
-      ? {at: deactivation.deactivatedAt.toISOString(), reason: deactivation.reason}
-      : null,
+    lastActiveAt: iso(user.lastActive),
+    deactivated: Boolean(deactivation),
+    deactivatedAt: deactivation ? deactivation.deactivatedAt.toISOString() : null,
+    deactivationReason: deactivation?.reason ?? null,
     key: key
       ? {
-          status: key.isActive ? 'active' : 'revoked',
-          fingerprint: fingerprint(key.keyHash),
+          keyStatus: key.isActive ? 'active' : 'revoked',
+          keyFingerprint: fingerprint(key.keyHash),
           createdAt: iso(key.createdAt),
-          lastUsed: iso(key.lastUsed),
+          lastUsedAt: iso(key.lastUsed),
         }
       : null,
     apps: appRows.map((a) => ({
       id: a.id,
       name: a.name,
-      isActive: Boolean(a.isActive),
+      enabled: Boolean(a.isActive),
       createdAt: iso(a.createdAt),
-      memories: byApp.get(a.id) ?? emptyCounts(states),
-      total: appTotals.get(a.id) ?? 0,
+      byState: byApp.get(a.id) ?? emptyCounts(states),
+      memoryCount: appTotals.get(a.id) ?? 0,
     })),
-    memories: totals,
-    totalMemories: total,
+    byState: totals,
+    memoryCount: total,
   }
 }
 
@@ -151,7 +154,7 @@ export interface DeactivateResult {
   dryRun: boolean
   keyDeactivated: boolean
   appsDeactivated: string[]
-  reason: string | null
+  deactivationReason: string | null
 }
 
 export interface SetOptions {
@@ -221,7 +224,7 @@ export async function deactivateUsersIn(
     dryRun: Boolean(opts.dryRun),
     keyDeactivated: t.key_active === true,
     appsDeactivated: t.active_apps ?? [],
-    reason: opts.reason ?? null,
+    deactivationReason: opts.reason ?? null,
   }))
   if (opts.dryRun || targets.length === 0) return results
   const ids = targets.map((t) => t.id)
@@ -246,7 +249,7 @@ export function deactivationAudit(r: DeactivateResult): AuditEntry {
     outcome: 'changed',
     details: {
       action: 'deactivate',
-      reason: r.reason,
+      reason: r.deactivationReason,
       keyDeactivated: r.keyDeactivated,
       appsDeactivated: r.appsDeactivated,
     },
@@ -272,7 +275,7 @@ export async function deactivateUser(
         dryRun: Boolean(opts.dryRun),
         keyDeactivated: false,
         appsDeactivated: [],
-        reason: opts.reason ?? null,
+        deactivationReason: opts.reason ?? null,
       }
     )
   })
@@ -329,8 +332,8 @@ export interface DeleteResult {
   userId: string
   dryRun: boolean
   /** Rows removed (or, in a dry run, that would be) per table, in deletion order. */
-  rows: Record<string, number>
-  total: number
+  rowsByTable: Record<string, number>
+  rowCount: number
   /**
    * Rows of other users that go too: memories they wrote through an app of the
    * deleted user (cross-user rows, which `db verify` reports), per owner.
@@ -343,7 +346,7 @@ export interface DeleteResult {
 export interface OtherOwnerRows {
   userId: string
   appOwner: string
-  memories: number
+  memoryCount: number
 }
 
 type Step = {table: string; where: ReturnType<typeof sql>}
@@ -410,7 +413,7 @@ async function otherOwnersOf(db: Db, ids: string[]): Promise<OtherOwnerRows[]> {
       group by ao.user_id, mo.user_id
       order by ao.user_id, mo.user_id`,
   )
-  return owners.map((r) => ({appOwner: r.app_owner, userId: r.owner, memories: Number(r.n)}))
+  return owners.map((r) => ({appOwner: r.app_owner, userId: r.owner, memoryCount: Number(r.n)}))
 }
 
 /** The audit rows for other users' memories deleted with a user: one per affected owner. */
@@ -424,7 +427,7 @@ export function otherOwnersAudit(
     details: {
       action: 'delete-collateral',
       deletedUser: o.appOwner,
-      memoriesDeleted: o.memories,
+      memoriesDeleted: o.memoryCount,
       why: `memories in an app of ${o.appOwner}, deleted with it`,
       ...details,
     },
@@ -472,8 +475,8 @@ export async function deleteUser(
     return {
       userId,
       dryRun: true,
-      rows: r.rows,
-      total: Object.values(r.rows).reduce((a, b) => a + b, 0),
+      rowsByTable: r.rows,
+      rowCount: Object.values(r.rows).reduce((a, b) => a + b, 0),
       otherOwners: r.otherOwners,
     }
   }
@@ -481,7 +484,7 @@ export async function deleteUser(
     const user = await lockUser(tx, userId)
     const r = await deleteUsersIn(tx, [user.id], opts)
     const total = Object.values(r.rows).reduce((a, b) => a + b, 0)
-    const otherMemories = r.otherOwners.map((o) => ({userId: o.userId, memories: o.memories}))
+    const otherMemories = r.otherOwners.map((o) => ({userId: o.userId, memories: o.memoryCount}))
     await recordAudit(tx, ctx, [
       deletionAudit(userId, {
         rows: r.rows,
@@ -489,6 +492,6 @@ export async function deleteUser(
       }),
       ...otherOwnersAudit(r.otherOwners),
     ])
-    return {userId, dryRun: false, rows: r.rows, total, otherOwners: r.otherOwners}
+    return {userId, dryRun: false, rowsByTable: r.rows, rowCount: total, otherOwners: r.otherOwners}
   })
 }

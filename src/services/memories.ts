@@ -13,16 +13,16 @@ import {userNotFound} from './user-lookup.js'
 
 export interface MemoryCountRow {
   userId: string
-  app?: string
-  counts: Record<string, number>
-  total: number
+  appName?: string
+  byState: Record<string, number>
+  memoryCount: number
 }
 
 export interface MemoriesCountResult {
   states: string[]
   byApp: boolean
   rows: MemoryCountRow[]
-  totals: {counts: Record<string, number>; total: number}
+  totals: {byState: Record<string, number>; memoryCount: number}
 }
 
 export interface CountMemoriesInput {
@@ -37,7 +37,7 @@ export interface MemoryCountPlan {
   byApp: boolean
   query: SQL
   /** Folds a row into running totals (the totals row of the output). */
-  totals: {counts: Record<string, number>; total: number}
+  totals: {byState: Record<string, number>; memoryCount: number}
 }
 
 function zero(states: string[]): Record<string, number> {
@@ -77,12 +77,17 @@ function countRow(states: string[], byApp: boolean, r: CountRow): MemoryCountRow
   states.forEach((s, i) => {
     counts[s] = Number(r[`s${i}`] ?? 0)
   })
-  return {userId: r.user_id, ...(byApp ? {app: r.app ?? '(no apps)'} : {}), counts, total: Number(r.total)}
+  return {
+    userId: r.user_id,
+    ...(byApp ? {appName: r.app ?? '(no apps)'} : {}),
+    byState: counts,
+    memoryCount: Number(r.total),
+  }
 }
 
 function addTo(totals: MemoryCountPlan['totals'], row: MemoryCountRow): void {
-  for (const [s, n] of Object.entries(row.counts)) totals.counts[s] = (totals.counts[s] ?? 0) + n
-  totals.total += row.total
+  for (const [s, n] of Object.entries(row.byState)) totals.byState[s] = (totals.byState[s] ?? 0) + n
+  totals.memoryCount += row.memoryCount
 }
 
 /** States, the user checked (UserNotFoundError, exit 3, before any output), and the statement. */
@@ -96,7 +101,7 @@ export async function planMemoryCount(db: Db, input: CountMemoriesInput = {}): P
     states,
     byApp: Boolean(input.byApp),
     query: countSql(states, input),
-    totals: {counts: zero(states), total: 0},
+    totals: {byState: zero(states), memoryCount: 0},
   }
 }
 
@@ -124,10 +129,10 @@ export async function memoryTotals(
     sql`select m.state::text as state, count(m.id)::int as n ${countFrom(plan.byApp, input.userId)}
         ${input.userId === undefined ? sql`where` : sql`and`} m.id is not null group by m.state`,
   )
-  const totals = {counts: zero(plan.states), total: 0}
+  const totals = {byState: zero(plan.states), memoryCount: 0}
   for (const r of byState) {
-    totals.counts[r.state] = (totals.counts[r.state] ?? 0) + Number(r.n)
-    totals.total += Number(r.n)
+    totals.byState[r.state] = (totals.byState[r.state] ?? 0) + Number(r.n)
+    totals.memoryCount += Number(r.n)
   }
   return totals
 }

@@ -30,19 +30,19 @@ export interface PruneInput {
 
 export interface PruneUser {
   userId: string
-  lastSeen: string | null
+  lastSeenAt: string | null
 }
 
 export interface PruneResult {
   days: number
   mode: PruneMode
-  cutoff: string
-  matched: number
-  changed: number
-  skipped: number
+  cutoffAt: string
+  matchedCount: number
+  changedCount: number
+  skippedCount: number
   dryRun: boolean
   durationMs: number
-  users: string[]
+  userIds: string[]
 }
 
 export interface PruneHooks {
@@ -113,7 +113,7 @@ export function inactiveSql(cutoff: Date, input: PruneInput) {
 type InactiveRow = {user_id: string; last_seen: string | null}
 
 function pruneUser(r: InactiveRow): PruneUser {
-  return {userId: r.user_id, lastSeen: utcIso(r.last_seen)}
+  return {userId: r.user_id, lastSeenAt: utcIso(r.last_seen)}
 }
 
 /** The users a run would change (in memory); for --dry-run in the service. */
@@ -150,18 +150,18 @@ export async function pruneInactive(
   await requireUsers(db, exclude)
   const limit = input.limit ?? Number.POSITIVE_INFINITY
   const size = input.batchSize ?? DEFAULT_BATCH_SIZE
-  const base = {days: input.days, mode: input.mode, cutoff: cutoff.toISOString()}
+  const base = {days: input.days, mode: input.mode, cutoffAt: cutoff.toISOString()}
 
   if (input.dryRun) {
     const {users} = await listInactive(db, input, ctx)
     return {
       ...base,
-      matched: users.length,
-      changed: 0,
-      skipped: 0,
+      matchedCount: users.length,
+      changedCount: 0,
+      skippedCount: 0,
       dryRun: true,
       durationMs: Date.now() - started,
-      users: users.map((u) => u.userId),
+      userIds: users.map((u) => u.userId),
     }
   }
 
@@ -208,12 +208,12 @@ export async function pruneInactive(
   }
   return {
     ...base,
-    matched,
-    changed: changedUsers.length,
-    skipped,
+    matchedCount: matched,
+    changedCount: changedUsers.length,
+    skippedCount: skipped,
     dryRun: false,
     durationMs: Date.now() - started,
-    users: changedUsers,
+    userIds: changedUsers,
   }
 }
 
@@ -222,9 +222,12 @@ export async function planPrune(
   db: Db,
   input: PruneInput,
   ctx: Pick<ServiceContext, 'now'>,
-): Promise<{cutoff: string; matched: number}> {
+): Promise<{cutoffAt: string; matchedCount: number}> {
   const cutoff = inactiveCutoff(ctx.now(), input.days)
   await requireUsers(db, input.exclude ?? [])
   const n = await countInactive(db, cutoff, input.mode, input.exclude ?? [])
-  return {cutoff: cutoff.toISOString(), matched: Math.min(n, input.limit ?? Number.POSITIVE_INFINITY)}
+  return {
+    cutoffAt: cutoff.toISOString(),
+    matchedCount: Math.min(n, input.limit ?? Number.POSITIVE_INFINITY),
+  }
 }

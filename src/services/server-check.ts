@@ -192,15 +192,15 @@ export async function testUser(
       status: 'passed',
       httpStatus: null,
       durationMs,
-      detail: `key ${check.fingerprint} is active and belongs to ${input.userId}`,
+      detail: `key ${check.keyFingerprint} is active and belongs to ${input.userId}`,
     }
   } else {
     const why =
       check.reason === 'unknown'
-        ? `no API key with fingerprint ${check.fingerprint} is stored: check the key, or rotate it`
+        ? `no API key with fingerprint ${check.keyFingerprint} is stored: check the key, or rotate it`
         : check.userId !== input.userId
           ? `the key belongs to user '${check.userId}', not '${input.userId}'`
-          : `the key ${check.fingerprint} of ${input.userId} is revoked (inactive)`
+          : `the key ${check.keyFingerprint} of ${input.userId} is revoked (inactive)`
     keyStep = {step: 'key', request: 'database', status: 'failed', httpStatus: null, durationMs, detail: why}
   }
   if (keyStep.status === 'failed') {

@@ -28,7 +28,7 @@ export interface CreateUserInput {
 }
 
 /** `users create`: the one user created, with its one app. */
-export type UsersCreateResult = Omit<CreatedUser, 'apps'> & {app: {id: string; name: string}}
+export type UsersCreateResult = CreatedUser
 
 /** Validate everything before touching the database; throws ValidationError (exit 2). */
 export async function validateCreateUser(input: CreateUserInput) {
@@ -69,7 +69,7 @@ export interface CreatedUser {
   apps: {id: string; name: string}[]
   createdAt: string
   /** When the id belonged to a user this tool deleted (created anyway with --reuse-deleted-id): that deletion's time. */
-  reusedDeletedId: string | null
+  reusedIdDeletedAt: string | null
 }
 
 export interface CreateHooks {
@@ -238,7 +238,7 @@ export async function createUsers(
           apps: m.row.apps,
           keyFingerprint: fingerprint(m.keyHash),
           ...(m.row.line === undefined ? {} : {line: m.row.line}),
-          ...(m.reused ? {reusedDeletedId: m.reused} : {}),
+          ...(m.reused ? {reusedIdDeletedAt: m.reused} : {}),
         },
       ])
       done += batch.length
@@ -255,7 +255,7 @@ export async function createUsers(
     keyFingerprint: fingerprint(m.keyHash),
     apps: m.apps,
     createdAt: now.toISOString(),
-    reusedDeletedId: m.reused,
+    reusedIdDeletedAt: m.reused,
   }))
 }
 
@@ -270,15 +270,14 @@ export async function createUser(
   } = {},
 ): Promise<UsersCreateResult> {
   const v = await validateCreateUser(input)
-  const [made] = await createUsers(
+  const [created] = await createUsers(
     db,
     [{userId: v.userId, name: v.name, email: v.email, apps: [v.appName]}],
     {keyLength: v.keyLength, reuseDeletedId: input.reuseDeletedId},
     ctx,
     {beforeCommit: (keys) => hooks.beforeCommit?.(keys[0].apiKey)},
   )
-  const {apps: made_apps, ...rest} = made
-  return {...rest, app: made_apps[0]}
+  return created
 }
 
 /**
@@ -306,10 +305,10 @@ export interface UserListItem {
   email: string | null
   keyStatus: KeyStatus
   deactivated: boolean
-  activeMemories: number
-  apps: string[]
+  activeMemoryCount: number
+  appNames: string[]
   createdAt: string | null
-  lastActive: string | null
+  lastActiveAt: string | null
 }
 
 export interface ListUsersInput {
@@ -383,10 +382,10 @@ function userListItem(r: UserListRow): UserListItem {
     email: r.email,
     keyStatus: r.has_key ? (r.key_active ? 'active' : 'revoked') : 'none',
     deactivated: Boolean(r.deactivated),
-    activeMemories: Number(r.active_memories),
-    apps: r.apps ?? [],
+    activeMemoryCount: Number(r.active_memories),
+    appNames: r.apps ?? [],
     createdAt: utcIso(r.created_at),
-    lastActive: utcIso(r.last_active),
+    lastActiveAt: utcIso(r.last_active),
   }
 }
 

@@ -40,11 +40,11 @@ export interface DbVerifyResult {
   /** Nothing found at all, of either severity. */
   clean: boolean
   /** The sum of every check's count. */
-  problems: number
+  problemCount: number
   /** The counts of checks with severity error: any makes `db verify` exit 1. */
-  errors: number
+  errorCount: number
   /** The counts of checks with severity notice (0 under --strict, which makes them errors). */
-  notices: number
+  noticeCount: number
   strict: boolean
   checks: VerifyCheck[]
 }
@@ -234,5 +234,12 @@ export async function verifyDatabase(db: Db, opts: {strict?: boolean} = {}): Pro
       .filter((c) => severity === undefined || c.severity === severity)
       .reduce((sum, c) => sum + c.count, 0)
   const problems = total()
-  return {clean: problems === 0, problems, errors: total('error'), notices: total('notice'), strict, checks}
+  return {
+    clean: problems === 0,
+    problemCount: problems,
+    errorCount: total('error'),
+    noticeCount: total('notice'),
+    strict,
+    checks,
+  }
 }

@@ -23,10 +23,10 @@ export const USER_COLUMNS: Column<UserListItem>[] = [
   {header: 'NAME', value: (u) => u.name ?? ''},
   {header: 'EMAIL', value: (u) => u.email ?? ''},
   {header: 'KEY', value: (u) => (u.deactivated ? `${u.keyStatus} (deactivated)` : u.keyStatus)},
-  {header: 'MEMORIES', value: (u) => u.activeMemories, align: 'right'},
-  {header: 'APPS', value: (u) => u.apps.join(', ')},
+  {header: 'MEMORIES', value: (u) => u.activeMemoryCount, align: 'right'},
+  {header: 'APPS', value: (u) => u.appNames.join(', ')},
   {header: 'CREATED', value: (u) => formatDate(u.createdAt, '')},
-  {header: 'LAST ACTIVE', value: (u) => formatDate(u.lastActive)},
+  {header: 'LAST ACTIVE', value: (u) => formatDate(u.lastActiveAt)},
 ]
 
 export function userTable(users: UserListItem[]): string {
@@ -36,18 +36,18 @@ export function userTable(users: UserListItem[]): string {
 /** `keys list`: one row per key, by fingerprint. */
 export const KEY_COLUMNS: Column<KeyListItem>[] = [
   {header: 'USER ID', value: (k) => k.userId},
-  {header: 'FINGERPRINT', value: (k) => k.fingerprint},
-  {header: 'STATUS', value: (k) => (k.deactivated ? `${k.status} (deactivated)` : k.status)},
+  {header: 'FINGERPRINT', value: (k) => k.keyFingerprint},
+  {header: 'STATUS', value: (k) => (k.deactivated ? `${k.keyStatus} (deactivated)` : k.keyStatus)},
   {header: 'CREATED', value: (k) => formatDate(k.createdAt, '')},
-  {header: 'LAST USED', value: (k) => formatDate(k.lastUsed)},
+  {header: 'LAST USED', value: (k) => formatDate(k.lastUsedAt)},
 ]
 
 /** `audit list`: one row per affected user of a change. */
 export const AUDIT_COLUMNS: Column<AuditRecord>[] = [
-  {header: 'TIME', value: (r) => formatDate(r.at)},
+  {header: 'TIME', value: (r) => formatDate(r.recordedAt)},
   {header: 'BY', value: (r) => `${r.osUser}@${r.host}`},
   {header: 'COMMAND', value: (r) => r.command},
-  {header: 'USER ID', value: (r) => r.targetUserId ?? ''},
+  {header: 'USER ID', value: (r) => r.userId ?? ''},
   {header: 'OUTCOME', value: (r) => r.outcome},
   {header: 'DETAILS', value: (r) => JSON.stringify(r.details)},
 ]
@@ -59,25 +59,25 @@ export function userDetails(u: UsersShowResult): string {
     `${c.bold(s(u.userId))}  ${s(u.name)}${u.email ? ` <${s(u.email)}>` : ''}`,
     `  id:           ${u.id}`,
     `  created:      ${formatDate(u.createdAt, '-')}`,
-    `  last active:  ${formatDate(u.lastActive)}`,
-    `  status:       ${u.deactivated ? c.yellow(`deactivated ${formatDate(u.deactivated.at)}${u.deactivated.reason ? ` (${s(u.deactivated.reason)})` : ''}`) : c.green('active')}`,
+    `  last active:  ${formatDate(u.lastActiveAt)}`,
+    `  status:       ${u.deactivated ? c.yellow(`deactivated ${formatDate(u.deactivatedAt)}${u.deactivationReason ? ` (${s(u.deactivationReason)})` : ''}`) : c.green('active')}`,
     u.key
-      ? `  key:          ${u.key.status === 'active' ? c.green('active') : c.red('revoked')}, fingerprint ${u.key.fingerprint}, created ${formatDate(u.key.createdAt, '-')}, last used ${formatDate(u.key.lastUsed)}`
+      ? `  key:          ${u.key.keyStatus === 'active' ? c.green('active') : c.red('revoked')}, fingerprint ${u.key.keyFingerprint}, created ${formatDate(u.key.createdAt, '-')}, last used ${formatDate(u.key.lastUsedAt)}`
       : `  key:          ${c.red('none')} (run 'openmemory keys rotate ${s(u.userId)}' to issue one)`,
     '',
     '  memories by state, per app:',
   ]
-  const states = Object.keys(u.memories)
+  const states = Object.keys(u.byState)
   lines.push(
     renderTable(
       [
         ...u.apps.map((a) => ({
           name: a.name,
-          active: a.isActive ? 'yes' : 'no',
-          counts: a.memories,
-          total: a.total,
+          active: a.enabled ? 'yes' : 'no',
+          counts: a.byState,
+          total: a.memoryCount,
         })),
-        {name: 'TOTAL', active: '', counts: u.memories, total: u.totalMemories},
+        {name: 'TOTAL', active: '', counts: u.byState, total: u.memoryCount},
       ],
       [
         {header: 'APP', value: (r) => r.name},
@@ -98,7 +98,7 @@ export function userDetails(u: UsersShowResult): string {
 /** `users delete`: rows per table that are (or would be) removed. */
 export function deletionTable(r: DeleteResult): string {
   return renderTable(
-    Object.entries(r.rows).map(([table, n]) => ({table, n})),
+    Object.entries(r.rowsByTable).map(([table, n]) => ({table, n})),
     [
       {header: 'TABLE', value: (x) => x.table},
       {header: 'ROWS', value: (x) => x.n, align: 'right'},
@@ -112,22 +112,22 @@ export function deletionTable(r: DeleteResult): string {
  */
 export function otherOwnersTable(r: Pick<DeleteResult, 'otherOwners'>): string {
   if (r.otherOwners.length === 0) return ''
-  const n = r.otherOwners.reduce((a, o) => a + o.memories, 0)
+  const n = r.otherOwners.reduce((a, o) => a + o.memoryCount, 0)
   return [
     `Including ${n} memor${n === 1 ? 'y' : 'ies'} of ${r.otherOwners.length} other user(s), written through these apps (cross-user rows, see 'openmemory db verify'):`,
     renderTable(r.otherOwners, [
       {header: 'OWNER', value: (o) => o.userId},
-      {header: 'MEMORIES', value: (o) => o.memories, align: 'right'},
+      {header: 'MEMORIES', value: (o) => o.memoryCount, align: 'right'},
     ]),
   ].join('\n')
 }
 
 /** The confirmation question before `users delete`, from its dry run. */
-export function deletionQuestion(r: Pick<DeleteResult, 'userId' | 'total' | 'otherOwners'>): string {
+export function deletionQuestion(r: Pick<DeleteResult, 'userId' | 'rowCount' | 'otherOwners'>): string {
   const others = r.otherOwners.length
-    ? `, including ${r.otherOwners.reduce((a, o) => a + o.memories, 0)} memories of other users (${r.otherOwners.map((o) => s(o.userId)).join(', ')})`
+    ? `, including ${r.otherOwners.reduce((a, o) => a + o.memoryCount, 0)} memories of other users (${r.otherOwners.map((o) => s(o.userId)).join(', ')})`
     : ''
-  return `Delete user ${s(r.userId)} and ${r.total - 1} related rows${others}? This cannot be undone.`
+  return `Delete user ${s(r.userId)} and ${r.rowCount - 1} related rows${others}? This cannot be undone.`
 }
 
 /** `users deactivate`: what was (or, in a dry run, would be) switched off. */
@@ -165,15 +165,18 @@ export function revocationMessage(r: KeysRevokeResult): string {
 }
 
 /** `keys rotate`: the line on stdout, and the warning (stderr) when the new key stays inactive. */
-export function rotationMessage(r: Pick<KeysRotateResult, 'userId' | 'previousFingerprint' | 'active'>): {
+export function rotationMessage(
+  r: Pick<KeysRotateResult, 'userId' | 'previousKeyFingerprint' | 'keyStatus'>,
+): {
   line: string
   warning: string | null
 } {
   return {
-    line: `Rotated the key of ${s(r.userId)}${r.previousFingerprint ? ` (old key ${r.previousFingerprint} no longer works)` : ' (it had no key row; one was added)'}.`,
-    warning: r.active
-      ? null
-      : `${s(r.userId)} is deactivated: the new key stays inactive until 'openmemory users reactivate ${s(r.userId)}'.`,
+    line: `Rotated the key of ${s(r.userId)}${r.previousKeyFingerprint ? ` (old key ${r.previousKeyFingerprint} no longer works)` : ' (it had no key row; one was added)'}.`,
+    warning:
+      r.keyStatus === 'active'
+        ? null
+        : `${s(r.userId)} is deactivated: the new key stays inactive until 'openmemory users reactivate ${s(r.userId)}'.`,
   }
 }
 
@@ -185,19 +188,19 @@ export function memoryCountTable(r: MemoriesCountResult): string {
 export function memoryCountColumns(states: string[], byApp: boolean): Column<MemoryCountRow>[] {
   return [
     {header: 'USER ID', value: (x) => x.userId},
-    ...(byApp ? [{header: 'APP', value: (x: MemoryCountRow) => x.app ?? ''}] : []),
+    ...(byApp ? [{header: 'APP', value: (x: MemoryCountRow) => x.appName ?? ''}] : []),
     ...states.map((s) => ({
       header: s.toUpperCase(),
-      value: (x: MemoryCountRow) => x.counts[s] ?? 0,
+      value: (x: MemoryCountRow) => x.byState[s] ?? 0,
       align: 'right' as const,
     })),
-    {header: 'TOTAL', value: (x) => x.total, align: 'right'},
+    {header: 'TOTAL', value: (x) => x.memoryCount, align: 'right'},
   ]
 }
 
 /** The TOTAL row under the counts. */
 export function memoryTotalsRow(totals: MemoriesCountResult['totals']): MemoryCountRow {
-  return {userId: 'TOTAL', app: '', ...totals}
+  return {userId: 'TOTAL', appName: '', ...totals}
 }
 
 /** What each schema kind means, for `db status`. */
@@ -248,14 +251,14 @@ export function dbStatusLines(status: DbStatusResult): string {
 /** `prune-inactive`: the question before a run that would change users. */
 export function pruneQuestion(
   input: {days: number; mode: PruneMode},
-  plan: {matched: number; cutoff: string},
+  plan: {matchedCount: number; cutoffAt: string},
 ): string {
-  return `${capitalise(input.mode)} ${plan.matched} user(s) with no activity for ${input.days} days (since ${plan.cutoff})?${input.mode === 'delete' ? ' This cannot be undone.' : ''}`
+  return `${capitalise(input.mode)} ${plan.matchedCount} user(s) with no activity for ${input.days} days (since ${plan.cutoffAt})?${input.mode === 'delete' ? ' This cannot be undone.' : ''}`
 }
 
 /** `prune-inactive`: the summary line of a run. */
 export function pruneSummary(r: PruneResult): string {
-  return `${capitalise(pruneVerb(r.mode))} ${r.changed} of ${r.matched} user(s) inactive for ${r.days} days${r.skipped ? `; kept ${r.skipped} that became active during the run` : ''} (${(r.durationMs / 1000).toFixed(1)} s).`
+  return `${capitalise(pruneVerb(r.mode))} ${r.changedCount} of ${r.matchedCount} user(s) inactive for ${r.days} days${r.skippedCount ? `; kept ${r.skippedCount} that became active during the run` : ''} (${(r.durationMs / 1000).toFixed(1)} s).`
 }
 
 export function pruneVerb(mode: PruneMode, progressive = false): string {
@@ -268,8 +271,8 @@ function capitalise(s: string): string {
 }
 
 /** `users create`: the line before the key. */
-export function creationMessage(r: Pick<UsersCreateResult, 'userId' | 'name' | 'email' | 'app'>): string {
-  return `Created user ${s(r.userId)} (${s(r.name)}${r.email ? ` <${s(r.email)}>` : ''}) with app '${s(r.app.name)}'.`
+export function creationMessage(r: Pick<UsersCreateResult, 'userId' | 'name' | 'email' | 'apps'>): string {
+  return `Created user ${s(r.userId)} (${s(r.name)}${r.email ? ` <${s(r.email)}>` : ''}) with app${r.apps.length === 1 ? '' : 's'} ${r.apps.map((a) => `'${s(a.name)}'`).join(', ')}.`
 }
 
 /**

@@ -8,17 +8,17 @@ import type {UserListItem} from '../services/users.js'
 export const LIST_FORMATS = ['table', 'csv', 'ui-profile'] as const
 export type ListFormat = (typeof LIST_FORMATS)[number]
 
-/** The CSV columns, named as in `users list --json`. `apps` is joined with `;`. */
+/** The CSV columns, named as in `users list --json`. `appNames` is joined with `;`. */
 export const CSV_COLUMNS = [
   'userId',
   'name',
   'email',
   'keyStatus',
   'deactivated',
-  'activeMemories',
-  'apps',
+  'activeMemoryCount',
+  'appNames',
   'createdAt',
-  'lastActive',
+  'lastActiveAt',
   'id',
 ] as const
 
@@ -29,9 +29,9 @@ export function userCsvRecord(u: UserListItem): Record<string, unknown> {
     name: u.name ?? '',
     email: u.email ?? '',
     deactivated: u.deactivated ? 'true' : 'false',
-    apps: u.apps.join(';'),
+    appNames: u.appNames.join(';'),
     createdAt: u.createdAt ?? '',
-    lastActive: u.lastActive ?? '',
+    lastActiveAt: u.lastActiveAt ?? '',
   }
 }
 

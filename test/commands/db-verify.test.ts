@@ -199,7 +199,7 @@ describe('db verify (built binary, embedded database)', () => {
       d.db,
       sql`
       insert into memories (id, user_id, app_id, content, state, created_at)
-      select gen_random_uuid(), u.id, ${dave.app.id}, 'leak', 'active', now() from users u where u.user_id = 'carol'
+      select gen_random_uuid(), u.id, ${dave.apps[0].id}, 'leak', 'active', now() from users u where u.user_id = 'carol'
       returning id::text as id`,
     )
     await d.close()

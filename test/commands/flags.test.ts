@@ -105,7 +105,7 @@ describe('flags that parse themselves (PostgreSQL)', () => {
     expect(r.exitCode).toBe(0)
     const out = JSON.parse(r.stdout) as KeysRotatePolicyResult
     expect(out.olderThan).toBe('3m')
-    const cutoff = new Date(out.cutoff).getTime()
+    const cutoff = new Date(out.cutoffAt).getTime()
     expect(cutoff).toBeGreaterThanOrEqual(parseOlderThan('3m', before).getTime())
     expect(cutoff).toBeLessThanOrEqual(parseOlderThan('3m', after).getTime())
     expect(before.getTime() - cutoff).toBeGreaterThan(85 * 86_400_000)

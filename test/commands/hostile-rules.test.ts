@@ -112,10 +112,10 @@ describe('hostile input and collateral (commands)', () => {
     const {ctx} = testContext()
     const alice = await createUser(database.db, {userId: 'del_alice'}, ctx)
     const bob = await createUser(database.db, {userId: 'del_bob'}, ctx)
-    await seedMemories(database, alice.id, alice.app.id, ['active'])
+    await seedMemories(database, alice.id, alice.apps[0].id, ['active'])
     // Cross-user rows: bob's memories written through alice's app.
-    await seedMemories(database, bob.id, alice.app.id, ['active', 'archived'])
-    await seedMemories(database, bob.id, bob.app.id, ['active'])
+    await seedMemories(database, bob.id, alice.apps[0].id, ['active', 'archived'])
+    await seedMemories(database, bob.id, bob.apps[0].id, ['active'])
 
     const dry = await runCommand(UsersDelete, ['del_alice', '--dry-run', '--database-url', url])
     expect(dry.exitCode).toBe(0)

@@ -60,7 +60,7 @@ const CASES: [string, Cmd, string[]][] = [
  * startedAt and durationMs that every JSON document carries (dropped).
  */
 function stable(out: string): string {
-  const masked = out.replace(/"cutoff": "[^"]+"/g, '"cutoff": "-"')
+  const masked = out.replace(/"cutoffAt": "[^"]+"/g, '"cutoffAt": "-"')
   if (!masked.startsWith('{')) return masked
   const {startedAt: _started, durationMs: _duration, ...rest} = JSON.parse(masked)
   return `${JSON.stringify(rest, null, 2)}\n`

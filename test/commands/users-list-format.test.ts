@@ -52,10 +52,10 @@ describe('users list --format (command)', () => {
         email: u.email ?? '',
         keyStatus: u.keyStatus,
         deactivated: String(u.deactivated),
-        activeMemories: String(u.activeMemories),
-        apps: u.apps.join(';'),
+        activeMemoryCount: String(u.activeMemoryCount),
+        appNames: u.appNames.join(';'),
         createdAt: u.createdAt ?? '',
-        lastActive: u.lastActive ?? '',
+        lastActiveAt: u.lastActiveAt ?? '',
         id: u.id,
       })),
     )

@@ -34,21 +34,21 @@ describe.each(DRIVERS)('user and key lifecycle on %s', (driver) => {
     it('shows key fingerprint, apps and memory counts by state', async () => {
       const u = await make('alice')
       const other = await addApp(database, u.id, 'cursor', false)
-      await seedMemories(database, u.id, u.app.id, ['active', 'active', 'archived'])
+      await seedMemories(database, u.id, u.apps[0].id, ['active', 'active', 'archived'])
       await seedMemories(database, u.id, other, ['deleted'])
       const s = await showUser(database.db, 'alice')
       expect(s.key).toEqual({
-        status: 'active',
-        fingerprint: u.keyFingerprint,
+        keyStatus: 'active',
+        keyFingerprint: u.keyFingerprint,
         createdAt: u.createdAt,
-        lastUsed: null,
+        lastUsedAt: null,
       })
-      expect(s.apps.map((a) => [a.name, a.isActive, a.memories, a.total])).toEqual([
+      expect(s.apps.map((a) => [a.name, a.enabled, a.byState, a.memoryCount])).toEqual([
         ['cursor', false, {active: 0, archived: 0, deleted: 1}, 1],
         ['default', true, {active: 2, archived: 1, deleted: 0}, 3],
       ])
-      expect(s.memories).toEqual({active: 2, archived: 1, deleted: 1})
-      expect(s.totalMemories).toBe(4)
+      expect(s.byState).toEqual({active: 2, archived: 1, deleted: 1})
+      expect(s.memoryCount).toBe(4)
       expect(JSON.stringify(s)).not.toContain(u.apiKey)
     })
     it('throws not found for an unknown user', async () => {
@@ -131,11 +131,11 @@ describe.each(DRIVERS)('user and key lifecycle on %s', (driver) => {
     it('removes the user and everything referencing them, leaving others alone', async () => {
       const a = await make('frank')
       const b = await make('gina')
-      await seedMemories(database, a.id, a.app.id, ['active', 'deleted'])
-      await seedMemories(database, b.id, b.app.id, ['active'])
+      await seedMemories(database, a.id, a.apps[0].id, ['active', 'deleted'])
+      await seedMemories(database, b.id, b.apps[0].id, ['active'])
       await deactivateUser(database.db, 'frank', {}, ctx())
       const dry = await deleteUser(database.db, 'frank', {dryRun: true}, ctx())
-      expect(dry.rows).toEqual({
+      expect(dry.rowsByTable).toEqual({
         memory_categories: 2,
         memories: 2,
         apps: 1,
@@ -145,7 +145,7 @@ describe.each(DRIVERS)('user and key lifecycle on %s', (driver) => {
       })
       expect(await count(database, 'users')).toBe(2)
       const r = await deleteUser(database.db, 'frank', {}, ctx('users delete'))
-      expect(r.rows).toEqual(dry.rows)
+      expect(r.rowsByTable).toEqual(dry.rowsByTable)
       expect(await count(database, 'users')).toBe(1)
       expect(await count(database, 'memories')).toBe(1)
       expect(await count(database, 'memory_categories')).toBe(1)
@@ -166,7 +166,7 @@ describe.each(DRIVERS)('user and key lifecycle on %s', (driver) => {
       const t = testContext('keys rotate', new Date('2026-07-01T00:00:00Z'))
       const r = await rotateKey(database.db, 'ivan', {keyLength: 40}, t.ctx)
       expect(r.apiKey).toMatch(/^mem_lab_[a-z0-9]{40}$/)
-      expect(r.previousFingerprint).toBe(u.keyFingerprint)
+      expect(r.previousKeyFingerprint).toBe(u.keyFingerprint)
       expect(await serverAuthenticates(database, u.apiKey)).toBeNull()
       expect(await serverAuthenticates(database, r.apiKey)).toBe('ivan')
       const [k] = await rows<{created_at: string; last_used: string | null}>(
@@ -189,7 +189,7 @@ describe.each(DRIVERS)('user and key lifecycle on %s', (driver) => {
       await make('kate')
       await deactivateUser(database.db, 'kate', {}, ctx())
       const r = await rotateKey(database.db, 'kate', {}, ctx())
-      expect(r.active).toBe(false)
+      expect(r.keyStatus).toBe('revoked')
       expect(await serverAuthenticates(database, r.apiKey)).toBeNull()
       await reactivateUser(database.db, 'kate', ctx())
       expect(await serverAuthenticates(database, r.apiKey)).toBe('kate')
@@ -203,11 +203,11 @@ describe.each(DRIVERS)('user and key lifecycle on %s', (driver) => {
       expect(keys).toEqual([
         {
           userId: 'liam',
-          fingerprint: u.keyFingerprint,
-          status: 'revoked',
+          keyFingerprint: u.keyFingerprint,
+          keyStatus: 'revoked',
           deactivated: false,
           createdAt: u.createdAt,
-          lastUsed: null,
+          lastUsedAt: null,
         },
       ])
     })
@@ -236,20 +236,20 @@ describe.each(DRIVERS)('user and key lifecycle on %s', (driver) => {
       const b = await make('omar')
       await make('pete')
       const extra = await addApp(database, a.id, 'cursor')
-      await seedMemories(database, a.id, a.app.id, ['active', 'archived'])
+      await seedMemories(database, a.id, a.apps[0].id, ['active', 'archived'])
       await seedMemories(database, a.id, extra, ['deleted'])
-      await seedMemories(database, b.id, b.app.id, ['active', 'active'])
+      await seedMemories(database, b.id, b.apps[0].id, ['active', 'active'])
       queries.length = 0
       const r = await countMemories(database.db)
       expect(queries.filter((q) => /from users/i.test(q))).toHaveLength(1)
-      expect(r.rows.map((x) => [x.userId, x.counts, x.total])).toEqual([
+      expect(r.rows.map((x) => [x.userId, x.byState, x.memoryCount])).toEqual([
         ['nina', {active: 1, archived: 1, deleted: 1}, 3],
         ['omar', {active: 2, archived: 0, deleted: 0}, 2],
         ['pete', {active: 0, archived: 0, deleted: 0}, 0],
       ])
-      expect(r.totals).toEqual({counts: {active: 3, archived: 1, deleted: 1}, total: 5})
+      expect(r.totals).toEqual({byState: {active: 3, archived: 1, deleted: 1}, memoryCount: 5})
       const byApp = await countMemories(database.db, {userId: 'nina', byApp: true})
-      expect(byApp.rows.map((x) => [x.app, x.total])).toEqual([
+      expect(byApp.rows.map((x) => [x.appName, x.memoryCount])).toEqual([
         ['cursor', 1],
         ['default', 2],
       ])
@@ -273,18 +273,23 @@ describe.each(DRIVERS)('lifecycle on an upstream database (%s)', (driver) => {
   it('counts paused memories and deletes access logs and status history too', async () => {
     const {ctx} = testContext()
     const u = await createUser(database.db, {userId: 'quinn', email: 'q@example.com'}, ctx)
-    const [m1, m2] = await seedMemories(database, u.id, u.app.id, ['paused', 'active'])
+    const [m1, m2] = await seedMemories(database, u.id, u.apps[0].id, ['paused', 'active'])
     await database.db.execute(sql`
       insert into memory_access_logs (id, memory_id, app_id, accessed_at, access_type)
-      values (gen_random_uuid(), ${m1}, ${u.app.id}, now(), 'search')`)
+      values (gen_random_uuid(), ${m1}, ${u.apps[0].id}, now(), 'search')`)
     await database.db.execute(sql`
       insert into memory_status_history (id, memory_id, changed_by, old_state, new_state, changed_at)
       values (gen_random_uuid(), ${m2}, ${u.id}, 'active', 'paused', now())`)
     const c = await countMemories(database.db, {userId: 'quinn'})
     expect(c.states).toEqual(['active', 'paused', 'archived', 'deleted'])
-    expect(c.rows[0].counts).toEqual({active: 1, paused: 1, archived: 0, deleted: 0})
+    expect(c.rows[0].byState).toEqual({active: 1, paused: 1, archived: 0, deleted: 0})
     const r = await deleteUser(database.db, 'quinn', {}, ctx)
-    expect(r.rows).toMatchObject({memory_access_logs: 1, memory_status_history: 1, memories: 2, users: 1})
+    expect(r.rowsByTable).toMatchObject({
+      memory_access_logs: 1,
+      memory_status_history: 1,
+      memories: 2,
+      users: 1,
+    })
     expect(await count(database, 'users')).toBe(0)
   })
 })

@@ -46,11 +46,11 @@ describe.each(DRIVERS)('prune-inactive service on %s', (driver) => {
     await setSeen('edge3', new Date(cutoff)) // exactly 90 days: not older than the cutoff
     const r = await pruneInactive(database.db, {days: 90, mode: 'deactivate'}, ctx())
     expect(r).toMatchObject({
-      matched: 1,
-      changed: 1,
-      skipped: 0,
-      users: ['edge1'],
-      cutoff: new Date(cutoff).toISOString(),
+      matchedCount: 1,
+      changedCount: 1,
+      skippedCount: 0,
+      userIds: ['edge1'],
+      cutoffAt: new Date(cutoff).toISOString(),
     })
     expect(await deactivated()).toEqual(['edge1'])
   })
@@ -59,7 +59,7 @@ describe.each(DRIVERS)('prune-inactive service on %s', (driver) => {
     await seedUsersBulk(database, {prefix: 'never', count: 2, daysAgo: 100, now: NOW, neverActive: true})
     await setSeen('never2', null, new Date(NOW.getTime() - 10 * DAY))
     const r = await pruneInactive(database.db, {days: 90, mode: 'deactivate'}, ctx())
-    expect(r.users).toEqual(['never1'])
+    expect(r.userIds).toEqual(['never1'])
   })
 
   it('honours --exclude and --limit', async () => {
@@ -69,22 +69,22 @@ describe.each(DRIVERS)('prune-inactive service on %s', (driver) => {
       {days: 90, mode: 'deactivate', exclude: ['ex2', 'ex4'], limit: 2},
       ctx(),
     )
-    expect(r.changed).toBe(2)
-    expect(r.matched).toBe(2)
-    expect(r.users.every((u) => !['ex2', 'ex4'].includes(u))).toBe(true)
+    expect(r.changedCount).toBe(2)
+    expect(r.matchedCount).toBe(2)
+    expect(r.userIds.every((u) => !['ex2', 'ex4'].includes(u))).toBe(true)
     const rest = await pruneInactive(
       database.db,
       {days: 90, mode: 'deactivate', exclude: ['ex2', 'ex4']},
       ctx(),
     )
-    expect(rest.changed).toBe(1)
+    expect(rest.changedCount).toBe(1)
     expect(await deactivated()).toEqual(['ex1', 'ex3', 'ex5'])
   })
 
   it('writes nothing in a dry run', async () => {
     await seedUsersBulk(database, {prefix: 'dry', count: 3, daysAgo: 200, now: NOW, memoriesEach: 2})
     const r = await pruneInactive(database.db, {days: 90, mode: 'delete', dryRun: true}, ctx())
-    expect(r).toMatchObject({dryRun: true, matched: 3, changed: 0})
+    expect(r).toMatchObject({dryRun: true, matchedCount: 3, changedCount: 0})
     expect(await count(database, 'users')).toBe(3)
     expect(await count(database, 'memories')).toBe(6)
     expect(await count(database, 'openmemory_admin.audit_log')).toBe(0)
@@ -98,7 +98,7 @@ describe.each(DRIVERS)('prune-inactive service on %s', (driver) => {
         await setSeen('race2', NOW)
       },
     })
-    expect(r).toMatchObject({matched: 3, changed: 2, skipped: 1})
+    expect(r).toMatchObject({matchedCount: 3, changedCount: 2, skippedCount: 1})
     expect(
       (await rows<{user_id: string}>(database.db, sql`select user_id from users`)).map((u) => u.user_id),
     ).toEqual(['race2'])
@@ -108,13 +108,13 @@ describe.each(DRIVERS)('prune-inactive service on %s', (driver) => {
     await seedUsersBulk(database, {prefix: 'gone', count: 3, daysAgo: 200, now: NOW, memoriesEach: 4})
     await seedUsersBulk(database, {prefix: 'stay', count: 2, daysAgo: 1, now: NOW, memoriesEach: 4})
     const r = await pruneInactive(database.db, {days: 90, mode: 'delete', batchSize: 2}, ctx())
-    expect(r.changed).toBe(3)
+    expect(r.changedCount).toBe(3)
     expect(await count(database, 'users')).toBe(2)
     expect(await count(database, 'memories')).toBe(8)
     expect(await count(database, 'apps')).toBe(2)
     expect(await count(database, 'api_keys')).toBe(2)
     const audit = await listAudit(database.db, {limit: 10})
-    expect(audit.map((a) => a.targetUserId).sort()).toEqual(['gone1', 'gone2', 'gone3'])
+    expect(audit.map((a) => a.userId).sort()).toEqual(['gone1', 'gone2', 'gone3'])
     expect(audit.every((a) => a.outcome === 'deleted' && a.command === 'prune-inactive')).toBe(true)
   })
 
@@ -132,7 +132,7 @@ describe.each(DRIVERS)('prune-inactive service on %s', (driver) => {
     const r = await pruneInactive(database.db, {days: 90, mode: 'deactivate', batchSize: 1000}, ctx(), {
       onBatch: ({changed}) => batches.push(changed),
     })
-    expect(r).toMatchObject({matched: 10_000, changed: 10_000, skipped: 0})
+    expect(r).toMatchObject({matchedCount: 10_000, changedCount: 10_000, skippedCount: 0})
     expect(batches).toEqual(Array.from({length: 10}, (_, i) => (i + 1) * 1000))
     expect(await count(database, 'openmemory_admin.deactivations')).toBe(10_000)
     const [active] = await rows<{n: number}>(

@@ -62,7 +62,7 @@ describe.each(DRIVERS)('users service on %s', (driver) => {
         database.db,
         sql`select id::text, owner_id::text, name, is_active from apps`,
       )
-      expect(a).toEqual({id: r.app.id, owner_id: r.id, name: 'default', is_active: true})
+      expect(a).toEqual({id: r.apps[0].id, owner_id: r.id, name: 'default', is_active: true})
       expect(await serverAuthenticates(database, r.apiKey)).toBe('charlie')
       expect(r.createdAt).toBe('2026-06-01T12:00:00.000Z')
     })
@@ -80,7 +80,7 @@ describe.each(DRIVERS)('users service on %s', (driver) => {
         testContext().ctx,
       )
       expect(r.apiKey).toMatch(/^mem_lab_[a-z0-9]{12}$/)
-      expect(r.app.name).toBe('claude')
+      expect(r.apps[0].name).toBe('claude')
     })
 
     it.each([
@@ -164,11 +164,11 @@ describe.each(DRIVERS)('users service on %s', (driver) => {
       await database.db
         .insert(memories)
         .values([
-          mem(b.id, b.app.id, 'active'),
-          mem(b.id, b.app.id, 'active'),
-          mem(b.id, b.app.id, 'active'),
-          mem(b.id, b.app.id, 'deleted'),
-          mem(a.id, a.app.id, 'active'),
+          mem(b.id, b.apps[0].id, 'active'),
+          mem(b.id, b.apps[0].id, 'active'),
+          mem(b.id, b.apps[0].id, 'active'),
+          mem(b.id, b.apps[0].id, 'deleted'),
+          mem(a.id, a.apps[0].id, 'active'),
         ])
       await database.db.execute(sql`update api_keys set is_active = false where user_id = ${a.id}`)
       await database.db.execute(sql`update users set last_active = null where id = ${a.id}`)
@@ -177,12 +177,12 @@ describe.each(DRIVERS)('users service on %s', (driver) => {
     it('returns every user with key status, active memories and apps', async () => {
       await seed()
       const list = await listUsers(database.db, {}, testContext().ctx)
-      expect(list.map((u) => [u.userId, u.keyStatus, u.activeMemories, u.apps])).toEqual([
+      expect(list.map((u) => [u.userId, u.keyStatus, u.activeMemoryCount, u.appNames])).toEqual([
         ['alice', 'revoked', 1, ['default']],
         ['bob', 'active', 3, ['default']],
         ['carol', 'active', 0, ['default']],
       ])
-      expect(list[0].lastActive).toBeNull()
+      expect(list[0].lastActiveAt).toBeNull()
       expect(list[1].createdAt).toBe('2026-03-01T00:00:00.000Z')
     })
 

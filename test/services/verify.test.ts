@@ -42,14 +42,14 @@ const DEFECTS: {
   {
     check: 'memories-app-of-other-user',
     seed: async ({database, alice, bob}) => [
-      await insertMemory(database, {userId: alice.id, appId: bob.app.id}),
+      await insertMemory(database, {userId: alice.id, appId: bob.apps[0].id}),
     ],
   },
   {
     check: 'memories-missing-user',
     seed: async ({database, alice}) => {
       await database.db.execute(sql`alter table memories drop constraint if exists memories_user_id_fkey`)
-      return [await insertMemory(database, {userId: randomUUID(), appId: alice.app.id})]
+      return [await insertMemory(database, {userId: randomUUID(), appId: alice.apps[0].id})]
     },
   },
   {
@@ -108,7 +108,7 @@ const DEFECTS: {
   {
     check: 'users-without-default-app',
     seed: async ({database, alice}) => {
-      await database.db.execute(sql`update apps set name = 'claude' where id = ${alice.app.id}`)
+      await database.db.execute(sql`update apps set name = 'claude' where id = ${alice.apps[0].id}`)
       return ['alice']
     },
   },
@@ -139,19 +139,19 @@ const DEFECTS: {
   {
     check: 'memories-deleted-without-deleted-at',
     seed: async ({database, alice}) => [
-      await insertMemory(database, {userId: alice.id, appId: alice.app.id, state: 'deleted'}),
+      await insertMemory(database, {userId: alice.id, appId: alice.apps[0].id, state: 'deleted'}),
     ],
   },
   {
     check: 'memories-archived-without-archived-at',
     seed: async ({database, alice}) => [
-      await insertMemory(database, {userId: alice.id, appId: alice.app.id, state: 'archived'}),
+      await insertMemory(database, {userId: alice.id, appId: alice.apps[0].id, state: 'archived'}),
     ],
   },
   {
     check: 'memories-without-state',
     seed: async ({database, alice}) => [
-      await insertMemory(database, {userId: alice.id, appId: alice.app.id, state: null}),
+      await insertMemory(database, {userId: alice.id, appId: alice.apps[0].id, state: null}),
     ],
   },
 ]
@@ -178,23 +178,23 @@ describe.each(DRIVERS)('verifyDatabase on %s', (driver) => {
     const bob = await createUser(database.db, {userId: 'bob'}, ctx)
     const carol = await createUser(database.db, {userId: 'carol'}, ctx)
     seeded = {alice, bob, database}
-    await insertMemory(database, {userId: alice.id, appId: alice.app.id})
-    await insertMemory(database, {userId: bob.id, appId: bob.app.id, state: 'deleted', deletedAt: true})
-    await insertMemory(database, {userId: bob.id, appId: bob.app.id, state: 'archived', archivedAt: true})
+    await insertMemory(database, {userId: alice.id, appId: alice.apps[0].id})
+    await insertMemory(database, {userId: bob.id, appId: bob.apps[0].id, state: 'deleted', deletedAt: true})
+    await insertMemory(database, {userId: bob.id, appId: bob.apps[0].id, state: 'archived', archivedAt: true})
     // Restored from the archive: archived_at stays set, as the server leaves it.
-    await insertMemory(database, {userId: bob.id, appId: bob.app.id, state: 'active', archivedAt: true})
+    await insertMemory(database, {userId: bob.id, appId: bob.apps[0].id, state: 'active', archivedAt: true})
     // carol was deactivated deliberately (recorded), key and apps off.
     await database.db.execute(sql`update api_keys set is_active = false where user_id = ${carol.id}`)
     await database.db.execute(sql`update apps set is_active = false where owner_id = ${carol.id}`)
     await database.db.execute(sql`
       insert into openmemory_admin.deactivations (user_uuid, deactivated_at, reason, key_switched_off, app_ids)
-      values (${carol.id}, now(), 'left', true, ${sql.raw(`ARRAY['${carol.app.id}']::uuid[]`)})`)
+      values (${carol.id}, now(), 'left', true, ${sql.raw(`ARRAY['${carol.apps[0].id}']::uuid[]`)})`)
   })
 
   it('finds nothing in a clean database', async () => {
     const r = await verifyDatabase(database.db)
     expect(r.clean).toBe(true)
-    expect(r.problems).toBe(0)
+    expect(r.problemCount).toBe(0)
     expect(r.checks.map((c) => c.id)).toEqual(CHECKS.map((c) => c.id))
     for (const c of r.checks) expect(c).toMatchObject({count: 0, sample: []})
   })
@@ -205,12 +205,12 @@ describe.each(DRIVERS)('verifyDatabase on %s', (driver) => {
     expect(r.clean).toBe(false)
     const found = Object.fromEntries(r.checks.filter((c) => c.count > 0).map((c) => [c.id, c.sample]))
     expect(found).toEqual({[defect.check]: expected})
-    expect(r.problems).toBe(expected.length)
+    expect(r.problemCount).toBe(expected.length)
     const severity = NOTICES.includes(defect.check) ? 'notice' : 'error'
     expect(r.checks.find((c) => c.id === defect.check)?.severity).toBe(severity)
-    expect(severity === 'error' ? r.errors : r.notices).toBe(expected.length)
+    expect(severity === 'error' ? r.errorCount : r.noticeCount).toBe(expected.length)
     const strict = await verifyDatabase(database.db, {strict: true})
-    expect(strict).toMatchObject({errors: expected.length, notices: 0, strict: true})
+    expect(strict).toMatchObject({errorCount: expected.length, noticeCount: 0, strict: true})
   })
 
   it('does not report a half-deactivated user whose deactivation is recorded', async () => {
@@ -226,7 +226,8 @@ describe.each(DRIVERS)('verifyDatabase on %s', (driver) => {
   it('counts every problem but samples the first five ids, sorted', async () => {
     const {alice, bob} = seeded
     const ids: string[] = []
-    for (let i = 0; i < 7; i++) ids.push(await insertMemory(database, {userId: alice.id, appId: bob.app.id}))
+    for (let i = 0; i < 7; i++)
+      ids.push(await insertMemory(database, {userId: alice.id, appId: bob.apps[0].id}))
     const check = (await verifyDatabase(database.db)).checks.find(
       (c) => c.id === 'memories-app-of-other-user',
     )
@@ -237,7 +238,7 @@ describe.each(DRIVERS)('verifyDatabase on %s', (driver) => {
   it('runs one set-based query per check, whatever the number of rows', async () => {
     const {alice} = seeded
     for (let i = 0; i < 20; i++)
-      await insertMemory(database, {userId: alice.id, appId: alice.app.id, state: 'deleted'})
+      await insertMemory(database, {userId: alice.id, appId: alice.apps[0].id, state: 'deleted'})
     queries.length = 0
     await verifyDatabase(database.db)
     expect(queries.filter((q) => q.includes('count(*) over ()'))).toHaveLength(CHECKS.length)
@@ -277,9 +278,9 @@ describe.each(DRIVERS)('verifyDatabase on an upgraded upstream database (%s)', (
 
   it('accepts the upstream paused state and still finds a deleted memory without deleted_at', async () => {
     const alice = await createUser(database.db, {userId: 'alice'}, testContext().ctx)
-    await insertMemory(database, {userId: alice.id, appId: alice.app.id, state: 'paused'})
+    await insertMemory(database, {userId: alice.id, appId: alice.apps[0].id, state: 'paused'})
     expect((await verifyDatabase(database.db)).clean).toBe(true)
-    const bad = await insertMemory(database, {userId: alice.id, appId: alice.app.id, state: 'deleted'})
+    const bad = await insertMemory(database, {userId: alice.id, appId: alice.apps[0].id, state: 'deleted'})
     const r = await verifyDatabase(database.db)
     expect(r.checks.filter((c) => c.count > 0).map((c) => [c.id, c.sample])).toEqual([
       ['memories-deleted-without-deleted-at', [bad]],

@@ -83,10 +83,10 @@ function user(v: string): UserListItem {
     email: v,
     keyStatus: 'active',
     deactivated: false,
-    activeMemories: 1,
-    apps: [v, 'default'],
+    activeMemoryCount: 1,
+    appNames: [v, 'default'],
     createdAt: '2026-01-01T00:00:00.000Z',
-    lastActive: null,
+    lastActiveAt: null,
   } as unknown as UserListItem
 }
 
@@ -98,7 +98,7 @@ function renderAll(v: string, stream: NodeJS.WriteStream): string[] {
     dryRun: false,
     keyDeactivated: true,
     appsDeactivated: [v],
-    reason: v,
+    deactivationReason: v,
   } as DeactivateResult
   const show = {
     id: '00000000-0000-4000-8000-000000000001',
@@ -106,25 +106,27 @@ function renderAll(v: string, stream: NodeJS.WriteStream): string[] {
     name: v,
     email: v,
     createdAt: null,
-    lastActive: null,
-    deactivated: {at: '2026-01-01T00:00:00.000Z', reason: v},
+    lastActiveAt: null,
+    deactivated: true,
+    deactivatedAt: '2026-01-01T00:00:00.000Z',
+    deactivationReason: v,
     key: null,
-    apps: [{name: v, isActive: true, memories: {active: 1}, total: 1}],
-    memories: {active: 1},
-    totalMemories: 1,
+    apps: [{name: v, enabled: true, byState: {active: 1}, memoryCount: 1}],
+    byState: {active: 1},
+    memoryCount: 1,
   } as unknown as UsersShowResult
   const counts = {
     byApp: true,
     states: ['active'],
-    rows: [{userId: v, app: v, counts: {active: 1}, total: 1}],
-    totals: {counts: {active: 1}, total: 1},
+    rows: [{userId: v, appName: v, byState: {active: 1}, memoryCount: 1}],
+    totals: {byState: {active: 1}, memoryCount: 1},
   } as unknown as MemoriesCountResult
   const deletion = {
     userId: v,
     dryRun: true,
-    rows: {users: 1},
-    total: 2,
-    otherOwners: [{userId: v, appOwner: v, memories: 1}],
+    rowsByTable: {users: 1},
+    rowCount: 2,
+    otherOwners: [{userId: v, appOwner: v, memoryCount: 1}],
   } as DeleteResult
   return [
     renderTable([user(v)], [{header: 'X', value: (u) => u.userId}], stream),
@@ -134,11 +136,11 @@ function renderAll(v: string, stream: NodeJS.WriteStream): string[] {
       [
         {
           userId: v,
-          fingerprint: 'ab12cd34',
-          status: 'active',
+          keyFingerprint: 'ab12cd34',
+          keyStatus: 'active',
           deactivated: true,
           createdAt: null,
-          lastUsed: null,
+          lastUsedAt: null,
         },
       ],
       KEY_COLUMNS as never,
@@ -148,11 +150,11 @@ function renderAll(v: string, stream: NodeJS.WriteStream): string[] {
       [
         {
           id: 1,
-          at: '2026-01-01T00:00:00.000Z',
+          recordedAt: '2026-01-01T00:00:00.000Z',
           osUser: v,
           host: v,
           command: v,
-          targetUserId: v,
+          userId: v,
           outcome: v,
           details: {v},
         },
@@ -172,15 +174,15 @@ function renderAll(v: string, stream: NodeJS.WriteStream): string[] {
       dryRun: false,
       keyFingerprint: 'ab12cd34',
     } as never),
-    rotationMessage({userId: v, previousFingerprint: 'ab12cd34', active: false} as Pick<
+    rotationMessage({userId: v, previousKeyFingerprint: 'ab12cd34', keyStatus: 'revoked'} as Pick<
       KeysRotateResult,
-      'userId' | 'previousFingerprint' | 'active'
+      'userId' | 'previousKeyFingerprint' | 'keyStatus'
     >).line,
-    rotationMessage({userId: v, previousFingerprint: null, active: false} as never).warning ?? '',
+    rotationMessage({userId: v, previousKeyFingerprint: null, keyStatus: 'revoked'} as never).warning ?? '',
     memoryCountTable(counts),
     otherOwnersTable(deletion),
     deletionQuestion(deletion),
-    creationMessage({userId: v, name: v, email: v, app: {id: 'x', name: v}}),
+    creationMessage({userId: v, name: v, email: v, apps: [{id: 'x', name: v}]}),
     formatError(`User '${v}' not found.`),
   ]
 }

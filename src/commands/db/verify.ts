@@ -46,16 +46,16 @@ Exit codes: 0 no errors (notices allowed unless --strict); 1 an error found (the
       if (!flags.quiet) this.log(`No problems found (${result.checks.length} checks).`)
       return result
     }
-    if (result.errors === 0) {
+    if (result.errorCount === 0) {
       const noted = result.checks.filter((c) => c.count > 0)
       this.log(
-        `No errors; ${result.notices} notice${result.notices === 1 ? '' : 's'} in ${noted.length} check${noted.length === 1 ? '' : 's'} (what the server itself writes; --strict makes them errors).`,
+        `No errors; ${result.noticeCount} notice${result.noticeCount === 1 ? '' : 's'} in ${noted.length} check${noted.length === 1 ? '' : 's'} (what the server itself writes; --strict makes them errors).`,
       )
       return result
     }
     const failing = result.checks.filter((c) => c.count > 0 && c.severity === 'error')
     throw new CheckFailedError(
-      `db verify found ${result.errors} error${result.errors === 1 ? '' : 's'} in ${failing.length} check${failing.length === 1 ? '' : 's'}: ${failing.map((c) => c.id).join(', ')}.`,
+      `db verify found ${result.errorCount} error${result.errorCount === 1 ? '' : 's'} in ${failing.length} check${failing.length === 1 ? '' : 's'}: ${failing.map((c) => c.id).join(', ')}.`,
       result as unknown as Record<string, unknown>,
     )
   }

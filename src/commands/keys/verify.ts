@@ -24,10 +24,10 @@ export default class KeysVerify extends BaseCommand {
     const {flags} = await this.parse(KeysVerify)
     const key = await readKey({flag: flags.key, json: this.jsonEnabled()})
     const r = await checkKey(await this.db(), key)
-    if (r.valid) this.log(`Valid: authenticates as ${sanitize(r.userId)} (key ${r.fingerprint}).`)
+    if (r.valid) this.log(`Valid: authenticates as ${sanitize(r.userId)} (key ${r.keyFingerprint}).`)
     else if (r.reason === 'revoked')
-      this.log(`Not valid: key ${r.fingerprint} belongs to ${sanitize(r.userId)} but is revoked.`)
-    else this.log(`Not valid: no user has this key (${r.fingerprint}).`)
+      this.log(`Not valid: key ${r.keyFingerprint} belongs to ${sanitize(r.userId)} but is revoked.`)
+    else this.log(`Not valid: no user has this key (${r.keyFingerprint}).`)
     return this.exitWith(r, r.valid ? ExitCode.ok : ExitCode.failure)
   }
 }

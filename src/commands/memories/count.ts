@@ -21,6 +21,7 @@ import {
   writeListing,
 } from '../../ui/listing.js'
 import {memoryCountColumns, memoryTotalsRow} from '../../ui/render.js'
+import {runTimes} from '../../ui/report.js'
 import {existingUserArg} from '../../ui/user-id-arg.js'
 
 export default class MemoriesCount extends BaseCommand {
@@ -63,8 +64,9 @@ export default class MemoriesCount extends BaseCommand {
         ? jsonSink((r) => r, {
             wrap: {
               head: {states: count.states, byApp: count.byApp},
+              // startedAt and durationMs come last: the rows stream before the run ends.
               key: 'rows',
-              tail: () => ({totals: count.totals}),
+              tail: () => ({totals: count.totals, ...runTimes(this.startedAt)}),
             },
           })
         : plan.format === 'jsonl'
