@@ -180,7 +180,7 @@ async function main() {
     console.log(`Before:            ${JSON.stringify(before)}`)
     console.log(`After (SQL):       ${JSON.stringify(afterSql)}`)
     console.log(`After (CLI):       ${JSON.stringify(afterCli)}  ${same ? 'identical' : 'DIFFERENT'}`)
-    console.log(`Users deleted:     ${summary.changed} (matched ${summary.matched})`)
+    console.log(`Users deleted:     ${summary.changedCount} (matched ${summary.matchedCount})`)
     console.log(`SQL transaction:   ${(sqlMs / 1000).toFixed(2)} s`)
     console.log(`prune-inactive:    ${(cliMs / 1000).toFixed(2)} s (including Node start-up)`)
     console.log(`Ratio CLI/SQL:     ${ratio.toFixed(2)} (target <= 2)`)

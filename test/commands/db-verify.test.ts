@@ -84,9 +84,9 @@ describe('db verify (command)', () => {
       expect.arrayContaining([
         'checks',
         'clean',
-        'errors',
-        'notices',
-        'problems',
+        'errorCount',
+        'noticeCount',
+        'problemCount',
         'strict',
         'startedAt',
         'durationMs',
@@ -112,9 +112,9 @@ describe('db verify (command)', () => {
     const out = JSON.parse(dirty.stdout)
     expect(out).toMatchObject({
       clean: false,
-      problems: 1,
-      errors: 1,
-      notices: 0,
+      problemCount: 1,
+      errorCount: 1,
+      noticeCount: 0,
       strict: true,
       error: {code: 'CHECK_FAILED', exitCode: 1},
     })

@@ -166,7 +166,7 @@ describe('existing users are named by their exact stored string', () => {
     expect(Number(inactive[0].n)).toBe(0)
     const r = await run(PruneInactive, ['--days', '30', '--exclude', 'Admin.Ops', '--yes', '--json'])
     expect(r.exitCode, r.stderr).toBe(0)
-    expect(JSON.parse(r.stdout).users).toEqual(['old_one'])
+    expect(JSON.parse(r.stdout).userIds).toEqual(['old_one'])
   })
 })
 

@@ -65,7 +65,7 @@ describe('JSON convention', () => {
     >[]
     const runs = docs.filter((d) => 'startedAt' in d)
     expect(runs).toHaveLength(3)
-    expect(runs.map((r) => r.changed ?? null)).toEqual([3, 0, null])
+    expect(runs.map((r) => r.changedCount ?? null)).toEqual([3, 0, null])
     for (const r of runs) {
       expect(r.startedAt).toMatch(ISO_MS)
       expect(typeof r.durationMs).toBe('number')

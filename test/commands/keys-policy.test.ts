@@ -100,8 +100,8 @@ describe.each(DRIVERS)('key rotation policy on %s', (driver) => {
     expect(r.exitCode).toBe(0)
     const result = JSON.parse(r.stdout) as KeysRotatePolicyResult
     expect(result).toMatchObject({
-      matched: 4,
-      rotated: 4,
+      matchedCount: 4,
+      rotatedCount: 4,
       dryRun: false,
       destination: {kind: 'keys-out', path: out},
     })
@@ -147,7 +147,7 @@ describe.each(DRIVERS)('key rotation policy on %s', (driver) => {
       path.join(tmp, 'again.csv'),
       '--json',
     ])
-    expect(JSON.parse(again.stdout)).toMatchObject({matched: 0, rotated: 0})
+    expect(JSON.parse(again.stdout)).toMatchObject({matchedCount: 0, rotatedCount: 0})
   })
 
   it('seals the rotated keys with age; the real age tool reads them and they authenticate', async () => {
@@ -191,7 +191,7 @@ describe.each(DRIVERS)('key rotation policy on %s', (driver) => {
     ])
     expect(dry.exitCode).toBe(0)
     const preview = JSON.parse(dry.stdout) as KeysRotatePolicyResult
-    expect(preview).toMatchObject({dryRun: true, matched: 4, rotated: 0})
+    expect(preview).toMatchObject({dryRun: true, matchedCount: 4, rotatedCount: 0})
     expect(preview.keys?.map((k) => k.userId)).toEqual(['old1', 'old2', 'old3', 'unknown'])
     expect(await authenticated()).toMatchObject({old1: 'old1', unknown: 'unknown'})
     const both = await runOn(td, KeysRotate, ['old1', '--older-than', '90d', '--yes'])

@@ -93,7 +93,7 @@ describe('lifecycle commands', () => {
     const r = await runCommand(UsersShow, ['alice', '--json', '--database-url', url])
     expect(r.exitCode).toBe(0)
     const out = JSON.parse(r.stdout)
-    expect(out).toMatchObject({userId: 'alice', key: {status: 'active', lastUsed: null}, totalMemories: 0})
+    expect(out).toMatchObject({userId: 'alice', key: {keyStatus: 'active', lastUsedAt: null}, memoryCount: 0})
     expect(r.stdout).not.toContain(u.apiKey)
   })
 
@@ -142,7 +142,10 @@ describe('lifecycle commands', () => {
   it('prints per-table counts in a dry run and deletes with --yes', async () => {
     await create('dave')
     const dry = await runCommand(UsersDelete, ['dave', '--dry-run', '--json', '--database-url', url])
-    expect(JSON.parse(dry.stdout)).toMatchObject({dryRun: true, rows: {users: 1, api_keys: 1, apps: 1}})
+    expect(JSON.parse(dry.stdout)).toMatchObject({
+      dryRun: true,
+      rowsByTable: {users: 1, api_keys: 1, apps: 1},
+    })
     expect(await db((d) => count(d, 'users'))).toBe(1)
     const del = await runCommand(UsersDelete, ['dave', '--yes', '--database-url', url])
     expect(del.exitCode).toBe(0)
@@ -163,7 +166,7 @@ describe('lifecycle commands', () => {
     const u = await create('fred')
     expect((await runCommand(KeysRevoke, ['fred', '--yes', '--database-url', url])).exitCode).toBe(0)
     const list = JSON.parse((await runCommand(KeysList, ['--json', '--database-url', url])).stdout)
-    expect(list).toEqual([expect.objectContaining({userId: 'fred', status: 'revoked'})])
+    expect(list).toEqual([expect.objectContaining({userId: 'fred', keyStatus: 'revoked'})])
     expect(JSON.stringify(list)).not.toContain(u.apiKey)
     const audit = JSON.parse(
       (await runCommand(AuditList, ['--user', 'fred', '--json', '--database-url', url])).stdout,

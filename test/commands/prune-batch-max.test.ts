@@ -51,7 +51,7 @@ describe('prune-inactive at --batch-size 10000 (PostgreSQL)', {timeout: 300_000}
     ])
     expect(r.stderr).not.toMatch(/Error/)
     expect(r.exitCode).toBe(0)
-    expect(r.result).toMatchObject({matched: MAX, changed: MAX, skipped: 0})
+    expect(r.result).toMatchObject({matchedCount: MAX, changedCount: MAX, skippedCount: 0})
     await withDb(async (d) => {
       expect(await count(d, 'openmemory_admin.deactivations')).toBe(MAX)
       expect(await count(d, 'openmemory_admin.audit_log')).toBe(MAX)
@@ -74,7 +74,7 @@ describe('prune-inactive at --batch-size 10000 (PostgreSQL)', {timeout: 300_000}
     ])
     expect(r.stderr).not.toMatch(/Error/)
     expect(r.exitCode).toBe(0)
-    expect(r.result).toMatchObject({matched: MAX, changed: MAX, skipped: 0})
+    expect(r.result).toMatchObject({matchedCount: MAX, changedCount: MAX, skippedCount: 0})
     await withDb(async (d) => {
       expect(await count(d, 'users')).toBe(0)
       expect(await count(d, 'apps')).toBe(0)

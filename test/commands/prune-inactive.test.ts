@@ -58,27 +58,27 @@ describe('prune-inactive (command, PostgreSQL)', () => {
     const out = JSON.parse(r.stdout)
     expect(Object.keys(out).sort()).toEqual(
       [
-        'changed',
-        'cutoff',
+        'changedCount',
+        'cutoffAt',
         'days',
         'dryRun',
         'durationMs',
-        'matched',
+        'matchedCount',
         'mode',
-        'skipped',
+        'skippedCount',
         'startedAt',
-        'users',
+        'userIds',
       ].sort(),
     )
     expect(out).toMatchObject({
       days: 90,
       mode: 'deactivate',
-      matched: 3,
-      changed: 3,
-      skipped: 0,
+      matchedCount: 3,
+      changedCount: 3,
+      skippedCount: 0,
       dryRun: false,
     })
-    expect(out.users.sort()).toEqual(['old1', 'old2', 'old3'])
+    expect(out.userIds.sort()).toEqual(['old1', 'old2', 'old3'])
   })
 
   it('lists who would be affected in a dry run, without --yes, and writes nothing', async () => {
@@ -157,7 +157,7 @@ describe('prune-inactive (command, PostgreSQL)', () => {
       url,
     ])
     expect(again.exitCode).toBe(0)
-    expect(JSON.parse(again.stdout).changed).toBe(mid)
+    expect(JSON.parse(again.stdout).changedCount).toBe(mid)
     expect(await withDb((d) => count(d, 'users'))).toBe(50)
     expect(await withDb((d) => count(d, 'memories'))).toBe(150)
     expect(await withDb((d) => count(d, "openmemory_admin.audit_log where outcome = 'deleted'"))).toBe(4000)
@@ -188,13 +188,13 @@ describe('prune-inactive (command, embedded PGlite)', () => {
   })
 
   it('deactivates inactive users in the embedded database', async () => {
-    const r = await runCommand<{changed: number}>(PruneInactive, ['--yes', '--json'], {
+    const r = await runCommand<{changedCount: number}>(PruneInactive, ['--yes', '--json'], {
       OPENMEMORY_DATA_DIR: td.dataDir,
       DATABASE_URL: undefined,
       OPENMEMORY_DATABASE_URL: undefined,
     })
     expect(r.exitCode).toBe(0)
-    expect(JSON.parse(r.stdout).changed).toBe(5)
+    expect(JSON.parse(r.stdout).changedCount).toBe(5)
     const d = await td.open()
     const found = await rows<{n: number}>(d.db, sql`select count(*)::int as n from api_keys where is_active`)
     await d.close()

@@ -55,7 +55,7 @@ describe('users create (command)', () => {
     expect(Object.keys(out).sort()).toEqual(
       [
         'apiKey',
-        'app',
+        'apps',
         'createdAt',
         'email',
         'id',
@@ -63,7 +63,7 @@ describe('users create (command)', () => {
         'keyFingerprint',
         'mcpConfig',
         'name',
-        'reusedDeletedId',
+        'reusedIdDeletedAt',
         'userId',
         'startedAt',
         'durationMs',
@@ -133,7 +133,7 @@ describe('users create (command)', () => {
     expect(await count(d, 'users')).toBe(1)
     await d.close()
     const fresh = await runCommand(UsersCreate, ['pavel', '--json', '--database-url', url])
-    expect(JSON.parse(fresh.stdout).reusedDeletedId).toBeNull()
+    expect(JSON.parse(fresh.stdout).reusedIdDeletedAt).toBeNull()
   })
 
   it('prints the server register endpoint mcpServers JSON with --mcp-config', async () => {
@@ -254,6 +254,10 @@ describe('users create (command)', () => {
     ])
     expect(plain.stdout).not.toContain(String.fromCharCode(27))
     const json = await runCommand(UsersList, ['--json', '--database-url', url])
-    expect(JSON.parse(json.stdout)[0]).toMatchObject({userId: 'ivan', keyStatus: 'active', activeMemories: 0})
+    expect(JSON.parse(json.stdout)[0]).toMatchObject({
+      userId: 'ivan',
+      keyStatus: 'active',
+      activeMemoryCount: 0,
+    })
   })
 })

@@ -91,7 +91,7 @@ describe.each(DRIVERS)('users import on %s', (driver) => {
       '--json',
     ])
     expect(r.exitCode).toBe(0)
-    expect(JSON.parse(r.stdout)).toMatchObject({created: 2, reusedDeletedIds: ['gone']})
+    expect(JSON.parse(r.stdout)).toMatchObject({createdCount: 2, reusedUserIds: ['gone']})
     // Under --json the warning is a JSON line on stderr.
     const warnings = r.stderr
       .split('\n')
@@ -110,8 +110,8 @@ describe.each(DRIVERS)('users import on %s', (driver) => {
     expect(r.exitCode).toBe(0)
     const summary = JSON.parse(r.stdout) as UsersImportResult
     expect(summary).toMatchObject({
-      created: 1000,
-      skipped: 0,
+      createdCount: 1000,
+      skippedCount: 0,
       dryRun: false,
       destination: {kind: 'keys-out', path: out},
     })
@@ -272,8 +272,8 @@ describe.each(DRIVERS)('users import on %s', (driver) => {
     ])
     expect(s.exitCode).toBe(0)
     expect(JSON.parse(s.stdout)).toMatchObject({
-      created: 1,
-      skipped: 2,
+      createdCount: 1,
+      skippedCount: 2,
       skippedUserIds: ['old1', 'old2'],
       createdUserIds: ['fresh9'],
     })
@@ -298,7 +298,7 @@ describe.each(DRIVERS)('users import on %s', (driver) => {
     expect(dry.exitCode).toBe(0)
     expect(JSON.parse(dry.stdout)).toMatchObject({
       dryRun: true,
-      created: 0,
+      createdCount: 0,
       createdUserIds: ['member1', 'member2', 'member3', 'member4', 'member5'],
     })
     expect(await withDb((d) => count(d, 'users'))).toBe(0)

@@ -105,7 +105,7 @@ it('a prune interrupted by a server stop exits 5, and a rerun after restart comp
       },
     )
     expect(second.exitCode).toBe(0)
-    expect(JSON.parse(second.stdout).changed).toBe(mid.n)
+    expect(JSON.parse(second.stdout).changedCount).toBe(mid.n)
 
     const after = postgres(td.url!, {max: 1, onnotice: () => {}})
     const [r] = await after`select
