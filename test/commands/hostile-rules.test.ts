@@ -123,7 +123,7 @@ describe('hostile input and collateral (commands)', () => {
     expect(dry.stdout).toMatch(/del_bob\s+2/)
     const json = await runCommand(UsersDelete, ['del_alice', '--dry-run', '--json', '--database-url', url])
     expect(JSON.parse(json.stdout).otherOwners).toEqual([
-      {userId: 'del_bob', appOwner: 'del_alice', memories: 2},
+      {userId: 'del_bob', appOwner: 'del_alice', memoryCount: 2},
     ])
 
     const r = await runCommand(UsersDelete, ['del_alice', '--yes', '--json', '--database-url', url])

@@ -131,7 +131,7 @@ describe.each(DRIVERS)('streamed listings on %s', (driver) => {
       .split('\n')
       .map((l) => JSON.parse(l))
     expect(users.length).toBeGreaterThan(100)
-    expect(Object.keys(users[0])).toEqual(['userId', 'lastSeen'])
+    expect(Object.keys(users[0])).toEqual(['userId', 'lastSeenAt'])
     const both = await runCommand(UsersList, ['--json', '--jsonl', ...argDb], env)
     expect(both.exitCode).toBe(2)
   })

@@ -69,7 +69,7 @@ describe('users create (command)', () => {
         'durationMs',
       ].sort(),
     )
-    expect(out).toMatchObject({userId: 'dana', name: 'Dana', email: null, app: {name: 'default'}})
+    expect(out).toMatchObject({userId: 'dana', name: 'Dana', email: null, apps: [{name: 'default'}]})
     expect(out.apiKey).toMatch(/^mem_lab_[a-z0-9]{32}$/)
     expect(new Date(out.createdAt).toISOString()).toBe(out.createdAt)
   })

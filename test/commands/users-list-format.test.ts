@@ -42,7 +42,7 @@ describe('users list --format (command)', () => {
     const r = await runCommand(UsersList, ['--format', 'csv', '--database-url', url])
     expect(r.exitCode).toBe(0)
     expect(r.stdout.split('\n')[0]).toBe(
-      'userId,name,email,keyStatus,deactivated,activeMemories,apps,createdAt,lastActive,id',
+      'userId,name,email,keyStatus,deactivated,activeMemoryCount,appNames,createdAt,lastActiveAt,id',
     )
     const rows = parse(r.stdout, {columns: true}) as Record<string, string>[]
     expect(rows).toEqual(
@@ -61,7 +61,7 @@ describe('users list --format (command)', () => {
     )
     expect(rows[0].name).toBe('Brown, "Alice"')
     expect(rows[3].name).toBe('Dave\nSecond line')
-    expect(rows[1].apps).toBe('claude desktop, v2;default')
+    expect(rows[1].appNames).toBe('claude desktop, v2;default')
   })
 
   it("prefixes cells that would start a spreadsheet formula with ', unless --csv-raw (OWASP)", async () => {
