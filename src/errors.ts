@@ -280,3 +280,80 @@ export function mapDatabaseError(err: unknown, target: string): OpenMemoryError 
   }
   return undefined
 }
+
+/** A key file could not be written: nothing was committed, nothing is left behind. Exit 1. */
+export class KeyFileError extends OpenMemoryError {
+  constructor(file: string, code: string | undefined) {
+    const why =
+      code === 'ENOSPC' || code === 'EDQUOT'
+        ? 'the disk is full'
+        : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
+          ? 'permission denied'
+          : (code ?? 'error')
+    super(
+      `Cannot write key file ${file} (${why}); nothing was changed in the database and no file was left.`,
+      {
+        code: 'KEY_FILE',
+        exitCode: ExitCode.failure,
+      },
+    )
+  }
+}
+
+/**
+ * The database change committed, then something failed: the message and the
+ * JSON error's `committed` say exactly what is now true. Exit 1.
+ */
+export class FailedAfterCommitError extends OpenMemoryError {
+  constructor(summary: string, committed: Record<string, unknown>, cause: unknown) {
+    const reason = cause instanceof Error ? cause.message.split('\n')[0] : String(cause)
+    super(`Committed: ${summary}. Then this failed: ${reason.replace(/\.$/, '')}.`, {
+      code: 'FAILED_AFTER_COMMIT',
+      exitCode: ExitCode.failure,
+      cause,
+      data: {committed},
+    })
+  }
+}
+
+/** At most this many problems of a file are named; the rest are counted. */
+export const PROBLEMS_SHOWN = 20
+
+/** Exit 2 naming each problem of a file by line (the first 20), nothing written. */
+export class ImportProblemsError extends OpenMemoryError {
+  constructor(problems: {line: number; message: string}[], source: string) {
+    const shown = problems.slice(0, PROBLEMS_SHOWN)
+    const more = problems.length - shown.length
+    const lines = [
+      `${problems.length} problem${problems.length === 1 ? '' : 's'} in ${source}; nothing was written:`,
+      ...shown.map((p) => `  line ${p.line}: ${p.message}`),
+      ...(more > 0 ? [`  ... and ${more} more.`] : []),
+    ]
+    super(lines.join('\n'), {
+      code: 'INVALID_INPUT',
+      exitCode: 2,
+      data: {problems: shown, problemCount: problems.length},
+    })
+  }
+}
+
+/**
+ * The deleted-id guard of `users create`, for a whole file: exit 4 naming
+ * each userId this tool deleted before (the first 20, by line), unless
+ * --reuse-deleted-id. Nothing is written.
+ */
+export class DeletedIdsError extends ConflictError {
+  constructor(deleted: {row: {line: number; userId: string}; at: string}[], source: string) {
+    const shown = deleted.slice(0, PROBLEMS_SHOWN)
+    const more = deleted.length - shown.length
+    super(
+      [
+        `${deleted.length} userId${deleted.length === 1 ? '' : 's'} in ${source} belonged to users this tool deleted; the server's vector store keys memories by userId, so new users with these ids would find the old users' memories through search. Nothing was written:`,
+        ...shown.map((d) => `  line ${d.row.line}: ${d.row.userId} (deleted ${d.at})`),
+        ...(more > 0 ? [`  ... and ${more} more.`] : []),
+        'Delete their vector-store points first (Qdrant: delete points by filter on payload user_id), then pass --reuse-deleted-id; or remove those rows.',
+      ].join('\n'),
+      ['openmemory audit list --user <userId>'],
+    )
+  }
+}

@@ -3,6 +3,7 @@
  * the key file, create through the one creation path, deliver the key once.
  */
 import type {Db} from '../db/client.js'
+import {FailedAfterCommitError} from '../errors.js'
 import type {ServiceContext} from '../services/context.js'
 import {
   type CreateUserInput,
@@ -11,7 +12,7 @@ import {
   type UsersCreateResult,
   validateCreateUser,
 } from '../services/users.js'
-import {FailedAfterCommitError, type KeyDelivery, type KeyFlags, KeyOutput} from '../ui/key-output.js'
+import {type KeyDelivery, type KeyFlags, KeyOutput} from '../ui/key-output.js'
 import {creationMessage} from '../ui/render.js'
 import type {FlowIO} from './io.js'
 

@@ -1,4 +1,5 @@
-import {DeletedIdsError, ImportProblemsError, parseImportCsv, planImport} from '../services/import.js'
+import {DeletedIdsError, ImportProblemsError} from '../errors.js'
+import {parseImportCsv, planImport} from '../services/import.js'
 import {createUsers, findCreationConflicts} from '../services/users.js'
 import type {Destination} from '../ui/bulk-keys.js'
 import {type BulkFlow, type BulkInput, requireDestination, runBulkJob} from './bulk.js'

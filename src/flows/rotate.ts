@@ -1,5 +1,6 @@
 /** Rotate one user's key (`keys rotate <userId>`, the menu): preview, ask, replace, deliver once. */
 import type {Db} from '../db/client.js'
+import {FailedAfterCommitError} from '../errors.js'
 import type {ServiceContext} from '../services/context.js'
 import {
   type KeysRotateResult,
@@ -7,7 +8,7 @@ import {
   type RotationPreview,
   rotateKey,
 } from '../services/key-lifecycle.js'
-import {FailedAfterCommitError, type KeyDelivery, type KeyFlags, KeyOutput} from '../ui/key-output.js'
+import {type KeyDelivery, type KeyFlags, KeyOutput} from '../ui/key-output.js'
 import {MCP_SESSION_NOTE, rotationMessage} from '../ui/render.js'
 import {sanitize as s} from '../ui/sanitize.js'
 import {CANCELLED, type FlowIO} from './io.js'

@@ -11,7 +11,7 @@
  * the header is line 1 and, in a spreadsheet, they are its row numbers.
  */
 import {parse} from 'csv-parse/sync'
-import {ConflictError, OpenMemoryError, ValidationError} from '../errors.js'
+import {ValidationError} from '../errors.js'
 import {emailProblem} from './email.js'
 import {type CreationConflicts, DEFAULT_APP} from './users.js'
 import {appNameProblem, nameProblem, show, titleCase, userIdProblem} from './validation.js'
@@ -29,9 +29,6 @@ export interface ImportProblem {
   line: number
   message: string
 }
-
-/** At most this many problems are named; the rest are counted. */
-export const PROBLEMS_SHOWN = 20
 
 const REQUIRED = ['userid', 'name', 'email'] as const
 
@@ -190,43 +187,4 @@ export function planImport(
     return at ? [{row, at}] : []
   })
   return {create, skipped, deleted, problems: all}
-}
-
-/** Exit 2 naming each problem by line (the first 20), nothing written. */
-export class ImportProblemsError extends OpenMemoryError {
-  constructor(problems: ImportProblem[], source: string) {
-    const shown = problems.slice(0, PROBLEMS_SHOWN)
-    const more = problems.length - shown.length
-    const lines = [
-      `${problems.length} problem${problems.length === 1 ? '' : 's'} in ${source}; nothing was written:`,
-      ...shown.map((p) => `  line ${p.line}: ${p.message}`),
-      ...(more > 0 ? [`  ... and ${more} more.`] : []),
-    ]
-    super(lines.join('\n'), {
-      code: 'INVALID_INPUT',
-      exitCode: 2,
-      data: {problems: shown, problemCount: problems.length},
-    })
-  }
-}
-
-/**
- * The deleted-id guard of `users create`, for a whole file: exit 4 naming
- * each userId this tool deleted before (the first 20, by line), unless
- * --reuse-deleted-id. Nothing is written.
- */
-export class DeletedIdsError extends ConflictError {
-  constructor(deleted: ImportPlan['deleted'], source: string) {
-    const shown = deleted.slice(0, PROBLEMS_SHOWN)
-    const more = deleted.length - shown.length
-    super(
-      [
-        `${deleted.length} userId${deleted.length === 1 ? '' : 's'} in ${source} belonged to users this tool deleted; the server's vector store keys memories by userId, so new users with these ids would find the old users' memories through search. Nothing was written:`,
-        ...shown.map((d) => `  line ${d.row.line}: ${d.row.userId} (deleted ${d.at})`),
-        ...(more > 0 ? [`  ... and ${more} more.`] : []),
-        'Delete their vector-store points first (Qdrant: delete points by filter on payload user_id), then pass --reuse-deleted-id; or remove those rows.',
-      ].join('\n'),
-      ['openmemory audit list --user <userId>'],
-    )
-  }
 }

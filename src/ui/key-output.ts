@@ -13,7 +13,7 @@ import {randomBytes} from 'node:crypto'
 import {closeSync, fsyncSync, linkSync, lstatSync, openSync, statSync, unlinkSync, writeSync} from 'node:fs'
 import path from 'node:path'
 import {Flags} from '@oclif/core'
-import {ConflictError, ExitCode, OpenMemoryError, ValidationError} from '../errors.js'
+import {ConflictError, KeyFileError, ValidationError} from '../errors.js'
 import {integerFlag} from '../flags.js'
 import {KEY_LENGTH} from '../services/keys.js'
 import {parseApiUrl} from '../services/server-check.js'
@@ -22,41 +22,6 @@ import {colors} from './format.js'
 import type {Output} from './output.js'
 import {jsonText, sanitize} from './sanitize.js'
 import {DEFAULT_API_URL, DEFAULT_MCP_CLIENT, KEY_WARNING, MCP_CLIENT_PATTERN, mcpConfig} from './secrets.js'
-
-/** A key file could not be written: nothing was committed, nothing is left behind. Exit 1. */
-export class KeyFileError extends OpenMemoryError {
-  constructor(file: string, code: string | undefined) {
-    const why =
-      code === 'ENOSPC' || code === 'EDQUOT'
-        ? 'the disk is full'
-        : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
-          ? 'permission denied'
-          : (code ?? 'error')
-    super(
-      `Cannot write key file ${file} (${why}); nothing was changed in the database and no file was left.`,
-      {
-        code: 'KEY_FILE',
-        exitCode: ExitCode.failure,
-      },
-    )
-  }
-}
-
-/**
- * The database change committed, then something failed: the message and the
- * JSON error's `committed` say exactly what is now true. Exit 1.
- */
-export class FailedAfterCommitError extends OpenMemoryError {
-  constructor(summary: string, committed: Record<string, unknown>, cause: unknown) {
-    const reason = cause instanceof Error ? cause.message.split('\n')[0] : String(cause)
-    super(`Committed: ${summary}. Then this failed: ${reason.replace(/\.$/, '')}.`, {
-      code: 'FAILED_AFTER_COMMIT',
-      exitCode: ExitCode.failure,
-      cause,
-      data: {committed},
-    })
-  }
-}
 
 /** A new file (mode 0600, never overwritten) that holds a secret: written whole, then fsynced. */
 export interface SecretFile {
