@@ -283,3 +283,55 @@ class ReaderGoneError extends Error {
     super('stdout closed')
   }
 }
+
+/** What a listing command says about its rows; `runListing` does the rest. */
+export interface Listing<R> {
+  /** --json / --jsonl / --limit / --all as parsed (listingFlags plus the base --json). */
+  json: boolean
+  flags: {jsonl?: boolean; limit?: number; all?: boolean}
+  /** A format the command adds (`users list --format csv`), instead of text. */
+  format?: ListingFormat
+  /** The table's columns (a function when they depend on what `rows` found, e.g. the memory states). */
+  columns: Column<R>[] | (() => Column<R>[])
+  /** What a terminal shows when there are no rows. */
+  empty?: string
+  /** Rows under the table (totals). */
+  footer?: () => R[]
+  /** A sink of the command's own for a format (its JSON wrapping, CSV, ui-profile); else the standard one. */
+  sink?: (format: ListingFormat) => Sink<R> | Promise<Sink<R>> | undefined
+  /** The rows, for the plan's query limit (called first, before the sink is chosen). */
+  rows: (plan: ListingPlan) => AsyncIterable<R[]> | Promise<AsyncIterable<R[]>>
+  /** How many rows there are without a limit (only asked for a terminal's "N more"). */
+  count: () => Promise<number>
+  /** Where the "N more" line goes. */
+  log: (line: string) => void
+}
+
+/**
+ * The one listing path: plan (terminal page or every row), choose the sink
+ * (JSON, JSON Lines, CSV, a terminal table, tab-separated text in a pipe),
+ * stream the rows, and say how many more there are.
+ */
+export async function runListing<R>(listing: Listing<R>): Promise<ListingOutcome> {
+  const {flags} = listing
+  const plan = planListing({
+    format: listing.json ? 'json' : flags.jsonl ? 'jsonl' : (listing.format ?? 'text'),
+    limit: flags.limit,
+    all: flags.all,
+  })
+  const rows = await listing.rows(plan)
+  const columns = typeof listing.columns === 'function' ? listing.columns() : listing.columns
+  const own = await listing.sink?.(plan.format)
+  const sink: Sink<R> =
+    own ??
+    (plan.format === 'json'
+      ? jsonSink()
+      : plan.format === 'jsonl'
+        ? jsonlSink()
+        : process.stdout.isTTY
+          ? tableSink(columns, {empty: listing.empty, footer: listing.footer})
+          : tsvSink(columns, {footer: listing.footer}))
+  const r = await writeListing(rows, sink, {page: plan.page})
+  if (r.more) listing.log(moreLine((await listing.count()) - r.rows))
+  return r
+}

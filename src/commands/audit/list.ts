@@ -4,17 +4,7 @@ import {integerFlag, sinceFlag} from '../../flags.js'
 import {type AuditRecord, countAudit, streamAudit} from '../../services/audit.js'
 import {AGE_UNITS_HELP, DURATION_GRAMMAR} from '../../services/duration.js'
 import {LIMIT_MAX, parseUserRef} from '../../services/validation.js'
-import {
-  jsonlSink,
-  jsonSink,
-  listingFlags,
-  moreLine,
-  planListing,
-  type Sink,
-  tableSink,
-  tsvSink,
-  writeListing,
-} from '../../ui/listing.js'
+import {listingFlags, runListing} from '../../ui/listing.js'
 import {AUDIT_COLUMNS} from '../../ui/render.js'
 
 export default class AuditList extends BaseCommand {
@@ -47,22 +37,15 @@ export default class AuditList extends BaseCommand {
     const {flags} = await this.parse(AuditList)
     const userId = flags.user === undefined ? undefined : parseUserRef(flags.user)
     const since = flags.since
-    const plan = planListing({
-      format: this.jsonEnabled() ? 'json' : flags.jsonl ? 'jsonl' : 'text',
-      limit: flags.limit,
-      all: flags.all,
-    })
     const database = await this.connect()
-    const input = {userId, since, limit: plan.queryLimit}
-    const sink: Sink<AuditRecord> =
-      plan.format === 'json'
-        ? jsonSink()
-        : plan.format === 'jsonl'
-          ? jsonlSink()
-          : process.stdout.isTTY
-            ? tableSink(AUDIT_COLUMNS, {empty: 'No audit records.'})
-            : tsvSink(AUDIT_COLUMNS)
-    const r = await writeListing(streamAudit(database, input), sink, {page: plan.page})
-    if (r.more) this.log(moreLine((await countAudit(database.db, input)) - r.rows))
+    await runListing<AuditRecord>({
+      json: this.jsonEnabled(),
+      flags,
+      columns: AUDIT_COLUMNS,
+      empty: 'No audit records.',
+      rows: (plan) => streamAudit(database, {userId, since, limit: plan.queryLimit}),
+      count: () => countAudit(database.db, {userId, since}),
+      log: (line) => this.log(line),
+    })
   }
 }

@@ -3,17 +3,7 @@ import {ageFlag, integerFlag} from '../../flags.js'
 import {AGE_UNITS_HELP, DURATION_GRAMMAR} from '../../services/duration.js'
 import {countKeys, type KeyListItem, streamKeys} from '../../services/key-lifecycle.js'
 import {LIMIT_MAX} from '../../services/validation.js'
-import {
-  jsonlSink,
-  jsonSink,
-  listingFlags,
-  moreLine,
-  planListing,
-  type Sink,
-  tableSink,
-  tsvSink,
-  writeListing,
-} from '../../ui/listing.js'
+import {listingFlags, runListing} from '../../ui/listing.js'
 import {KEY_COLUMNS} from '../../ui/render.js'
 
 export default class KeysList extends BaseCommand {
@@ -26,7 +16,7 @@ export default class KeysList extends BaseCommand {
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --json',
     '<%= config.bin %> <%= command.id %> --older-than 90d',
-    '<%= config.bin %> <%= command.id %> --jsonl | jq -r "select(.status == \\"revoked\\") | .userId"',
+    '<%= config.bin %> <%= command.id %> --jsonl | jq -r "select(.keyStatus == \\"revoked\\") | .userId"',
   ]
 
   static flags = {
@@ -41,23 +31,15 @@ export default class KeysList extends BaseCommand {
   async run(): Promise<void> {
     const {flags} = await this.parse(KeysList)
     const olderThan = flags['older-than']?.cutoff
-    const plan = planListing({
-      format: this.jsonEnabled() ? 'json' : flags.jsonl ? 'jsonl' : 'text',
-      limit: flags.limit,
-      all: flags.all,
-    })
     const database = await this.connect()
-    const sink: Sink<KeyListItem> =
-      plan.format === 'json'
-        ? jsonSink()
-        : plan.format === 'jsonl'
-          ? jsonlSink()
-          : process.stdout.isTTY
-            ? tableSink(KEY_COLUMNS, {empty: 'No keys found.'})
-            : tsvSink(KEY_COLUMNS)
-    const r = await writeListing(streamKeys(database, {limit: plan.queryLimit, olderThan}), sink, {
-      page: plan.page,
+    await runListing<KeyListItem>({
+      json: this.jsonEnabled(),
+      flags,
+      columns: KEY_COLUMNS,
+      empty: 'No keys found.',
+      rows: (plan) => streamKeys(database, {limit: plan.queryLimit, olderThan}),
+      count: () => countKeys(database.db, {olderThan}),
+      log: (line) => this.log(line),
     })
-    if (r.more) this.log(moreLine((await countKeys(database.db, {olderThan})) - r.rows))
   }
 }

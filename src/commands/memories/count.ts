@@ -3,23 +3,14 @@ import {BaseCommand} from '../../base-command.js'
 import {integerFlag} from '../../flags.js'
 import {
   countMemoryRows,
+  type MemoryCountPlan,
   type MemoryCountRow,
   memoryTotals,
   planMemoryCount,
   streamMemoryCounts,
 } from '../../services/memories.js'
 import {LIMIT_MAX} from '../../services/validation.js'
-import {
-  jsonlSink,
-  jsonSink,
-  listingFlags,
-  moreLine,
-  planListing,
-  type Sink,
-  tableSink,
-  tsvSink,
-  writeListing,
-} from '../../ui/listing.js'
+import {jsonSink, listingFlags, runListing} from '../../ui/listing.js'
 import {memoryCountColumns, memoryTotalsRow} from '../../ui/render.js'
 import {runTimes} from '../../ui/report.js'
 import {existingUserArg} from '../../ui/user-id-arg.js'
@@ -46,35 +37,39 @@ export default class MemoriesCount extends BaseCommand {
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(MemoriesCount)
-    const userId = args.userId
-    const plan = planListing({
-      format: this.jsonEnabled() ? 'json' : flags.jsonl ? 'jsonl' : 'text',
-      limit: flags.limit,
-      all: flags.all,
-    })
     const database = await this.connect()
-    const input = {userId, byApp: flags['by-app'], limit: plan.queryLimit}
-    const count = await planMemoryCount(database.db, input)
-    // A terminal page shows some rows but the totals of all: count those first.
-    const pageTotals = plan.page === undefined ? undefined : await memoryTotals(database.db, count, input)
-    const columns = memoryCountColumns(count.states, count.byApp)
-    const footer = () => [memoryTotalsRow(pageTotals ?? count.totals)]
-    const sink: Sink<MemoryCountRow> =
-      plan.format === 'json'
-        ? jsonSink((r) => r, {
-            wrap: {
-              head: {states: count.states, byApp: count.byApp},
-              // startedAt and durationMs come last: the rows stream before the run ends.
-              key: 'rows',
-              tail: () => ({totals: count.totals, ...runTimes(this.startedAt)}),
-            },
-          })
-        : plan.format === 'jsonl'
-          ? jsonlSink()
-          : process.stdout.isTTY
-            ? tableSink(columns, {footer})
-            : tsvSink(columns, {footer})
-    const r = await writeListing(streamMemoryCounts(database, count), sink, {page: plan.page})
-    if (r.more) this.log(moreLine((await countMemoryRows(database.db, input)) - r.rows))
+    const input = {userId: args.userId, byApp: flags['by-app']}
+    let count: MemoryCountPlan | undefined
+    let pageTotals: MemoryCountRow | undefined
+    const planned = () => count as MemoryCountPlan
+    await runListing<MemoryCountRow>({
+      json: this.jsonEnabled(),
+      flags,
+      rows: async (plan) => {
+        count = await planMemoryCount(database.db, {...input, limit: plan.queryLimit})
+        // A terminal page shows some rows but the totals of all: count those first.
+        if (plan.page !== undefined) {
+          pageTotals = memoryTotalsRow(
+            await memoryTotals(database.db, count, {...input, limit: plan.queryLimit}),
+          )
+        }
+        return streamMemoryCounts(database, count)
+      },
+      columns: () => memoryCountColumns(planned().states, planned().byApp),
+      footer: () => [pageTotals ?? memoryTotalsRow(planned().totals)],
+      sink: (format) =>
+        format === 'json'
+          ? jsonSink((r) => r, {
+              wrap: {
+                head: {states: planned().states, byApp: planned().byApp},
+                key: 'rows',
+                // startedAt and durationMs come last: the rows stream before the run ends.
+                tail: () => ({totals: planned().totals, ...runTimes(this.startedAt)}),
+              },
+            })
+          : undefined,
+      count: () => countMemoryRows(database.db, input),
+      log: (line) => this.log(line),
+    })
   }
 }

@@ -5,18 +5,7 @@ import {integerFlag, listFormatFlag, userSortFlag} from '../../flags.js'
 import {defaultContext} from '../../services/context.js'
 import {countUsers, streamUsers, type UserListItem} from '../../services/users.js'
 import {DAYS_MAX, LIMIT_MAX} from '../../services/validation.js'
-import {
-  csvSink,
-  jsonlSink,
-  jsonSink,
-  listingFlags,
-  moreLine,
-  planListing,
-  type Sink,
-  tableSink,
-  tsvSink,
-  writeListing,
-} from '../../ui/listing.js'
+import {csvSink, jsonSink, listingFlags, runListing} from '../../ui/listing.js'
 import {USER_COLUMNS} from '../../ui/render.js'
 import {CSV_COLUMNS, uiProfile, userCsvRecord} from '../../ui/user-export.js'
 
@@ -69,37 +58,27 @@ Sorting: user-id (A-Z, the default), created (newest first), last-active (most r
     const format = flags.format
     if (flags['csv-raw'] && format !== 'csv')
       throw new ValidationError('--csv-raw only applies to --format csv.')
-    const plan = planListing({
-      format:
-        this.jsonEnabled() || format === 'ui-profile'
-          ? 'json'
-          : flags.jsonl
-            ? 'jsonl'
-            : format === 'csv'
-              ? 'csv'
-              : 'text',
-      limit: flags.limit,
-      all: flags.all,
-    })
     const database = await this.connect()
     const ctx = defaultContext('users list')
-    const input = {sort: flags.sort, limit: plan.queryLimit, inactiveDays: flags['inactive-days']}
-    const sink: Sink<UserListItem> =
-      format === 'ui-profile'
-        ? jsonSink(uiProfile)
-        : plan.format === 'json'
-          ? jsonSink()
-          : plan.format === 'jsonl'
-            ? jsonlSink()
-            : plan.format === 'csv'
-              ? await csvSink(CSV_COLUMNS, userCsvRecord, {
-                  raw: flags['csv-raw'],
-                  terminal: Boolean(process.stdout.isTTY),
-                })
-              : process.stdout.isTTY
-                ? tableSink(USER_COLUMNS, {empty: 'No users found.'})
-                : tsvSink(USER_COLUMNS)
-    const r = await writeListing(streamUsers(database, input, ctx), sink, {page: plan.page})
-    if (r.more) this.log(moreLine((await countUsers(database.db, input, ctx)) - r.rows))
+    const input = {sort: flags.sort, inactiveDays: flags['inactive-days']}
+    await runListing<UserListItem>({
+      json: this.jsonEnabled() || format === 'ui-profile',
+      flags,
+      format: format === 'csv' ? 'csv' : undefined,
+      columns: USER_COLUMNS,
+      empty: 'No users found.',
+      sink: (f) =>
+        format === 'ui-profile'
+          ? jsonSink(uiProfile)
+          : f === 'csv'
+            ? csvSink(CSV_COLUMNS, userCsvRecord, {
+                raw: flags['csv-raw'],
+                terminal: Boolean(process.stdout.isTTY),
+              })
+            : undefined,
+      rows: (plan) => streamUsers(database, {...input, limit: plan.queryLimit}, ctx),
+      count: () => countUsers(database.db, input, ctx),
+      log: (line) => this.log(line),
+    })
   }
 }
