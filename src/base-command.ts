@@ -167,10 +167,25 @@ export abstract class BaseCommand extends Command {
 
   /** A warning on stderr: "Warning: …" for a human, one JSON line under --json. */
   public warn(input: string | Error): string | Error {
-    const message = input instanceof Error ? input.message : input
-    if (this.jsonEnabled()) process.stderr.write(`${jsonSafe(JSON.stringify({level: 'warn', message}))}\n`)
-    else writeLine(process.stderr, formatWarning(message))
+    this.stderr('warn', input instanceof Error ? input.message : input)
     return input
+  }
+
+  /**
+   * The one writer of stderr. Under --json a JSON line (`info` and `warn`; a
+   * note, being for a human, is dropped), so both streams carry JSON only;
+   * otherwise terminal-safe text, a warning prefixed with "Warning:".
+   */
+  protected stderr(
+    level: 'info' | 'warn' | 'note',
+    message: string,
+    fields: Record<string, unknown> = {},
+  ): void {
+    if (this.jsonEnabled()) {
+      if (level !== 'note') process.stderr.write(`${jsonSafe(JSON.stringify({level, ...fields, message}))}\n`)
+      return
+    }
+    writeLine(process.stderr, level === 'warn' ? formatWarning(message) : message)
   }
 
   /** What a flow says and asks through (src/flows/io.ts), built from --json and the terminal. */
@@ -211,14 +226,12 @@ export abstract class BaseCommand extends Command {
    * stays JSON.
    */
   protected info(message: string, fields: Record<string, unknown> = {}): void {
-    if (this.jsonEnabled())
-      process.stderr.write(`${jsonSafe(JSON.stringify({level: 'info', ...fields, message}))}\n`)
-    else writeLine(process.stderr, message)
+    this.stderr('info', message, fields)
   }
 
   /** Progress and warnings: stderr, never under --json. */
   protected note(message: string): void {
-    if (!this.jsonEnabled()) writeLine(process.stderr, message)
+    this.stderr('note', message)
   }
 
   protected async catch(err: Error & {code?: string}): Promise<never> {

@@ -1,7 +1,6 @@
 import {Flags, loadHelpClass} from '@oclif/core'
 import {BaseCommand} from '../base-command.js'
 import {ValidationError} from '../errors.js'
-import {writeLine} from '../ui/format.js'
 import {isInteractive} from '../ui/prompts.js'
 
 export default class Interactive extends BaseCommand {
@@ -43,7 +42,7 @@ Without a terminal, 'openmemory' with no arguments prints the help, and this com
     await runMenu({
       database: await this.connect(),
       log: (line) => this.log(line),
-      warn: (line) => writeLine(process.stderr, line),
+      warn: (line) => this.note(line),
     })
   }
 }
