@@ -5,6 +5,7 @@
 import type {Db} from '../db/client.js'
 import {FailedAfterCommitError} from '../errors.js'
 import type {ServiceContext} from '../services/context.js'
+import {emailProblem} from '../services/email.js'
 import {
   type CreateUserInput,
   createUser,
@@ -12,9 +13,33 @@ import {
   type UsersCreateResult,
   validateCreateUser,
 } from '../services/users.js'
+import {nameProblem, titleCase, userIdProblem} from '../services/validation.js'
 import {type KeyDelivery, type KeyFlags, KeyOutput} from '../ui/key-output.js'
+import type {InputStep} from '../ui/prompts.js'
 import {creationMessage} from '../ui/render.js'
 import type {FlowIO} from './io.js'
+
+/** The answers `users create` asks for on a terminal, each with the argument's rule. */
+export const CREATE_STEPS: readonly InputStep[] = [
+  {name: 'userId', message: 'userId', validate: userIdProblem},
+  {
+    name: 'name',
+    message: 'Display name',
+    default: (a) => (a.userId ? titleCase(a.userId) : undefined),
+    validate: nameProblem,
+  },
+  {
+    name: 'email',
+    message: 'Email (empty for none)',
+    validate: (v) => (v.trim() === '' ? undefined : emailProblem(v)),
+  },
+]
+
+/** The new user's input from the answers to CREATE_STEPS. */
+export function createInput(answers: Record<string, string>): {userId: string; name: string; email?: string} {
+  const email = answers.email?.trim() ?? ''
+  return {userId: answers.userId, name: answers.name, email: email === '' ? undefined : email}
+}
 
 export type UsersCreateCommandResult = Omit<UsersCreateResult, 'apiKey'> & {
   apiKey: string | null

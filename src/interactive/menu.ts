@@ -8,7 +8,7 @@
  */
 import type {Database} from '../db/client.js'
 import {InterruptedError, mapDatabaseError} from '../errors.js'
-import {createFlow, deletedIdStatus} from '../flows/create.js'
+import {CREATE_STEPS, createFlow, createInput, deletedIdStatus} from '../flows/create.js'
 import {deactivateFlow} from '../flows/deactivate.js'
 import {deleteFlow} from '../flows/delete.js'
 import type {FlowIO} from '../flows/io.js'
@@ -25,7 +25,7 @@ import {listUsers, validateCreateUser} from '../services/users.js'
 import {daysProblem, parseDays} from '../services/validation.js'
 import {formatError, formatWarning} from '../ui/format.js'
 import {progressBar} from '../ui/progress.js'
-import {askKeyFile, askNewUser, askText, choose, confirm, pickUser} from '../ui/prompts.js'
+import {askKeyFile, askSteps, askText, choose, confirm, pickUser} from '../ui/prompts.js'
 import {dbStatusLines, memoryCountTable, userDetails, userTable} from '../ui/render.js'
 import {sanitize} from '../ui/sanitize.js'
 
@@ -109,7 +109,7 @@ function io(s: MenuSession): FlowIO {
 }
 
 async function createAction(s: MenuSession): Promise<void> {
-  const input = await askNewUser()
+  const input = createInput(await askSteps(CREATE_STEPS))
   await validateCreateUser(input)
   // The deleted-id guard of `users create`: refused unless the operator says to reuse the id.
   const deletedAt = await deletedIdStatus(s.database.db, input.userId)

@@ -242,35 +242,33 @@ export async function askKeyFile(): Promise<string | undefined> {
   }).then((v) => v.trim())
 }
 
+/** One answer a flow needs: asked on a terminal, checked with the flow's rule as it is typed. */
+export interface InputStep {
+  name: string
+  message: string
+  /** The default, from the answers before it (e.g. the display name from the userId). */
+  default?: (answers: Record<string, string>) => string | undefined
+  validate: (value: string) => string | undefined
+}
+
 /**
- * A new user's userId, display name (default: the userId title-cased, as the
- * server does) and email (optional), each checked as it is typed with the
- * rules and messages of the arguments.
+ * Ask a flow's input steps in order (the flow owns them: see src/flows/);
+ * no terminal or --json: exit 2 naming the first one.
  */
-export async function askNewUser(
+export async function askSteps(
+  steps: readonly InputStep[],
   opts: {json?: boolean; hint?: string} = {},
-): Promise<{userId: string; name: string; email: string | undefined}> {
-  const {nameProblem, titleCase, userIdProblem} = await import('../services/validation.js')
-  const {emailProblem} = await import('../services/email.js')
-  const userId = await askText({
-    name: 'userId',
-    message: 'userId',
-    json: opts.json,
-    validate: userIdProblem,
-    hint: opts.hint,
-  })
-  const name = await askText({
-    name: 'name',
-    message: 'Display name',
-    json: opts.json,
-    default: titleCase(userId),
-    validate: nameProblem,
-  })
-  const email = await askText({
-    name: 'email',
-    message: 'Email (empty for none)',
-    json: opts.json,
-    validate: (v) => (v.trim() === '' ? undefined : emailProblem(v)),
-  })
-  return {userId, name, email: email.trim() === '' ? undefined : email}
+): Promise<Record<string, string>> {
+  const answers: Record<string, string> = {}
+  for (const step of steps) {
+    answers[step.name] = await askText({
+      name: step.name,
+      message: step.message,
+      json: opts.json,
+      default: step.default?.(answers),
+      validate: step.validate,
+      hint: opts.hint,
+    })
+  }
+  return answers
 }

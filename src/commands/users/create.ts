@@ -1,10 +1,10 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
-import {createFlow, type UsersCreateCommandResult} from '../../flows/create.js'
+import {CREATE_STEPS, createFlow, createInput, type UsersCreateCommandResult} from '../../flows/create.js'
 import {defaultContext} from '../../services/context.js'
 import {DEFAULT_APP} from '../../services/users.js'
 import {keyFlags} from '../../ui/key-output.js'
-import {askNewUser} from '../../ui/prompts.js'
+import {askSteps} from '../../ui/prompts.js'
 
 export type {UsersCreateCommandResult}
 
@@ -45,10 +45,12 @@ On a terminal, a missing userId (and then name and email) is asked for.`
     const {args, flags} = await this.parse(UsersCreate)
     let {userId, name, email} = args
     if (userId === undefined) {
-      ;({userId, name, email} = await askNewUser({
-        json: this.jsonEnabled(),
-        hint: 'openmemory users create <userId> [name] [email]',
-      }))
+      ;({userId, name, email} = createInput(
+        await askSteps(CREATE_STEPS, {
+          json: this.jsonEnabled(),
+          hint: 'openmemory users create <userId> [name] [email]',
+        }),
+      ))
     }
     return createFlow(
       this.io(),
