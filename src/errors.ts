@@ -167,6 +167,25 @@ const CONNECTION_CODES = new Set([
   'CONNECTION_DESTROYED',
 ])
 
+/** The connection was lost (no answer from the server), as opposed to an error the server sent. */
+export function isConnectionLoss(err: unknown): boolean {
+  const code = driverCode(err)
+  return code !== undefined && CONNECTION_CODES.has(code)
+}
+
+/**
+ * COMMIT was sent and its answer lost, and the database could not be asked
+ * again: the change may be committed. Exit 75; every key written is kept.
+ */
+export class CommitUnknownError extends OpenMemoryError {
+  constructor(what: string, cause?: unknown) {
+    super(
+      `The connection was lost after COMMIT was sent and the database cannot be reached to check: whether ${what} is committed is unknown. Every key file written is kept (its key may be the only working one); check with 'openmemory keys verify < KEYFILE' or 'openmemory users show <userId>' once the database is back.`,
+      {code: 'COMMIT_UNKNOWN', exitCode: ExitCode.busy, cause, suggestions: ['openmemory keys verify']},
+    )
+  }
+}
+
 /** SQLSTATE classes that mean "the server refused us": auth, missing database, too many connections, shutdown. */
 function isRefusal(sqlState: string): boolean {
   return (

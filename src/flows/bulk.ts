@@ -6,6 +6,7 @@
  * where the keys went.
  */
 import {type Database, withRunLock} from '../db/client.js'
+import {CommitUnknownError} from '../errors.js'
 import type {ServiceContext} from '../services/context.js'
 import type {IssuedKey} from '../services/keys.js'
 import {assertDestination, type DeliveryFlags, type Destination, openBulkSink} from '../ui/bulk-keys.js'
@@ -78,7 +79,9 @@ export async function runBulkJob<T>(
         beforeCommit: (keys) => sink.write(keys),
       })
     } catch (error) {
-      sink.abort()
+      // COMMIT's outcome unknown: the keys may be the only working ones, so they stay (shown on a terminal).
+      if (error instanceof CommitUnknownError) sink.report(io)
+      else sink.abort()
       throw error
     } finally {
       bar.stop()

@@ -3,7 +3,7 @@
  * the key file, create through the one creation path, deliver the key once.
  */
 import type {Db} from '../db/client.js'
-import {FailedAfterCommitError} from '../errors.js'
+import {CommitUnknownError, FailedAfterCommitError} from '../errors.js'
 import type {ServiceContext} from '../services/context.js'
 import {emailProblem} from '../services/email.js'
 import {
@@ -70,7 +70,9 @@ export async function createFlow(
   try {
     result = await createUser(await db(), input, ctx, {beforeCommit: (key) => output.beforeCommit(key)})
   } catch (error) {
-    output.abort()
+    // COMMIT's outcome unknown: the key may be the only working one, so its file stays.
+    if (error instanceof CommitUnknownError) output.committed()
+    else output.abort()
     throw error
   }
   output.committed()

@@ -1,6 +1,6 @@
 /** Rotate one user's key (`keys rotate <userId>`, the menu): preview, ask, replace, deliver once. */
 import type {Db} from '../db/client.js'
-import {FailedAfterCommitError} from '../errors.js'
+import {CommitUnknownError, FailedAfterCommitError} from '../errors.js'
 import type {ServiceContext} from '../services/context.js'
 import {
   type KeysRotateResult,
@@ -53,7 +53,9 @@ export async function rotateFlow(
       ctx,
     )
   } catch (error) {
-    output.abort()
+    // COMMIT's outcome unknown: the key may be the only working one, so its file stays.
+    if (error instanceof CommitUnknownError) output.committed()
+    else output.abort()
     throw error
   }
   output.committed()

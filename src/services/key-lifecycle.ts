@@ -4,6 +4,7 @@
  */
 import {eq, type SQL, sql} from 'drizzle-orm'
 import type {Database, Db} from '../db/client.js'
+import {transactionWithMarker} from '../db/commit.js'
 import {apiKeys, deactivations, users} from '../db/schema.js'
 import {isDeactivated, rows} from '../db/sql.js'
 import {fetchSize, utcIso} from '../db/stream.js'
@@ -41,49 +42,58 @@ export async function rotateKey(
   const apiKey = ctx.newKey(length)
   const keyHash = hashKey(apiKey)
   const now = ctx.now()
-  return db.transaction(async (tx) => {
-    // The user row lock serialises rotations of one user: the last to commit wins.
-    const user = await lockUser(tx, userId)
-    const [deactivation] = await tx
-      .select()
-      .from(deactivations)
-      .where(eq(deactivations.userUuid, user.id))
-      .limit(1)
-    const active = !deactivation
-    const [existing] = await tx.select().from(apiKeys).where(eq(apiKeys.userId, user.id)).limit(1)
-    if (existing) {
-      await tx
-        .update(apiKeys)
-        .set({keyHash, createdAt: now, lastUsed: null, isActive: active})
-        .where(eq(apiKeys.id, existing.id))
-    } else {
-      await tx
-        .insert(apiKeys)
-        .values({id: ctx.uuid(), userId: user.id, keyHash, createdAt: now, lastUsed: null, isActive: active})
-    }
-    if (deactivation && !deactivation.keySwitchedOff) {
-      // Reactivation must turn on the key made while the user was deactivated.
-      await tx.update(deactivations).set({keySwitchedOff: true}).where(eq(deactivations.userUuid, user.id))
-    }
-    const previousFingerprint = existing ? fingerprint(existing.keyHash) : null
-    await recordAudit(tx, ctx, [
-      {
-        targetUserId: userId,
-        outcome: 'changed',
-        details: {action: 'rotate', keyFingerprint: fingerprint(keyHash), previousFingerprint, active},
-      },
-    ])
-    await opts.beforeCommit?.(apiKey)
-    return {
-      userId,
-      apiKey,
-      keyFingerprint: fingerprint(keyHash),
-      previousKeyFingerprint: previousFingerprint,
-      createdAt: now.toISOString(),
-      keyStatus: active ? 'active' : 'revoked',
-      keyRowCreated: !existing,
-    }
-  })
+  return transactionWithMarker(
+    db,
+    async (tx) => {
+      // The user row lock serialises rotations of one user: the last to commit wins.
+      const user = await lockUser(tx, userId)
+      const [deactivation] = await tx
+        .select()
+        .from(deactivations)
+        .where(eq(deactivations.userUuid, user.id))
+        .limit(1)
+      const active = !deactivation
+      const [existing] = await tx.select().from(apiKeys).where(eq(apiKeys.userId, user.id)).limit(1)
+      if (existing) {
+        await tx
+          .update(apiKeys)
+          .set({keyHash, createdAt: now, lastUsed: null, isActive: active})
+          .where(eq(apiKeys.id, existing.id))
+      } else {
+        await tx.insert(apiKeys).values({
+          id: ctx.uuid(),
+          userId: user.id,
+          keyHash,
+          createdAt: now,
+          lastUsed: null,
+          isActive: active,
+        })
+      }
+      if (deactivation && !deactivation.keySwitchedOff) {
+        // Reactivation must turn on the key made while the user was deactivated.
+        await tx.update(deactivations).set({keySwitchedOff: true}).where(eq(deactivations.userUuid, user.id))
+      }
+      const previousFingerprint = existing ? fingerprint(existing.keyHash) : null
+      await recordAudit(tx, ctx, [
+        {
+          targetUserId: userId,
+          outcome: 'changed',
+          details: {action: 'rotate', keyFingerprint: fingerprint(keyHash), previousFingerprint, active},
+        },
+      ])
+      await opts.beforeCommit?.(apiKey)
+      return {
+        userId,
+        apiKey,
+        keyFingerprint: fingerprint(keyHash),
+        previousKeyFingerprint: previousFingerprint,
+        createdAt: now.toISOString(),
+        keyStatus: active ? 'active' : 'revoked',
+        keyRowCreated: !existing,
+      }
+    },
+    {keyHashes: () => [keyHash], what: `the new key of ${userId}`},
+  )
 }
 
 export interface RotationPreview {

@@ -11,6 +11,7 @@
 import {type SQL, sql} from 'drizzle-orm'
 import {chunks} from '../db/arrays.js'
 import type {Db} from '../db/client.js'
+import {transactionWithMarker} from '../db/commit.js'
 import {apiKeys} from '../db/schema.js'
 import {rows} from '../db/sql.js'
 import {utcIso} from '../db/stream.js'
@@ -79,38 +80,50 @@ export async function rotateKeysOlderThan(
   const length = checkKeyLength(input.keyLength ?? KEY_LENGTH.default)
   const batchSize = input.batchSize ?? DEFAULT_ROTATION_BATCH
   const now = ctx.now()
-  return db.transaction(async (tx) => {
-    // Locking the rows (in userId order) keeps a concurrent single rotation or revoke out until commit.
-    const old = await rows<OldKeyRow>(tx, selectOld(input.cutoff, true))
-    hooks.onStart?.(old.length)
-    const issued: IssuedKey[] = []
-    let done = 0
-    for (const batch of chunks(old, batchSize)) {
-      const made = batch.map((r) => {
-        const apiKey = ctx.newKey(length)
-        return {row: r, apiKey, keyHash: hashKey(apiKey)}
-      })
-      // One bind parameter per batch, whatever its size: the rows travel as one JSON document.
-      const values = JSON.stringify(made.map((m) => ({id: m.row.key_id, key_hash: m.keyHash})))
-      await tx.execute(sql`
+  const newHashes: string[] = []
+  return transactionWithMarker(
+    db,
+    async (tx) => {
+      // Locking the rows (in userId order) keeps a concurrent single rotation or revoke out until commit.
+      const old = await rows<OldKeyRow>(tx, selectOld(input.cutoff, true))
+      hooks.onStart?.(old.length)
+      const issued: IssuedKey[] = []
+      let done = 0
+      for (const batch of chunks(old, batchSize)) {
+        const made = batch.map((r) => {
+          const apiKey = ctx.newKey(length)
+          return {row: r, apiKey, keyHash: hashKey(apiKey)}
+        })
+        // One bind parameter per batch, whatever its size: the rows travel as one JSON document.
+        const values = JSON.stringify(made.map((m) => ({id: m.row.key_id, key_hash: m.keyHash})))
+        await tx.execute(sql`
         update ${apiKeys} set key_hash = v.key_hash, created_at = ${now.toISOString()}::timestamp, last_used = null
         from jsonb_to_recordset(${values}::jsonb) as v(id uuid, key_hash text)
         where ${apiKeys.id} = v.id`)
-      await auditEach(tx, ctx, 'changed', made, (m) => [
-        m.row.user_id,
-        {
-          action: 'rotate',
-          policy: input.reason ?? `older than ${input.cutoff.toISOString()}`,
-          keyFingerprint: fingerprint(m.keyHash),
-          previousFingerprint: fingerprint(m.row.key_hash),
-          active: true,
-        },
-      ])
-      for (const m of made) issued.push({userId: m.row.user_id, apiKey: m.apiKey})
-      done += batch.length
-      hooks.onProgress?.(done)
-    }
-    if (issued.length > 0) await hooks.beforeCommit?.(issued)
-    return {cutoff: input.cutoff.toISOString(), rotated: issued.length, userIds: issued.map((k) => k.userId)}
-  })
+        await auditEach(tx, ctx, 'changed', made, (m) => [
+          m.row.user_id,
+          {
+            action: 'rotate',
+            policy: input.reason ?? `older than ${input.cutoff.toISOString()}`,
+            keyFingerprint: fingerprint(m.keyHash),
+            previousFingerprint: fingerprint(m.row.key_hash),
+            active: true,
+          },
+        ])
+        for (const m of made) {
+          issued.push({userId: m.row.user_id, apiKey: m.apiKey})
+          newHashes.push(m.keyHash)
+        }
+        done += batch.length
+        hooks.onProgress?.(done)
+      }
+      if (issued.length > 0) await hooks.beforeCommit?.(issued)
+      return {
+        cutoff: input.cutoff.toISOString(),
+        rotated: issued.length,
+        userIds: issued.map((k) => k.userId),
+      }
+    },
+    {keyHashes: () => newHashes, what: 'the rotated keys'},
+  )
 }

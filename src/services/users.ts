@@ -5,6 +5,7 @@
 import {asc, eq, type SQL, sql} from 'drizzle-orm'
 import {chunks} from '../db/arrays.js'
 import {advisoryKey, type Database, type Db} from '../db/client.js'
+import {transactionWithMarker} from '../db/commit.js'
 import {apiKeys, apps, auditLog, memories, users} from '../db/schema.js'
 import {isDeactivated, lastSeen, lastSeenBefore, rows} from '../db/sql.js'
 import {fetchSize, utcIso} from '../db/stream.js'
@@ -179,73 +180,81 @@ export async function createUsers(
     }
   })
   hooks.onStart?.(made.length)
-  await db.transaction(async (tx) => {
-    await lockUsers(tx)
-    const conflicts = await findCreationConflicts(tx, input)
-    for (const m of made) {
-      const conflict = creationConflict(m.row, conflicts, opts.reuseDeletedId === true)
-      if (conflict && m.row.line !== undefined) {
-        throw new ConflictError(
-          `Another writer created conflicting users meanwhile (line ${m.row.line}: ${conflict.message}); nothing was written. Run the import again.`,
-        )
+  const marker = {
+    keyHashes: () => made.map((m) => m.keyHash),
+    what: made.length === 1 ? `user ${made[0].row.userId}` : `the ${made.length} new users`,
+  }
+  await transactionWithMarker(
+    db,
+    async (tx) => {
+      await lockUsers(tx)
+      const conflicts = await findCreationConflicts(tx, input)
+      for (const m of made) {
+        const conflict = creationConflict(m.row, conflicts, opts.reuseDeletedId === true)
+        if (conflict && m.row.line !== undefined) {
+          throw new ConflictError(
+            `Another writer created conflicting users meanwhile (line ${m.row.line}: ${conflict.message}); nothing was written. Run the import again.`,
+          )
+        }
+        if (conflict) throw conflict
+        m.reused = conflicts.deleted.get(m.row.userId) ?? null
       }
-      if (conflict) throw conflict
-      m.reused = conflicts.deleted.get(m.row.userId) ?? null
-    }
-    let done = 0
-    for (const batch of chunks(made, CREATE_BATCH)) {
-      for (const part of chunks(batch)) {
-        await tx.insert(users).values(
-          part.map((m) => ({
-            id: m.id,
-            userId: m.row.userId,
-            name: m.row.name,
-            email: m.row.email,
+      let done = 0
+      for (const batch of chunks(made, CREATE_BATCH)) {
+        for (const part of chunks(batch)) {
+          await tx.insert(users).values(
+            part.map((m) => ({
+              id: m.id,
+              userId: m.row.userId,
+              name: m.row.name,
+              email: m.row.email,
+              createdAt: now,
+              updatedAt: now,
+              lastActive: now,
+            })),
+          )
+        }
+        for (const part of chunks(batch)) {
+          await tx.insert(apiKeys).values(
+            part.map((m) => ({
+              id: m.keyId,
+              userId: m.id,
+              keyHash: m.keyHash,
+              createdAt: now,
+              lastUsed: null,
+              isActive: true,
+            })),
+          )
+        }
+        const appRows = batch.flatMap((m) =>
+          m.apps.map((a) => ({
+            id: a.id,
+            ownerId: m.id,
+            name: a.name,
+            isActive: true,
             createdAt: now,
             updatedAt: now,
-            lastActive: now,
           })),
         )
+        for (const part of chunks(appRows)) await tx.insert(apps).values(part)
+        await auditEach(tx, ctx, 'created', batch, (m) => [
+          m.row.userId,
+          {
+            name: m.row.name,
+            email: m.row.email,
+            apps: m.row.apps,
+            keyFingerprint: fingerprint(m.keyHash),
+            ...(m.row.line === undefined ? {} : {line: m.row.line}),
+            ...(m.reused ? {reusedIdDeletedAt: m.reused} : {}),
+          },
+        ])
+        done += batch.length
+        hooks.onProgress?.(done)
       }
-      for (const part of chunks(batch)) {
-        await tx.insert(apiKeys).values(
-          part.map((m) => ({
-            id: m.keyId,
-            userId: m.id,
-            keyHash: m.keyHash,
-            createdAt: now,
-            lastUsed: null,
-            isActive: true,
-          })),
-        )
-      }
-      const appRows = batch.flatMap((m) =>
-        m.apps.map((a) => ({
-          id: a.id,
-          ownerId: m.id,
-          name: a.name,
-          isActive: true,
-          createdAt: now,
-          updatedAt: now,
-        })),
-      )
-      for (const part of chunks(appRows)) await tx.insert(apps).values(part)
-      await auditEach(tx, ctx, 'created', batch, (m) => [
-        m.row.userId,
-        {
-          name: m.row.name,
-          email: m.row.email,
-          apps: m.row.apps,
-          keyFingerprint: fingerprint(m.keyHash),
-          ...(m.row.line === undefined ? {} : {line: m.row.line}),
-          ...(m.reused ? {reusedIdDeletedAt: m.reused} : {}),
-        },
-      ])
-      done += batch.length
-      hooks.onProgress?.(done)
-    }
-    await hooks.beforeCommit?.(made.map((m) => ({userId: m.row.userId, apiKey: m.apiKey})))
-  })
+      await hooks.beforeCommit?.(made.map((m) => ({userId: m.row.userId, apiKey: m.apiKey})))
+    },
+    marker,
+  )
   return made.map((m) => ({
     id: m.id,
     userId: m.row.userId,

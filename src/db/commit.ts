@@ -1,0 +1,57 @@
+/**
+ * A transaction whose COMMIT reply may be lost. When the connection drops
+ * after the body has run (COMMIT sent, its answer never read), the change
+ * may or may not be committed: find out by asking the database again for
+ * the transaction's own marker (the key hashes it wrote). Committed: the
+ * caller goes on as after any commit. Not committed: the original error.
+ * The database cannot say: CommitUnknownError (exit 75), and the caller
+ * keeps every key it wrote, since its hash may be committed.
+ */
+import {sql} from 'drizzle-orm'
+import {CommitUnknownError, isConnectionLoss} from '../errors.js'
+import type {Db} from './client.js'
+import {apiKeys} from './schema.js'
+import {rows} from './sql.js'
+
+/** How long finding out may take before the outcome is reported unknown. */
+const CHECK_MS = 10_000
+
+/** Whether any of these key hashes is stored (all of one transaction's are, or none). */
+export async function keyHashesStored(db: Db, hashes: string[]): Promise<boolean> {
+  if (hashes.length === 0) return false
+  // One is enough: the transaction wrote all of them or none.
+  const [row] = await rows<{n: number}>(
+    db,
+    sql`select count(*)::int as n from ${apiKeys} where ${apiKeys.keyHash} = ${hashes[0]}`,
+  )
+  return Number(row?.n ?? 0) > 0
+}
+
+export async function transactionWithMarker<T>(
+  db: Db,
+  body: (tx: Db) => Promise<T>,
+  marker: {keyHashes: () => string[]; what: string},
+): Promise<T> {
+  let done = false
+  let result: T
+  try {
+    return await db.transaction(async (tx) => {
+      result = await body(tx as unknown as Db)
+      done = true
+      return result
+    })
+  } catch (error) {
+    if (!done || !isConnectionLoss(error)) throw error
+    let committed: boolean
+    try {
+      committed = await Promise.race([
+        keyHashesStored(db, marker.keyHashes()),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), CHECK_MS).unref()),
+      ])
+    } catch {
+      throw new CommitUnknownError(marker.what, error)
+    }
+    if (committed) return result!
+    throw error
+  }
+}
