@@ -12,6 +12,7 @@
  */
 import {parse} from 'csv-parse/sync'
 import {ValidationError} from '../errors.js'
+import {unguardCell} from './csv-guard.js'
 import {emailProblem} from './email.js'
 import {type CreationConflicts, DEFAULT_APP} from './users.js'
 import {appNameProblem, nameProblem, show, titleCase, userIdProblem} from './validation.js'
@@ -88,7 +89,8 @@ export function parseImportCsv(text: string): {rows: ImportRow[]; problems: Impo
     const line = prevLines + 1 + (info.empty_lines - prevEmpty)
     prevLines = info.lines
     prevEmpty = info.empty_lines
-    const cell = (key: string) => record[index.get(key) ?? -1] ?? ''
+    // A cell the export guarded against formulas (csv-guard.ts) is read back exactly.
+    const cell = (key: string) => unguardCell(record[index.get(key) ?? -1] ?? '')
     const problem = (message: string) => problems.push({line, message})
     if (record.length !== head.record.length) {
       problem(`has ${record.length} cells where the header has ${head.record.length} (check the quoting).`)
@@ -115,7 +117,7 @@ export function parseImportCsv(text: string): {rows: ImportRow[]; problems: Impo
         else seenEmails.set(key, line)
       }
     }
-    const appCell = appColumn === undefined ? '' : (record[appColumn] ?? '')
+    const appCell = appColumn === undefined ? '' : unguardCell(record[appColumn] ?? '')
     const appNames = [
       ...new Set(
         (appSeparator ? appCell.split(appSeparator) : [appCell]).map((a) => a.trim()).filter(Boolean),

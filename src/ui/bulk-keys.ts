@@ -13,6 +13,7 @@ import {existsSync, mkdirSync, readFileSync, rmSync} from 'node:fs'
 import path from 'node:path'
 import {Flags} from '@oclif/core'
 import {ConflictError, MissingInputError, ValidationError} from '../errors.js'
+import {guardCell} from '../services/csv-guard.js'
 import type {IssuedKey} from '../services/keys.js'
 import {show} from '../services/validation.js'
 import {colors, renderTable} from './format.js'
@@ -149,7 +150,7 @@ async function keysCsv(keys: IssuedKey[]): Promise<string> {
   const {stringify} = await import('csv-stringify/sync')
   return stringify(
     keys.map((k) => [k.userId, k.apiKey]),
-    {header: true, columns: ['userId', 'apiKey'], record_delimiter: 'unix'},
+    {header: true, columns: ['userId', 'apiKey'], record_delimiter: 'unix', cast: {string: guardCell}},
   )
 }
 

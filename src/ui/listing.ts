@@ -13,6 +13,7 @@ import {once} from 'node:events'
 import {Writable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 import {Flags} from '@oclif/core'
+import {guardCell} from '../services/csv-guard.js'
 import {type Column, renderTable, tsvHeader, tsvRow} from './format.js'
 import {jsonSafe, sanitize, terminalSafe} from './sanitize.js'
 import {type StreamOut, stdout} from './stdout.js'
@@ -230,9 +231,9 @@ export function jsonSink<R>(
 
 /**
  * CSV through csv-stringify's stream API (RFC 4180 quoting), piped to stdout
- * with backpressure at both ends. Safe for spreadsheets: `escape_formulas`
- * prefixes a cell starting with =, +, -, @, tab or CR (and their full-width
- * forms) with `'` (OWASP CSV injection); `raw` writes cells exactly. Exact in
+ * with backpressure at both ends. Safe for spreadsheets: the one formula
+ * guard (csv-guard.ts) prefixes a risky cell with `'`, which `users import`
+ * takes off again; `raw` writes cells exactly. Exact in
  * a pipe or file; on a terminal (`terminal`), control and bidi characters are
  * shown escaped like any human-facing output.
  */
@@ -247,7 +248,7 @@ export async function csvSink<R>(
     header: true,
     columns: [...columns],
     record_delimiter: 'unix',
-    escape_formulas: !opts.raw,
+    cast: {string: (value: string) => (opts.raw ? value : guardCell(value))},
   })
   const shown = (text: string) => (opts.terminal ? terminalSafe(text) : text)
   const target = new Writable({

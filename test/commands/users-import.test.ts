@@ -4,6 +4,7 @@ import path from 'node:path'
 import {sql} from 'drizzle-orm'
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 import UsersImport, {type UsersImportResult} from '../../src/commands/users/import.js'
+import UsersList from '../../src/commands/users/list.js'
 import type {Database} from '../../src/db/client.js'
 import {rows} from '../../src/db/sql.js'
 import {defaultContext} from '../../src/services/context.js'
@@ -101,6 +102,29 @@ describe.each(DRIVERS)('users import on %s', (driver) => {
     expect(warnings).toHaveLength(1)
     expect(warnings[0].message).toContain('gone')
     expect(await withDb((d) => count(d, 'users'))).toBe(2)
+  })
+
+  it('imports its own CSV export back exactly: formula-guarded names and emails lose exactly their guard', async () => {
+    const names = ['=HYPERLINK("http://x")', '-2+3', "'quoted", '@sum', 'Plain Name']
+    await withDb(async (d) => {
+      for (const [i, name] of names.entries()) {
+        await createUser(d.db, {userId: `rt${i}`, name, email: `+rt${i}@example.com`}, defaultContext('test'))
+      }
+    })
+    const exported = await runOn(td, UsersList, ['--format', 'csv'])
+    expect(exported.exitCode).toBe(0)
+    expect(exported.stdout).toContain("'=HYPERLINK")
+    await withDb(resetTables)
+    const r = await runOn(td, UsersImport, [csvFile(exported.stdout), '--keys-out', path.join(tmp, 'k.csv')])
+    expect(r.exitCode, r.stderr).toBe(0)
+    const back = await withDb((d) =>
+      rows<{user_id: string; name: string; email: string}>(
+        d.db,
+        sql`select user_id, name, email from users order by user_id`,
+      ),
+    )
+    expect(back.map((u) => u.name)).toEqual(names)
+    expect(back.map((u) => u.email)).toEqual(names.map((_, i) => `+rt${i}@example.com`))
   })
 
   it('imports 1,000 users in one run whose keys all authenticate under the server rule', async () => {

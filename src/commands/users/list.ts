@@ -17,7 +17,7 @@ export default class UsersList extends BaseCommand {
 
 Sorting: user-id (A-Z, the default), created (newest first), last-active (most recent first), memories (most first).
 
---format csv prints CSV with a header (columns userId, name, email, keyStatus, deactivated, activeMemories, apps (joined with ;), createdAt, lastActive, id). A cell that starts with =, +, -, @, a tab or a carriage return gets a leading ' so a spreadsheet shows it as text instead of running it as a formula (OWASP CSV injection); --csv-raw writes cells exactly. --format ui-profile prints a JSON array of the web UI's defaultUsers entries: {id, name, displayName, isActive, createdAt}, where id and name are the userId and isActive means the key is active and the user not deactivated.`
+--format csv prints CSV with a header (columns userId, name, email, keyStatus, deactivated, activeMemoryCount, appNames (joined with ;), createdAt, lastActiveAt, id). A cell that starts with =, +, -, @, a tab, a carriage return or ' gets one leading ' so a spreadsheet shows it as text instead of running it as a formula (OWASP CSV injection); 'users import' takes it off again, so the export imports back exactly; --csv-raw writes cells exactly. --format ui-profile prints a JSON array of the web UI's defaultUsers entries: {id, name, displayName, isActive, createdAt}, where id and name are the userId and isActive means the key is active and the user not deactivated.`
 
   static examples = [
     '<%= config.bin %> <%= command.id %>',
