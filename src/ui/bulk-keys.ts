@@ -9,6 +9,7 @@
  * writes nothing), the keys are written and fsynced before the commit, and
  * everything is removed again if the commit fails.
  */
+import {createHash} from 'node:crypto'
 import {existsSync, mkdirSync, readFileSync, rmSync} from 'node:fs'
 import path from 'node:path'
 import {Flags} from '@oclif/core'
@@ -87,14 +88,27 @@ export function assertDestination(flags: DeliveryFlags, json: boolean, action: s
   )
 }
 
-/** A file name for a userId: the userId itself when plain, else percent-encoded (never a path). */
+/** Longest file-name stem (bytes) before the extension: well under every filesystem's 255. */
+const STEM_MAX = 120
+
+/**
+ * A file name for any stored userId, never a path and never too long: the
+ * userId itself when plain; else percent-encoded; when that is longer than
+ * STEM_MAX, a cut of it, `~` and 16 hex of the userId's SHA-256. The three
+ * forms cannot collide (`%` only in encoded names, `~` only in cut ones), and
+ * the key directory's manifest.csv maps every file back to its userId.
+ */
 export function keyFileName(userId: string, ext: string): string {
   const safe = /^[A-Za-z0-9_][A-Za-z0-9_.@+-]*$/.test(userId)
     ? userId
     : encodeURIComponent(userId)
         .replace(/^\./, '%2E')
         .replace(/[*'()!~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
-  return `${safe}${ext}`
+  if (safe.length <= STEM_MAX) return `${safe}${ext}`
+  const hash = createHash('sha256').update(userId).digest('hex').slice(0, 16)
+  // Cut before a partial %XX escape so the stem stays readable.
+  const cut = safe.slice(0, STEM_MAX - 17).replace(/%[0-9A-F]?$/, '')
+  return `${cut}~${hash}${ext}`
 }
 
 /** Open the destination the flags name (creating the directory or file now). */
@@ -134,6 +148,13 @@ function openKeyDir(dir: string, flags: DeliveryFlags): BulkKeySink {
         }
         written++
       }
+      // Which file is whose: every userId, whatever its form, and its key file.
+      openSecretFile(path.join(full, 'manifest.csv'), 'Manifest').write(
+        await csvText(
+          keys.map((k) => [k.userId, keyFileName(k.userId, '.key')]),
+          ['userId', 'file'],
+        ),
+      )
       syncDirectory(full)
     },
     abort() {
@@ -146,11 +167,16 @@ function openKeyDir(dir: string, flags: DeliveryFlags): BulkKeySink {
   }
 }
 
-async function keysCsv(keys: IssuedKey[]): Promise<string> {
+/** A CSV with a header, every cell through the one formula guard. */
+async function csvText(records: string[][], columns: string[]): Promise<string> {
   const {stringify} = await import('csv-stringify/sync')
-  return stringify(
+  return stringify(records, {header: true, columns, record_delimiter: 'unix', cast: {string: guardCell}})
+}
+
+function keysCsv(keys: IssuedKey[]): Promise<string> {
+  return csvText(
     keys.map((k) => [k.userId, k.apiKey]),
-    {header: true, columns: ['userId', 'apiKey'], record_delimiter: 'unix', cast: {string: guardCell}},
+    ['userId', 'apiKey'],
   )
 }
 

@@ -1,5 +1,6 @@
-import {rmSync, statSync} from 'node:fs'
+import {readFileSync, rmSync, statSync} from 'node:fs'
 import path from 'node:path'
+import {parse} from 'csv-parse/sync'
 import {sql} from 'drizzle-orm'
 import postgres from 'postgres'
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
@@ -85,6 +86,26 @@ describe.each(DRIVERS)('key rotation policy on %s', (driver) => {
     const bad = await runOn(td, KeysList, ['--older-than', '90x'])
     expect(bad.exitCode).toBe(2)
     expect(bad.stderr).toContain('--older-than')
+  })
+
+  it('an odd server-made id (é x 60, 360 bytes encoded) fails no one: every key lands, the manifest maps it', async () => {
+    const odd = 'é'.repeat(60)
+    await withDb(async (d) => {
+      await d.db.execute(sql`update users set user_id = ${odd} where user_id = 'old2'`)
+    })
+    const dir = path.join(tmp, 'keys')
+    const r = await runOn(td, KeysRotate, ['--older-than', '90d', '--yes', '--key-dir', dir])
+    expect(r.exitCode, r.stderr).toBe(0)
+    const manifest = parse(readFileSync(path.join(dir, 'manifest.csv'), 'utf8'), {columns: true}) as {
+      userId: string
+      file: string
+    }[]
+    expect(manifest.map((m) => m.userId).sort()).toEqual(['old1', 'old3', 'unknown', odd].sort())
+    for (const m of manifest) {
+      expect(Buffer.byteLength(m.file)).toBeLessThan(255)
+      const key = readFileSync(path.join(dir, m.file), 'utf8').trim()
+      expect(await withDb((d) => serverAuthenticates(d, key))).toBe(m.userId)
+    }
   })
 
   it('rotates exactly the active keys older than the cut-off; their old keys stop working', async () => {

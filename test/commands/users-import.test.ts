@@ -233,7 +233,15 @@ describe.each(DRIVERS)('users import on %s', (driver) => {
     expect(r.exitCode).toBe(0)
     expect(statSync(keyDir).mode & 0o777).toBe(0o700)
     expect(readdirSync(keyDir).sort()).toEqual(
-      ['dir1.key', 'dir1.mcp.json', 'dir2.key', 'dir2.mcp.json', 'dir3.key', 'dir3.mcp.json'].sort(),
+      [
+        'dir1.key',
+        'dir1.mcp.json',
+        'dir2.key',
+        'dir2.mcp.json',
+        'dir3.key',
+        'dir3.mcp.json',
+        'manifest.csv',
+      ].sort(),
     )
     const keys = [1, 2, 3].map((i) => {
       const keyFile = path.join(keyDir, `dir${i}.key`)

@@ -137,7 +137,7 @@ describe('a lost COMMIT reply (PostgreSQL behind a proxy that cuts after COMMIT)
     const r = await run(UsersImport, [csv, '--key-dir', dir])
     expect(cutter.cuts).toBe(1)
     expect(r.exitCode, r.stderr).toBe(0)
-    expect(readdirSync(dir).sort()).toEqual(['cid.key', 'dee.key'])
+    expect(readdirSync(dir).sort()).toEqual(['cid.key', 'dee.key', 'manifest.csv'])
     for (const id of ['cid', 'dee']) {
       expect(await serverAuthenticates(database, keyOf(path.join(dir, `${id}.key`)))).toBe(id)
     }
