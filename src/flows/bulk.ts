@@ -9,7 +9,13 @@ import {type Database, withRunLock} from '../db/client.js'
 import {CommitUnknownError} from '../errors.js'
 import type {ServiceContext} from '../services/context.js'
 import type {IssuedKey} from '../services/keys.js'
-import {assertDestination, type DeliveryFlags, type Destination, openBulkSink} from '../ui/bulk-keys.js'
+import {
+  assertDestination,
+  checkDestination,
+  type DeliveryFlags,
+  type Destination,
+  openBulkSink,
+} from '../ui/bulk-keys.js'
 import type {FlowIO} from './io.js'
 
 /** The run lock shared by the bulk key commands, and what a second run is told. */
@@ -37,11 +43,13 @@ export type BulkFlow<I extends BulkInput, R> = (
 
 /**
  * A bulk run's first check, before its input is read or the database opened:
- * a real run needs a key destination (exit 2 names the flags), a dry run none.
+ * a real run needs a key destination (exit 2 names the flags), a dry run none;
+ * a destination given is checked the same way for both.
  */
 export function requireDestination(io: FlowIO, input: BulkInput, action: string): boolean {
   const dryRun = input.dryRun === true
   if (!dryRun) assertDestination(input.delivery, io.json, action)
+  checkDestination(input.delivery)
   return dryRun
 }
 

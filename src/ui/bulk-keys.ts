@@ -10,7 +10,20 @@
  * everything is removed again if the commit fails.
  */
 import {createHash} from 'node:crypto'
-import {existsSync, mkdirSync, readFileSync, rmSync} from 'node:fs'
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  rmSync,
+  type Stats,
+  statSync,
+} from 'node:fs'
 import path from 'node:path'
 import {Flags} from '@oclif/core'
 import {ConflictError, MissingInputError, ValidationError} from '../errors.js'
@@ -86,6 +99,57 @@ export function assertDestination(flags: DeliveryFlags, json: boolean, action: s
     'key destination',
     `${action} never prints keys ${json ? 'in JSON' : 'to a pipe'}: pass --key-dir DIR, --keys-out FILE or --seal-to RECIPIENT --out FILE`,
   )
+}
+
+/**
+ * Check the destination the flags name, creating nothing: a real run and a
+ * --dry-run refuse the same paths, before the database is touched. A new
+ * path only (never stdout or a device; an existing file exits 4, a
+ * directory 2), in a directory that exists and that no other user may
+ * swap entries in (writable by all without the sticky bit: refused).
+ */
+export function checkDestination(flags: DeliveryFlags): void {
+  if (flags['key-dir']) checkNewPath(flags['key-dir'], 'Key directory')
+  if (flags['keys-out']) checkNewPath(flags['keys-out'], 'Keys file')
+  if (flags['seal-to']) {
+    readRecipients(flags['seal-to'])
+    if (flags.out) checkNewPath(flags.out, 'Sealed file')
+  }
+}
+
+function checkNewPath(given: string, what: string): void {
+  const full = path.resolve(given)
+  if (given.trim() === '-' || /^\/(dev|proc|sys)\//.test(full)) {
+    throw new ValidationError(
+      `${what} ${show(given)}: name a new file path; keys never go to stdout or a device.`,
+    )
+  }
+  let found: Stats | undefined
+  try {
+    found = lstatSync(full)
+  } catch {}
+  if (found?.isDirectory())
+    throw new ValidationError(`${what} ${full} is an existing directory; name a new path.`)
+  if (found)
+    throw new ConflictError(`${what} ${full} already exists; it is never overwritten. Name a new path.`)
+  const parent = path.dirname(full)
+  let dir: Stats
+  try {
+    dir = statSync(parent)
+  } catch {
+    throw new ValidationError(`${what} ${full}: the directory ${parent} does not exist.`)
+  }
+  if (!dir.isDirectory()) throw new ValidationError(`${what} ${full}: ${parent} is not a directory.`)
+  if ((dir.mode & 0o002) !== 0 && (dir.mode & 0o1000) === 0) {
+    throw new ValidationError(
+      `${what} ${full}: ${parent} is writable by every user and has no sticky bit, so another user could swap in a link; use a private directory.`,
+    )
+  }
+  try {
+    accessSync(parent, constants.W_OK)
+  } catch {
+    throw new ValidationError(`${what} ${full}: the directory ${parent} is not writable.`)
+  }
 }
 
 /** Longest file-name stem (bytes) before the extension: well under every filesystem's 255. */
@@ -196,6 +260,40 @@ function openKeysCsv(file: string): BulkKeySink {
   }
 }
 
+/** A recipients file is small: a few lines of public keys. */
+const RECIPIENTS_MAX = 64 * 1024
+
+/**
+ * A regular file's text, at most `max` bytes: opened without blocking (a
+ * FIFO never hangs the run) and checked through its descriptor.
+ */
+function readBounded(file: string, max: number, flag: string): string {
+  let fd: number
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK)
+  } catch (error) {
+    throw new ValidationError(
+      `${flag} ${show(file)} cannot be read (${(error as NodeJS.ErrnoException).code}).`,
+    )
+  }
+  try {
+    const st = fstatSync(fd)
+    if (!st.isFile()) throw new ValidationError(`${flag} ${show(file)} is not a regular file.`)
+    if (st.size > max)
+      throw new ValidationError(`${flag} ${show(file)} is over ${max / 1024} KiB: not a recipients file.`)
+    const buf = Buffer.alloc(st.size)
+    let done = 0
+    while (done < st.size) {
+      const n = readSync(fd, buf, done, st.size - done, done)
+      if (n === 0) break
+      done += n
+    }
+    return buf.subarray(0, done).toString('utf8')
+  } finally {
+    closeSync(fd)
+  }
+}
+
 /**
  * Recipients from `--seal-to`: an `age1...` recipient, an `ssh-ed25519 AAAA...`
  * public key line, or a file of them, one a line (like `age -R`; `#` comments).
@@ -208,7 +306,7 @@ export function readRecipients(value: string): string[] {
       `--seal-to ${show(v)} is neither an age recipient (age1...), an ssh-ed25519 public key, nor a file of them.`,
     )
   }
-  const lines = readFileSync(v, 'utf8')
+  const lines = readBounded(v, RECIPIENTS_MAX, '--seal-to')
     .split(/\r?\n/)
     .map((l) => l.trim())
     .filter((l) => l !== '' && !l.startsWith('#'))
