@@ -109,7 +109,7 @@ export function assertDestination(flags: DeliveryFlags, json: boolean, action: s
  * swap entries in (writable by all without the sticky bit: refused).
  */
 export function checkDestination(flags: DeliveryFlags): void {
-  if (flags['key-dir']) checkNewPath(flags['key-dir'], 'Key directory')
+  if (flags['key-dir']) checkNewPath(flags['key-dir'], 'Key directory', true)
   if (flags['keys-out']) checkNewPath(flags['keys-out'], 'Keys file')
   if (flags['seal-to']) {
     readRecipients(flags['seal-to'])
@@ -117,7 +117,7 @@ export function checkDestination(flags: DeliveryFlags): void {
   }
 }
 
-function checkNewPath(given: string, what: string): void {
+function checkNewPath(given: string, what: string, directory = false): void {
   const full = path.resolve(given)
   if (given.trim() === '-' || /^\/(dev|proc|sys)\//.test(full)) {
     throw new ValidationError(
