@@ -128,7 +128,7 @@ function checkNewPath(given: string, what: string, directory = false): void {
   try {
     found = lstatSync(full)
   } catch {}
-  if (found?.isDirectory())
+  if (found?.isDirectory() && !directory)
     throw new ValidationError(`${what} ${full} is an existing directory; name a new path.`)
   if (found)
     throw new ConflictError(`${what} ${full} already exists; it is never overwritten. Name a new path.`)

@@ -256,7 +256,7 @@ describe.each(DRIVERS)('users import on %s', (driver) => {
     expect(await authenticatesAll(keys)).toEqual([])
     // An existing directory is refused, and nothing is written.
     const again = await runOn(td, UsersImport, [csvFile(teamCsv(2, 'other')), '--key-dir', keyDir])
-    expect(again.exitCode).toBe(4)
+    expect(again.exitCode, again.stderr).toBe(4)
     expect(again.stderr).toContain('already exists')
     expect(await withDb((d) => count(d, 'users'))).toBe(3)
   })
