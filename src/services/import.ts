@@ -20,6 +20,8 @@ import {appNameProblem, nameProblem, show, titleCase, userIdProblem} from './val
 export interface ImportRow {
   /** Line of the file where the row starts (the header is line 1). */
   line: number
+  /** What breaks the rules for a new user (planImport reports them unless the row is skipped). */
+  rules?: string[]
   userId: string
   name: string
   email: string | null
@@ -99,17 +101,20 @@ export function parseImportCsv(text: string): {rows: ImportRow[]; problems: Impo
     const userId = cell('userid')
     const nameCell = cell('name')
     const emailCell = cell('email')
+    // The rules for a new user: a row whose userId already exists is matched by its exact
+    // stored string and, with --skip-existing, skipped without them (planImport).
+    const rules: string[] = []
     const idProblem = userIdProblem(userId)
-    if (idProblem) problem(`invalid userId ${show(userId)}: ${idProblem}`)
-    else if (seenIds.has(userId)) problem(`userId ${userId} is already on line ${seenIds.get(userId)}.`)
+    if (seenIds.has(userId)) problem(`userId ${show(userId)} is already on line ${seenIds.get(userId)}.`)
     else seenIds.set(userId, line)
+    if (idProblem) rules.push(`invalid userId ${show(userId)}: ${idProblem}`)
     const namePresent = nameCell.trim() !== ''
     if (namePresent && nameProblem(nameCell))
-      problem(`invalid name ${show(nameCell)}: ${nameProblem(nameCell)}`)
+      rules.push(`invalid name ${show(nameCell)}: ${nameProblem(nameCell)}`)
     let email: string | null = null
     if (emailCell.trim() !== '') {
       const why = emailProblem(emailCell)
-      if (why) problem(`invalid email ${show(emailCell)}: ${why}`)
+      if (why) rules.push(`invalid email ${show(emailCell)}: ${why}`)
       else {
         email = emailCell.trim()
         const key = email.toLowerCase()
@@ -125,10 +130,11 @@ export function parseImportCsv(text: string): {rows: ImportRow[]; problems: Impo
     ]
     for (const a of appNames) {
       const why = appNameProblem(a)
-      if (why) problem(`invalid app ${show(a)}: ${why}`)
+      if (why) rules.push(`invalid app ${show(a)}: ${why}`)
     }
     rows.push({
       line,
+      ...(rules.length > 0 ? {rules} : {}),
       userId,
       name: namePresent ? nameCell.trim() : titleCase(userId),
       email,
@@ -166,13 +172,19 @@ export function planImport(
   const skipped: ImportRow[] = []
   const userIds = new Set(rows.map((r) => r.userId))
   for (const row of rows) {
+    if (conflicts.existing.has(row.userId) && opts.skipExisting) {
+      skipped.push(row)
+      continue
+    }
+    if (row.rules) {
+      for (const message of row.rules) all.push({line: row.line, message})
+      continue
+    }
     if (conflicts.existing.has(row.userId)) {
-      if (opts.skipExisting) skipped.push(row)
-      else
-        all.push({
-          line: row.line,
-          message: `user ${row.userId} already exists (pass --skip-existing to leave existing users untouched).`,
-        })
+      all.push({
+        line: row.line,
+        message: `user ${row.userId} already exists (pass --skip-existing to leave existing users untouched).`,
+      })
       continue
     }
     const owner = row.email ? conflicts.emails.get(row.email.toLowerCase()) : undefined

@@ -127,6 +127,39 @@ describe.each(DRIVERS)('users import on %s', (driver) => {
     expect(back.map((u) => u.email)).toEqual(names.map((_, i) => `+rt${i}@example.com`))
   })
 
+  it("--skip-existing skips the server's own ids by their exact string, without the new-id rules (the README's export pipe)", async () => {
+    await withDb(async (d) => {
+      // Ids the server made: outside this tool's rules for a new userId.
+      for (const id of ['Bob.Smith', 'john doe']) {
+        await d.db.execute(
+          sql`insert into users (id, user_id, name, created_at, updated_at) values (gen_random_uuid(), ${id}, ${id}, now(), now())`,
+        )
+      }
+      await createUser(d.db, {userId: 'carla'}, defaultContext('test'))
+    })
+    const exported = await runOn(td, UsersList, ['--format', 'csv'])
+    const withNew = `${exported.stdout}newbie,Newbie,,,,,,,,\n`
+    const r = await runOn<UsersImportResult>(td, UsersImport, [
+      csvFile(withNew),
+      '--skip-existing',
+      '--keys-out',
+      path.join(tmp, 'new.csv'),
+      '--json',
+    ])
+    expect(r.exitCode, r.stderr).toBe(0)
+    const out = JSON.parse(r.stdout) as UsersImportResult
+    expect(out.skippedUserIds.sort()).toEqual(['Bob.Smith', 'carla', 'john doe'])
+    expect(out.createdUserIds).toEqual(['newbie'])
+    // Without --skip-existing the same rows are conflicts, each named by line.
+    const refused = await runOn(td, UsersImport, [
+      csvFile(exported.stdout),
+      '--keys-out',
+      path.join(tmp, 'x.csv'),
+    ])
+    expect(refused.exitCode).toBe(2)
+    expect(refused.stderr).toContain('invalid userId "Bob.Smith"')
+  })
+
   it('imports 1,000 users in one run whose keys all authenticate under the server rule', async () => {
     const file = csvFile(teamCsv(1000))
     const out = path.join(tmp, 'keys.csv')
