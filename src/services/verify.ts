@@ -55,7 +55,7 @@ interface CheckDef {
   severity: Severity
   subject: VerifySubject
   /** A query selecting one text column `ref` per problem. */
-  refs: (deliberate: SQL) => SQL
+  refs: (deliberate: SQL, revokedByTool: SQL) => SQL
 }
 
 // The server's PUT /api/v1/memories/{id} sets state without archived_at or deleted_at
@@ -157,13 +157,14 @@ export const CHECKS: CheckDef[] = [
   {
     id: 'half-deactivated-key-off',
     severity: 'error',
-    description: 'users with an inactive key but active apps, not deactivated by this tool',
+    description: 'users with an inactive key but active apps, not deactivated or revoked by this tool',
     subject: 'user',
-    refs: (deliberate) => sql`
+    refs: (deliberate, revokedByTool) => sql`
       select u.user_id::text as ref from users u join api_keys k on k.user_id = u.id
       where not k.is_active
         and exists (select 1 from apps a where a.owner_id = u.id and a.is_active)
-        and not (${deliberate})`,
+        and not (${deliberate})
+        and not (${revokedByTool})`,
   },
   {
     id: 'half-deactivated-apps-off',
@@ -210,12 +211,18 @@ export async function verifyDatabase(db: Db, opts: {strict?: boolean} = {}): Pro
     const deliberate = (await tableExists(tx, 'openmemory_admin.deactivations'))
       ? isDeactivated('u')
       : sql`false`
+    // `keys revoke` leaves the apps on by design: that very key (by fingerprint) revoked by this tool.
+    const revokedByTool = (await tableExists(tx, 'openmemory_admin.audit_log'))
+      ? sql`exists (select 1 from openmemory_admin.audit_log l
+          where l.target_user_id = u.user_id and l.details->>'action' = 'revoke'
+            and l.details->>'keyFingerprint' = left(k.key_hash, 8))`
+      : sql`false`
     const out: VerifyCheck[] = []
     for (const check of CHECKS) {
       const found = await rows<{total: number | string; ref: string}>(
         tx,
         sql`select (count(*) over ())::int as total, ref
-              from (${check.refs(deliberate)}) problems
+              from (${check.refs(deliberate, revokedByTool)}) problems
               order by ref limit ${SAMPLE_SIZE}`,
       )
       out.push({

@@ -1,6 +1,11 @@
 import {sql} from 'drizzle-orm'
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 import DbVerify from '../../src/commands/db/verify.js'
+import KeysRevoke from '../../src/commands/keys/revoke.js'
+import KeysRotate from '../../src/commands/keys/rotate.js'
+import UsersDeactivate from '../../src/commands/users/deactivate.js'
+import UsersDelete from '../../src/commands/users/delete.js'
+import UsersReactivate from '../../src/commands/users/reactivate.js'
 import {rows} from '../../src/db/sql.js'
 import {createUser} from '../../src/services/users.js'
 import {CHECKS} from '../../src/services/verify.js'
@@ -44,6 +49,29 @@ describe('db verify (command)', () => {
     expect(r.stderr).toBe('')
   })
 
+  it("exits 0 after the tool's own documented operations (revoke, rotate, deactivate, reactivate, delete)", async () => {
+    const steps: [Parameters<typeof runCommand>[0], string[]][] = [
+      [KeysRevoke, ['alice', '--yes']],
+      [UsersDeactivate, ['bob', '--yes']],
+      [KeysRotate, ['bob', '--yes']],
+      [UsersReactivate, ['bob']],
+      [UsersDelete, ['bob', '--yes']],
+    ]
+    for (const [cmd, argv] of steps) {
+      expect((await runCommand(cmd, [...argv, '--database-url', url])).exitCode).toBe(0)
+      const r = await runCommand(DbVerify, ['--database-url', url])
+      expect(r.exitCode, `after ${argv.join(' ')}: ${r.stdout}${r.stderr}`).toBe(0)
+    }
+    // The same state made by hand (a key switched off outside the tool) is still found.
+    await withDb(async (d) => {
+      await createUser(d.db, {userId: 'carol'}, testContext().ctx)
+      await d.db.execute(
+        sql`update api_keys set is_active = false where user_id = (select id from users where user_id = 'carol')`,
+      )
+    })
+    expect((await runCommand(DbVerify, ['--database-url', url])).exitCode).toBe(1)
+  })
+
   it('--quiet prints nothing when clean, and only the findings otherwise', async () => {
     const clean = await runCommand(DbVerify, ['--quiet', '--database-url', url])
     expect(clean.exitCode).toBe(0)
@@ -57,7 +85,7 @@ describe('db verify (command)', () => {
     const dirty = await runCommand(DbVerify, ['-q', '--database-url', url])
     expect(dirty.exitCode).toBe(1)
     expect(dirty.stdout.trim().split('\n')).toEqual([
-      'FAIL        1  users with an inactive key but active apps, not deactivated by this tool: bob',
+      'FAIL        1  users with an inactive key but active apps, not deactivated or revoked by this tool: bob',
     ])
     expect(dirty.stderr.trim()).toBe('Error: db verify found 1 error in 1 check: half-deactivated-key-off.')
   })
@@ -71,7 +99,7 @@ describe('db verify (command)', () => {
     const r = await runCommand(DbVerify, ['--database-url', url])
     expect(r.exitCode).toBe(1)
     expect(r.stdout).toContain(
-      'FAIL        1  users with an inactive key but active apps, not deactivated by this tool: bob',
+      'FAIL        1  users with an inactive key but active apps, not deactivated or revoked by this tool: bob',
     )
     expect(r.stderr.trim()).toBe('Error: db verify found 1 error in 1 check: half-deactivated-key-off.')
   })
