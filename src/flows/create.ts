@@ -3,7 +3,7 @@
  * the key file, create through the one creation path, deliver the key once.
  */
 import type {Db} from '../db/client.js'
-import {CommitUnknownError, FailedAfterCommitError} from '../errors.js'
+import {FailedAfterCommitError} from '../errors.js'
 import type {ServiceContext} from '../services/context.js'
 import {emailProblem} from '../services/email.js'
 import {
@@ -66,16 +66,8 @@ export async function createFlow(
   await validateCreateUser(input)
   const output = new KeyOutput(delivery)
   output.prepare()
-  let result: UsersCreateResult
-  try {
-    result = await createUser(await db(), input, ctx, {beforeCommit: (key) => output.beforeCommit(key)})
-  } catch (error) {
-    // COMMIT's outcome unknown: the key may be the only working one, so its file stays.
-    if (error instanceof CommitUnknownError) output.committed()
-    else output.abort()
-    throw error
-  }
-  output.committed()
+  const database = await db()
+  const result = await output.change((beforeCommit) => createUser(database, input, ctx, {beforeCommit}))
   try {
     io.log(creationMessage(result))
     if (result.reusedIdDeletedAt) io.warn(reusedIdWarning(result))

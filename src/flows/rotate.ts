@@ -1,6 +1,6 @@
 /** Rotate one user's key (`keys rotate <userId>`, the menu): preview, ask, replace, deliver once. */
 import type {Db} from '../db/client.js'
-import {CommitUnknownError, FailedAfterCommitError} from '../errors.js'
+import {FailedAfterCommitError} from '../errors.js'
 import type {ServiceContext} from '../services/context.js'
 import {
   type KeysRotateResult,
@@ -44,21 +44,9 @@ export async function rotateFlow(
   }
   const output = new KeyOutput(delivery)
   output.prepare()
-  let r: KeysRotateResult
-  try {
-    r = await rotateKey(
-      db,
-      userId,
-      {keyLength: input.keyLength, beforeCommit: (key) => output.beforeCommit(key)},
-      ctx,
-    )
-  } catch (error) {
-    // COMMIT's outcome unknown: the key may be the only working one, so its file stays.
-    if (error instanceof CommitUnknownError) output.committed()
-    else output.abort()
-    throw error
-  }
-  output.committed()
+  const r = await output.change((beforeCommit) =>
+    rotateKey(db, userId, {keyLength: input.keyLength, beforeCommit}, ctx),
+  )
   try {
     const message = rotationMessage(r)
     io.log(message.line)

@@ -13,7 +13,7 @@ import {randomBytes} from 'node:crypto'
 import {closeSync, fsyncSync, linkSync, lstatSync, openSync, statSync, unlinkSync, writeSync} from 'node:fs'
 import path from 'node:path'
 import {Flags} from '@oclif/core'
-import {ConflictError, KeyFileError, ValidationError} from '../errors.js'
+import {CommitUnknownError, ConflictError, KeyFileError, ValidationError} from '../errors.js'
 import {integerFlag} from '../flags.js'
 import {KEY_LENGTH} from '../services/keys.js'
 import {parseApiUrl} from '../services/server-check.js'
@@ -257,6 +257,24 @@ export class KeyOutput {
   prepare(): void {
     this.mcp = mcpTarget(this.flags)
     if (this.flags['key-file']) this.sink = openKeyFile(this.flags['key-file'])
+  }
+
+  /**
+   * Run the database change that makes the key: the file (if any) is written
+   * and fsynced inside it, before the commit; kept once it commits, or when
+   * the commit's outcome is unknown (the key may be the only working one);
+   * removed if the change failed.
+   */
+  async change<R>(run: (beforeCommit: (apiKey: string) => void) => Promise<R>): Promise<R> {
+    try {
+      const result = await run((apiKey) => this.beforeCommit(apiKey))
+      this.committed()
+      return result
+    } catch (error) {
+      if (error instanceof CommitUnknownError) this.committed()
+      else this.abort()
+      throw error
+    }
   }
 
   /** Inside the transaction, before the commit: write and fsync the key file (if any). */
