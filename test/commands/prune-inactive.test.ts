@@ -1,4 +1,3 @@
-import {spawn} from 'node:child_process'
 import {sql} from 'drizzle-orm'
 import postgres from 'postgres'
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
@@ -7,7 +6,7 @@ import {runMigrations} from '../../src/db/client.js'
 import {lockDataDir} from '../../src/db/lock.js'
 import {rows} from '../../src/db/sql.js'
 import {createTestDatabase, resetTables, type TestDatabase} from '../helpers/databases.js'
-import {BIN, runBin, runCommand} from '../helpers/run.js'
+import {runBin, runCommand} from '../helpers/run.js'
 import {seedUsersBulk} from '../helpers/seed.js'
 import {count} from '../helpers/server-rule.js'
 
@@ -122,22 +121,21 @@ describe('prune-inactive (command, PostgreSQL)', () => {
       seedUsersBulk(d, {prefix: 'kill', count: 4000, daysAgo: 200, now: NOW, memoriesEach: 3}),
     )
     await withDb((d) => seedUsersBulk(d, {prefix: 'keep', count: 50, daysAgo: 3, now: NOW, memoriesEach: 3}))
-    const child = spawn(
-      process.execPath,
-      [BIN, 'prune-inactive', '--mode', 'delete', '--yes', '--batch-size', '50', '--database-url', url],
+    // Kill it once some batches have committed.
+    const killed = await runBin(
+      ['prune-inactive', '--mode', 'delete', '--yes', '--batch-size', '50', '--database-url', url],
       {
-        stdio: 'ignore',
+        killWhen: async () => {
+          const deadline = Date.now() + 60_000
+          while ((await withDb((d) => count(d, 'openmemory_admin.audit_log'))) < 200) {
+            if (Date.now() > deadline) break
+            await new Promise((r) => setTimeout(r, 50))
+          }
+          return true
+        },
       },
     )
-    // Kill it once some batches have committed.
-    const deadline = Date.now() + 60_000
-    for (;;) {
-      const done = await withDb((d) => count(d, 'openmemory_admin.audit_log'))
-      if (done >= 200 || Date.now() > deadline) break
-      await new Promise((r) => setTimeout(r, 50))
-    }
-    child.kill('SIGKILL')
-    await new Promise((r) => child.on('close', r))
+    expect(killed.killed).toBe(true)
     const mid = await withDb((d) => count(d, "users where user_id like 'kill%'"))
     expect(mid).toBeGreaterThan(0)
     expect(mid).toBeLessThan(4000)

@@ -1,6 +1,8 @@
 /**
- * Run a command class on the TypeScript source, as oclif's own tests do, and
- * collect stdout, stderr, the returned result and the exit code.
+ * The two ways a test runs the CLI: `runCommand`, the command class on the
+ * TypeScript source in this process (as oclif's own tests do), for every test
+ * that is not about the process; and `runBin`, the one child-process runner,
+ * for the tests that are (the built bin/run.js, stdin, signals, pipes).
  */
 import {spawn} from 'node:child_process'
 import path from 'node:path'
@@ -54,14 +56,41 @@ export async function runCommand<T = unknown>(
   }
 }
 
-/** Run the built CLI as a user would: a child process, no terminal. */
-export function runBin(
-  argv: string[],
-  opts: {env?: Record<string, string | undefined>; input?: string; timeoutMs?: number; cwd?: string} = {},
-): Promise<{stdout: string; stderr: string; exitCode: number | null; signal: NodeJS.Signals | null}> {
+export interface BinOptions {
+  env?: Record<string, string | undefined>
+  input?: string
+  cwd?: string
+  /** Counted as hung after this long: SIGKILL (default HANG_MS). */
+  timeoutMs?: number
+  /** SIGKILL after this many milliseconds. */
+  killAfterMs?: number
+  /** Send `killSignal` (default SIGKILL) once this resolves true (e.g. the process was seen in a transaction). */
+  killWhen?: (pid: number) => Promise<boolean>
+  killSignal?: NodeJS.Signals
+  /** Read this many lines of stdout, then close the pipe, as `| head -n N` does. */
+  headLines?: number
+}
+
+export interface BinResult {
+  stdout: string
+  stderr: string
+  exitCode: number | null
+  signal: NodeJS.Signals | null
+  /** We sent a kill signal (killAfterMs, killWhen) and the process died of it. */
+  killed: boolean
+  ms: number
+}
+
+/**
+ * Run the built CLI as a user would: a child process, no terminal. The one
+ * runner of the suite: end-to-end tests, the reliability suite (kills at a
+ * chosen moment) and readers that go away early all use it.
+ */
+export function runBin(argv: string[], opts: BinOptions = {}): Promise<BinResult> {
   return new Promise((resolve, reject) => {
     const env: Record<string, string> = {}
     for (const [k, v] of Object.entries({...process.env, ...opts.env})) if (v !== undefined) env[k] = v
+    const started = Date.now()
     const child = spawn(process.execPath, [BIN, ...argv], {
       env,
       cwd: opts.cwd,
@@ -69,18 +98,47 @@ export function runBin(
     })
     let stdout = ''
     let stderr = ''
+    let done = false
+    let sent: NodeJS.Signals | undefined
     child.stdout.on('data', (d) => {
       stdout += d
+      if (opts.headLines !== undefined && (stdout.match(/\n/g)?.length ?? 0) >= opts.headLines) {
+        stdout = `${stdout.split('\n').slice(0, opts.headLines).join('\n')}\n`
+        child.stdout.destroy()
+      }
     })
     child.stderr.on('data', (d) => {
       stderr += d
     })
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? HANG_MS)
+    const kill = (signal: NodeJS.Signals = 'SIGKILL') => {
+      if (done) return
+      sent = signal
+      child.kill(signal)
+    }
+    const killTimer = opts.killAfterMs === undefined ? undefined : setTimeout(kill, opts.killAfterMs)
+    const hardTimer = setTimeout(kill, opts.timeoutMs ?? HANG_MS)
+    if (opts.killWhen && child.pid !== undefined) {
+      opts.killWhen(child.pid).then(
+        (yes) => yes && kill(opts.killSignal),
+        () => {},
+      )
+    }
     child.on('error', reject)
     child.on('close', (exitCode, signal) => {
-      clearTimeout(timer)
-      resolve({stdout, stderr, exitCode, signal})
+      done = true
+      clearTimeout(killTimer)
+      clearTimeout(hardTimer)
+      resolve({
+        stdout,
+        stderr,
+        exitCode,
+        signal,
+        killed: sent !== undefined && signal === sent,
+        ms: Date.now() - started,
+      })
     })
+    // A process killed (or done) before reading stdin must not fail the test with EPIPE.
+    child.stdin.on('error', () => {})
     child.stdin.end(opts.input ?? '')
   })
 }

@@ -4,13 +4,12 @@
  * access for the checks (postgres.js, never the tool's own code), and the
  * whole-database invariants.
  */
-import {spawn} from 'node:child_process'
 import {createHash} from 'node:crypto'
 import {readFileSync} from 'node:fs'
 import path from 'node:path'
 import postgres from 'postgres'
 import {ADMIN_URL} from '../helpers/databases.js'
-import {CLI_ROOT, HANG_MS} from '../helpers/run.js'
+import {type BinOptions, type BinResult, CLI_ROOT, runBin} from '../helpers/run.js'
 
 /** True in the heavy run (`npm run test:reliability`). */
 export const HEAVY = process.env.OPENMEMORY_HEAVY === '1'
@@ -44,10 +43,6 @@ export function cliRoot(): string {
   return CLI_ROOT
 }
 
-export function cliBin(): string {
-  return path.join(cliRoot(), 'bin/run.js')
-}
-
 /** Whether the built CLI has a command (e.g. `prune-inactive`). */
 export function hasCommand(id: string): boolean {
   const manifest = JSON.parse(readFileSync(path.join(cliRoot(), 'oclif.manifest.json'), 'utf8')) as {
@@ -56,79 +51,15 @@ export function hasCommand(id: string): boolean {
   return id.replaceAll(' ', ':') in manifest.commands
 }
 
-export interface ProcResult {
-  stdout: string
-  stderr: string
-  exitCode: number | null
-  signal: NodeJS.Signals | null
-  /** We sent SIGKILL and the process died of it. */
-  killed: boolean
-  ms: number
-}
+export type ProcResult = BinResult
+export type SpawnOptions = Omit<BinOptions, 'cwd' | 'headLines'>
 
-export interface SpawnOptions {
-  env?: Record<string, string | undefined>
-  input?: string
-  /** SIGKILL after this many milliseconds. */
-  killAfterMs?: number
-  /** SIGKILL when this resolves (e.g. the process was seen inside a transaction). */
-  killWhen?: (pid: number) => Promise<boolean>
-  timeoutMs?: number
-}
-
-/** Run the built CLI as a separate process; optionally kill it with SIGKILL. */
+/**
+ * Run the built CLI as a separate process (test/helpers/run.ts's runner),
+ * never prompting and without colour; optionally kill it with SIGKILL.
+ */
 export function runCli(argv: string[], opts: SpawnOptions = {}): Promise<ProcResult> {
-  return new Promise((resolve, reject) => {
-    const env: Record<string, string> = {}
-    for (const [k, v] of Object.entries({
-      ...process.env,
-      OPENMEMORY_NO_PROMPT: '1',
-      NO_COLOR: '1',
-      ...opts.env,
-    }))
-      if (v !== undefined) env[k] = v
-    const started = Date.now()
-    const child = spawn(process.execPath, [cliBin(), ...argv], {env, stdio: ['pipe', 'pipe', 'pipe']})
-    let stdout = ''
-    let stderr = ''
-    let done = false
-    let sentKill = false
-    child.stdout.on('data', (d) => {
-      stdout += d
-    })
-    child.stderr.on('data', (d) => {
-      stderr += d
-    })
-    const kill = () => {
-      if (done) return
-      sentKill = true
-      child.kill('SIGKILL')
-    }
-    const killTimer = opts.killAfterMs === undefined ? undefined : setTimeout(kill, opts.killAfterMs)
-    const hardTimer = setTimeout(kill, opts.timeoutMs ?? HANG_MS)
-    if (opts.killWhen && child.pid !== undefined) {
-      opts.killWhen(child.pid).then(
-        (yes) => yes && kill(),
-        () => {},
-      )
-    }
-    child.on('error', reject)
-    child.on('close', (exitCode, signal) => {
-      done = true
-      clearTimeout(killTimer)
-      clearTimeout(hardTimer)
-      resolve({
-        stdout,
-        stderr,
-        exitCode,
-        signal,
-        killed: sentKill && signal === 'SIGKILL',
-        ms: Date.now() - started,
-      })
-    })
-    child.stdin.on('error', () => {})
-    child.stdin.end(opts.input ?? '')
-  })
+  return runBin(argv, {...opts, env: {OPENMEMORY_NO_PROMPT: '1', NO_COLOR: '1', ...opts.env}})
 }
 
 /** Every `mem_lab_…` key in a text. */

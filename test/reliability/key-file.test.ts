@@ -5,7 +5,7 @@
  * file, a failing commit removes the file, and Ctrl-C while waiting leaves
  * no empty file behind.
  */
-import {execFileSync, spawn} from 'node:child_process'
+import {execFileSync} from 'node:child_process'
 import {
   chmodSync,
   existsSync,
@@ -22,7 +22,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import KeysRotate from '../../src/commands/keys/rotate.js'
 import UsersCreate from '../../src/commands/users/create.js'
 import {createTestDatabase, type TestDatabase} from '../helpers/databases.js'
-import {BIN, runCommand} from '../helpers/run.js'
+import {runBin, runCommand} from '../helpers/run.js'
 
 const isRoot = process.getuid?.() === 0
 
@@ -160,21 +160,19 @@ describe('key files (PostgreSQL)', () => {
       .catch(() => {})
     await isHeld
     try {
-      const child = spawn(
-        process.execPath,
-        [BIN, 'keys', 'rotate', 'alice', '--yes', '--key-file', file, '--lock-timeout', '120s'],
-        {env: {...process.env, OPENMEMORY_DATABASE_URL: td.url!}, stdio: 'ignore'},
-      )
-      const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)))
-      // Wait until the CLI is blocked on the row lock.
-      for (;;) {
-        const [w] = await sql`select count(*)::int as n from pg_stat_activity
-          where application_name = 'openmemory-cli' and wait_event_type = 'Lock'`
-        if (w.n > 0) break
-        await new Promise((r) => setTimeout(r, 100))
-      }
-      child.kill('SIGINT')
-      await exited
+      // Ctrl-C once the CLI is blocked on the row lock.
+      await runBin(['keys', 'rotate', 'alice', '--yes', '--key-file', file, '--lock-timeout', '120s'], {
+        env: {OPENMEMORY_DATABASE_URL: td.url!},
+        killSignal: 'SIGINT',
+        killWhen: async () => {
+          for (;;) {
+            const [w] = await sql`select count(*)::int as n from pg_stat_activity
+              where application_name = 'openmemory-cli' and wait_event_type = 'Lock'`
+            if (w.n > 0) return true
+            await new Promise((r) => setTimeout(r, 100))
+          }
+        },
+      })
       expect(existsSync(file)).toBe(false)
       expect(readdirSync(dir).filter((f) => f.includes('alice-interrupted'))).toEqual([])
     } finally {
