@@ -15,7 +15,7 @@ describe('database URLs with hard passwords (PostgreSQL)', () => {
   let td: TestDatabase
   let base: URL
   beforeAll(async () => {
-    td = await createTestDatabase('postgres', 'multiuser')
+    td = await createTestDatabase('postgres', 'multiuser', {migrated: true})
     base = new URL(td.url!)
     await (await td.open({migrate: true})).close()
   })

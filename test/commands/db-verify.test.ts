@@ -17,7 +17,7 @@ describe('db verify (command)', () => {
   let td: TestDatabase
   let url: string
   beforeAll(async () => {
-    td = await createTestDatabase('postgres')
+    td = await createTestDatabase('postgres', undefined, {migrated: true})
     url = td.url!
     const d = await td.open({migrate: true})
     await d.close()
@@ -208,7 +208,7 @@ describe('db verify (command)', () => {
 describe('db verify (built binary, embedded database)', () => {
   let td: TestDatabase
   beforeAll(async () => {
-    td = await createTestDatabase('pglite')
+    td = await createTestDatabase('pglite', undefined, {migrated: true})
     const d = await td.open()
     await createUser(d.db, {userId: 'carol'}, testContext().ctx)
     await d.close()

@@ -45,7 +45,7 @@ describe('existing users are named by their exact stored string', () => {
     runCommand(cmd, [...argv, '--database-url', url])
 
   beforeAll(async () => {
-    td = await createTestDatabase('postgres', 'multiuser')
+    td = await createTestDatabase('postgres', 'multiuser', {migrated: true})
     url = td.url!
     await withDb(async (d) => (await import('../../src/db/client.js')).runMigrations(d))
   })
@@ -174,7 +174,7 @@ describe.each(DRIVERS)('closeUserIds (%s)', (driver) => {
   let td: TestDatabase
   let d: Database
   beforeAll(async () => {
-    td = await createTestDatabase(driver, 'multiuser')
+    td = await createTestDatabase(driver, 'multiuser', {migrated: true})
     d = await td.open({migrate: true})
     for (const id of ['Bob.Smith', 'élodie', 'Élodie2', 'charlie', 'x1']) await plantServerUser(d, id)
   })

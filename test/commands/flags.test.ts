@@ -26,7 +26,7 @@ describe('flags that parse themselves (PostgreSQL)', () => {
   let url: string
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'om-flags-'))
   beforeAll(async () => {
-    td = await createTestDatabase('postgres')
+    td = await createTestDatabase('postgres', undefined, {migrated: true})
     url = td.url!
     await (await td.open({migrate: true})).close()
   })

@@ -46,10 +46,8 @@ describe('hostile rows planted by SQL never reach the terminal raw', () => {
   let url: string
 
   beforeAll(async () => {
-    td = await createTestDatabase('postgres', 'multiuser')
+    td = await createTestDatabase('postgres', 'multiuser', {migrated: true})
     url = td.url!
-    const migrated = await runBin(['db', 'migrate', '--database-url', url])
-    expect(migrated.exitCode).toBe(0)
     const sql = postgres(url, {max: 1, onnotice: () => {}})
     try {
       // As the server stores them: any name, email and app name its clients send.

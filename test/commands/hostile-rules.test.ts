@@ -21,7 +21,7 @@ describe('hostile input and collateral (commands)', () => {
   let database: Database
   let url: string
   beforeAll(async () => {
-    td = await createTestDatabase('postgres', 'multiuser')
+    td = await createTestDatabase('postgres', 'multiuser', {migrated: true})
     database = await td.open({migrate: true})
     url = td.url!
   })

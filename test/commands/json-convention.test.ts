@@ -20,7 +20,7 @@ describe('JSON convention', () => {
   let td: TestDatabase
   const dir = mkdtempSync(path.join(os.tmpdir(), 'om-json-'))
   beforeAll(async () => {
-    td = await createTestDatabase('postgres', 'multiuser')
+    td = await createTestDatabase('postgres', 'multiuser', {migrated: true})
     const d = await td.open({migrate: true})
     try {
       await seedUsersBulk(d, {prefix: 'idle', count: 3, daysAgo: 200, now: new Date()})

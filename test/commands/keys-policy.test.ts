@@ -22,7 +22,7 @@ describe.each(DRIVERS)('key rotation policy on %s', (driver) => {
   /** Every user's current key, from the import. */
   let keys: Map<string, string>
   beforeAll(async () => {
-    td = await createTestDatabase(driver)
+    td = await createTestDatabase(driver, undefined, {migrated: true})
     const d = await td.open({migrate: true})
     await d.close()
   })

@@ -29,7 +29,7 @@ describe('lifecycle commands', () => {
     return JSON.parse(r.stdout) as {apiKey: string; id: string}
   }
   beforeAll(async () => {
-    td = await createTestDatabase('postgres', 'multiuser')
+    td = await createTestDatabase('postgres', 'multiuser', {migrated: true})
     url = td.url!
     await db(async (d) => (await import('../../src/db/client.js')).runMigrations(d))
   })

@@ -71,7 +71,7 @@ describe.each(DRIVERS)('listings over many chunks on %s', (driver) => {
   let env: Record<string, string | undefined>
   let argDb: string[]
   beforeAll(async () => {
-    td = await createTestDatabase(driver)
+    td = await createTestDatabase(driver, undefined, {migrated: true})
     const d = await td.open({migrate: true})
     try {
       await seedListing(d, ROWS)

@@ -38,7 +38,7 @@ describe.each(DRIVERS)('streamed listings on %s', (driver) => {
   let env: Record<string, string | undefined>
   let argDb: string[]
   beforeAll(async () => {
-    td = await createTestDatabase(driver)
+    td = await createTestDatabase(driver, undefined, {migrated: true})
     const d = await td.open({migrate: true})
     try {
       await seedListing(d, ROWS)
@@ -140,7 +140,7 @@ describe.each(DRIVERS)('streamed listings on %s', (driver) => {
 describe.each(DRIVERS)('a listing whose reader goes away on %s', (driver) => {
   let big: TestDatabase
   beforeAll(async () => {
-    big = await createTestDatabase(driver)
+    big = await createTestDatabase(driver, undefined, {migrated: true})
     const d = await big.open({migrate: true})
     try {
       await seedListing(d, 4000)

@@ -24,7 +24,7 @@ describe('prune-inactive (command, PostgreSQL)', () => {
     }
   }
   beforeAll(async () => {
-    td = await createTestDatabase('postgres', 'multiuser')
+    td = await createTestDatabase('postgres', 'multiuser', {migrated: true})
     // Put a password in the URL to check it is masked (trust auth ignores it).
     const u = new URL(td.url!)
     u.password = 'pruneSecret99'
@@ -165,7 +165,7 @@ describe('prune-inactive (command, PostgreSQL)', () => {
 describe('prune-inactive (command, embedded PGlite)', () => {
   let td: TestDatabase
   beforeAll(async () => {
-    td = await createTestDatabase('pglite')
+    td = await createTestDatabase('pglite', undefined, {migrated: true})
     const d = await td.open()
     await seedUsersBulk(d, {prefix: 'emb', count: 5, daysAgo: 200, now: NOW})
     await d.close()

@@ -8,7 +8,7 @@ import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import UsersCreate from '../../src/commands/users/create.js'
 import UsersList from '../../src/commands/users/list.js'
-import {createTestDatabase, type TestDatabase} from '../helpers/databases.js'
+import {copyPgliteTemplate, createTestDatabase, type TestDatabase} from '../helpers/databases.js'
 import {runCommand} from '../helpers/run.js'
 
 describe('the target line', () => {
@@ -16,7 +16,7 @@ describe('the target line', () => {
   let url: string
   const dir = mkdtempSync(path.join(os.tmpdir(), 'om-target-'))
   beforeAll(async () => {
-    td = await createTestDatabase('postgres', 'multiuser')
+    td = await createTestDatabase('postgres', 'multiuser', {migrated: true})
     await (await td.open({migrate: true})).close()
     const u = new URL(td.url!)
     u.password = 'targetSecret7' // trust auth ignores it; it must never show
@@ -40,7 +40,8 @@ describe('the target line', () => {
   })
 
   it('names the embedded path and says that no URL variable is set, once', async () => {
-    const dataDir = path.join(dir, 'pgdata')
+    // An existing embedded database (the first run's creation is e2e.test.ts's).
+    const dataDir = copyPgliteTemplate(path.join(dir, 'pgdata'), {migrated: true})
     const r = await runCommand(UsersCreate, ['tgt_two'], {
       DATABASE_URL: undefined,
       OPENMEMORY_DATABASE_URL: undefined,

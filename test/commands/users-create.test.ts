@@ -16,7 +16,7 @@ describe('users create (command)', () => {
   let url: string
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'om-cmd-'))
   beforeAll(async () => {
-    td = await createTestDatabase('postgres')
+    td = await createTestDatabase('postgres', undefined, {migrated: true})
     url = td.url!
     const d = await td.open({migrate: true})
     await d.close()

@@ -18,7 +18,7 @@ describe.each(DRIVERS)('users import on %s', (driver) => {
   let td: TestDatabase
   let tmp: string
   beforeAll(async () => {
-    td = await createTestDatabase(driver)
+    td = await createTestDatabase(driver, undefined, {migrated: true})
     const d = await td.open({migrate: true})
     await d.close()
   })

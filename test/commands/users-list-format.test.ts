@@ -14,7 +14,7 @@ describe('users list --format (command)', () => {
   let url: string
   let list: UserListItem[]
   beforeAll(async () => {
-    td = await createTestDatabase('postgres')
+    td = await createTestDatabase('postgres', undefined, {migrated: true})
     url = td.url!
     const d = await td.open({migrate: true})
     const {ctx} = testContext()

@@ -5,7 +5,7 @@ import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 import UsersTest from '../../src/commands/users/test.js'
 import {createUser} from '../../src/services/users.js'
 import {testContext} from '../helpers/context.js'
-import {createTestDatabase, resetTables, type TestDatabase} from '../helpers/databases.js'
+import {copyPgliteTemplate, createTestDatabase, resetTables, type TestDatabase} from '../helpers/databases.js'
 import {type FakeApiServer, startFakeApiServer, unusedUrl} from '../helpers/fake-api-server.js'
 import {runBin, runCommand} from '../helpers/run.js'
 
@@ -18,7 +18,7 @@ describe('users test (command)', () => {
   let charlieKey: string
   let danaKey: string
   beforeAll(async () => {
-    td = await createTestDatabase('postgres')
+    td = await createTestDatabase('postgres', undefined, {migrated: true})
     url = td.url!
     const d = await td.open({migrate: true})
     await d.close()
@@ -165,7 +165,7 @@ describe('users test (command)', () => {
 describe('users test (built binary)', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'om-e2e-test-'))
   const env = {
-    OPENMEMORY_DATA_DIR: path.join(dir, 'pgdata'),
+    OPENMEMORY_DATA_DIR: copyPgliteTemplate(path.join(dir, 'pgdata'), {migrated: true}),
     DATABASE_URL: undefined,
     OPENMEMORY_DATABASE_URL: undefined,
     OPENMEMORY_API_URL: undefined,

@@ -49,8 +49,109 @@ function urlFor(name: string): string {
   return u.toString()
 }
 
-/** Create an empty database, optionally loaded from a fixture (not migrated). */
-export async function createTestDatabase(driver: DriverName, fixture?: Fixture): Promise<TestDatabase> {
+/**
+ * The run's template of a migrated database (global-setup.ts makes one per
+ * driver and fixture): a PostgreSQL database to copy with CREATE DATABASE
+ * ... TEMPLATE, or a PGlite data directory to copy. Set up once per run, as
+ * the CLI's own `db migrate` would; every test file copies its own.
+ */
+export const MIGRATED_TEMPLATES: (Fixture | undefined)[] = [undefined, 'multiuser', 'upstream']
+
+function pgTemplateName(fixture: Fixture | undefined, run = process.env.OPENMEMORY_TEST_RUN): string {
+  return `om_tpl_${run}_${fixture ?? 'empty'}_migrated`
+}
+
+function pgliteTemplateDir(fixture: Fixture | undefined, root = process.env.OPENMEMORY_TEST_TEMPLATES) {
+  return root ? path.join(root, `pglite-${fixture ?? 'empty'}-migrated`) : undefined
+}
+
+/** Build the migrated templates of every fixture on both drivers (global-setup.ts, once per run). */
+export async function buildMigratedTemplates(root: string, run: string): Promise<void> {
+  const pg = async (fixture: Fixture | undefined) => {
+    const name = pgTemplateName(fixture, run)
+    const admin = postgres(ADMIN_URL, {max: 1, onnotice: () => {}})
+    try {
+      await admin.unsafe(`create database ${name}`)
+    } finally {
+      await admin.end()
+    }
+    const url = urlFor(name)
+    if (fixture) {
+      const client = postgres(url, {max: 1, onnotice: () => {}})
+      try {
+        await client.unsafe(fixtureSql(fixture))
+      } finally {
+        await client.end()
+      }
+    }
+    const database = await openDatabase(
+      {kind: 'postgres', url, source: '--database-url', display: url},
+      {migrate: true},
+    )
+    await database.close()
+  }
+  const pglite = async (fixture: Fixture | undefined) => {
+    const dataDir = pgliteTemplateDir(fixture, root) as string
+    copyPgliteTemplate(dataDir)
+    if (fixture) await loadPgliteFixture(dataDir, fixture)
+    const database = await openDatabase(
+      {kind: 'pglite', dataDir, source: 'OPENMEMORY_DATA_DIR', display: dataDir},
+      {migrate: true},
+    )
+    await database.close()
+    tightenPermissions(dataDir)
+  }
+  // PostgreSQL's work runs in the server, beside PGlite's (one WASM instance at a time in this process).
+  await Promise.all([
+    Promise.all(MIGRATED_TEMPLATES.map(pg)),
+    (async () => {
+      for (const fixture of MIGRATED_TEMPLATES) await pglite(fixture)
+    })(),
+  ])
+}
+
+/**
+ * An initialised PGlite data directory at `dataDir`, copied from the run's
+ * template (global-setup.ts): what the CLI's first run would make, without
+ * initdb's ten seconds. `migrated`: also migrated, as after that first run's
+ * command. Tests about the first run itself create the directory for real.
+ */
+export function copyPgliteTemplate(dataDir: string, opts: {migrated?: boolean} = {}): string {
+  const template = opts.migrated ? pgliteTemplateDir(undefined) : process.env.OPENMEMORY_TEST_PGLITE_TEMPLATE
+  if (!template) throw new Error('no PGlite template: run under vitest (test/helpers/global-setup.ts)')
+  cpSync(template, dataDir, {recursive: true})
+  return dataDir
+}
+
+async function loadPgliteFixture(dataDir: string, fixture: Fixture): Promise<void> {
+  const {PGlite} = await import('@electric-sql/pglite')
+  const pg = await PGlite.create(dataDir)
+  try {
+    await pg.exec(fixtureSql(fixture))
+  } finally {
+    await pg.close()
+  }
+  tightenPermissions(dataDir)
+}
+
+/**
+ * A database of its own for a test file, on either driver: empty, or loaded
+ * from a fixture (not migrated). `migrated`: copied from the run's migrated
+ * template instead, the usual start of a file's tests (one per file and
+ * driver; `resetTables` between tests).
+ */
+export async function createTestDatabase(
+  driver: DriverName,
+  fixture?: Fixture,
+  opts: {migrated?: boolean} = {},
+): Promise<TestDatabase> {
+  const fromTemplate = opts.migrated === true && process.env.OPENMEMORY_TEST_TEMPLATES !== undefined
+  const td = await createDatabase(driver, fixture, fromTemplate)
+  if (opts.migrated && !fromTemplate) await (await td.open({migrate: true})).close()
+  return td
+}
+
+async function createDatabase(driver: DriverName, fixture: Fixture | undefined, fromTemplate: boolean) {
   if (driver === 'postgres') {
     const name = testDbName('om_test')
     const dropDatabase = async () => {
@@ -63,12 +164,14 @@ export async function createTestDatabase(driver: DriverName, fixture?: Fixture):
     }
     const admin = postgres(ADMIN_URL, {max: 1, onnotice: () => {}})
     try {
-      await admin.unsafe(`create database ${name}`)
+      await admin.unsafe(
+        `create database ${name}${fromTemplate ? ` template ${pgTemplateName(fixture)}` : ''}`,
+      )
     } finally {
       await admin.end()
     }
     const url = urlFor(name)
-    if (fixture) {
+    if (fixture && !fromTemplate) {
       const client = postgres(url, {max: 1, onnotice: () => {}})
       try {
         await client.unsafe(fixtureSql(fixture))
@@ -86,22 +189,15 @@ export async function createTestDatabase(driver: DriverName, fixture?: Fixture):
       url,
       open: (opts) => openDatabase(target, {migrate: opts?.migrate ?? false, onQuery: opts?.onQuery}),
       drop: dropDatabase,
-    }
+    } satisfies TestDatabase
   }
   const dir = mkdtempSync(path.join(os.tmpdir(), 'om-test-'))
   const dataDir = path.join(dir, 'pgdata')
   try {
-    const template = process.env.OPENMEMORY_TEST_PGLITE_TEMPLATE
-    if (template) cpSync(template, dataDir, {recursive: true})
-    if (fixture) {
-      const {PGlite} = await import('@electric-sql/pglite')
-      const pg = await PGlite.create(dataDir)
-      try {
-        await pg.exec(fixtureSql(fixture))
-      } finally {
-        await pg.close()
-      }
-      tightenPermissions(dataDir)
+    if (fromTemplate) cpSync(pgliteTemplateDir(fixture) as string, dataDir, {recursive: true})
+    else {
+      if (process.env.OPENMEMORY_TEST_PGLITE_TEMPLATE) copyPgliteTemplate(dataDir)
+      if (fixture) await loadPgliteFixture(dataDir, fixture)
     }
   } catch (error) {
     rmSync(dir, {recursive: true, force: true})
@@ -117,7 +213,7 @@ export async function createTestDatabase(driver: DriverName, fixture?: Fixture):
     async drop() {
       rmSync(dir, {recursive: true, force: true})
     },
-  }
+  } satisfies TestDatabase
 }
 
 const RESET_TABLES = [

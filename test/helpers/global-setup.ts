@@ -10,9 +10,13 @@
  *   own dist/ is never touched, so `openmemory` keeps working from it while
  *   the suite runs.
  * - An initialised, empty PGlite data directory that tests copy instead of
- *   running initdb each time.
+ *   running initdb each time, and migrated templates of every fixture on both
+ *   drivers (databases.ts, `createTestDatabase(driver, fixture, {migrated})`):
+ *   the one per-driver set-up, done once, that every test file copies.
+ *
+ * The build runs in a child process while the templates are made.
  */
-import {execFileSync} from 'node:child_process'
+import {execFile} from 'node:child_process'
 import {cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -44,23 +48,31 @@ export async function dropTaggedDatabases(tag: string): Promise<string[]> {
   }
 }
 
-function buildPrivateCopy(into: string): void {
+function buildPrivateCopy(into: string): Promise<void> {
   mkdirSync(into, {recursive: true})
   for (const item of readdirSync(ROOT)) {
     if (!NOT_COPIED.has(item)) cpSync(path.join(ROOT, item), path.join(into, item), {recursive: true})
   }
   symlinkSync(path.join(ROOT, 'node_modules'), path.join(into, 'node_modules'))
-  execFileSync('npm', ['run', '--silent', 'build'], {cwd: into, stdio: 'inherit'})
+  return new Promise((resolve, reject) => {
+    const child = execFile('npm', ['run', '--silent', 'build'], {cwd: into}, (error) =>
+      error ? reject(error) : resolve(),
+    )
+    child.stdout?.pipe(process.stdout)
+    child.stderr?.pipe(process.stderr)
+  })
 }
 
 export default async function setup() {
   const tag = `r${Math.random().toString(36).slice(2, 8)}`
   const runRoot = mkdtempSync(path.join(os.tmpdir(), `om-run-${tag}-`))
   const teardown = async () => {
-    const dropped = await dropTaggedDatabases(tag).catch((error) => {
-      process.stderr.write(`test teardown: could not drop the run's databases: ${error}\n`)
-      return []
-    })
+    const dropped = (
+      await dropTaggedDatabases(tag).catch((error) => {
+        process.stderr.write(`test teardown: could not drop the run's databases: ${error}\n`)
+        return []
+      })
+    ).filter((name) => !name.startsWith('om_tpl_'))
     if (dropped.length > 0)
       process.stderr.write(`test teardown: dropped ${dropped.length} leftover database(s)\n`)
     rmSync(runRoot, {recursive: true, force: true})
@@ -72,7 +84,8 @@ export default async function setup() {
     process.env.TMPDIR = tmp
 
     const cliRoot = path.join(runRoot, 'cli')
-    buildPrivateCopy(cliRoot)
+    const built = buildPrivateCopy(cliRoot)
+    built.catch(() => {}) // awaited below; not unhandled if the templates fail first
     process.env.OPENMEMORY_TEST_CLI_ROOT = cliRoot
 
     const dataDir = path.join(runRoot, 'pglite-template')
@@ -84,6 +97,12 @@ export default async function setup() {
     const {tightenPermissions} = await import('../../src/db/datadir.js')
     tightenPermissions(dataDir)
     process.env.OPENMEMORY_TEST_PGLITE_TEMPLATE = dataDir
+
+    const templates = path.join(runRoot, 'templates')
+    mkdirSync(templates)
+    const {buildMigratedTemplates} = await import('./databases.js')
+    await Promise.all([built, buildMigratedTemplates(templates, tag)])
+    process.env.OPENMEMORY_TEST_TEMPLATES = templates
   } catch (error) {
     await teardown()
     throw error

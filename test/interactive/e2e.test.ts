@@ -28,7 +28,7 @@ describe('interactive mode in a terminal (built binary, tmux)', () => {
   }
 
   beforeAll(async () => {
-    td = await createTestDatabase('postgres', 'multiuser')
+    td = await createTestDatabase('postgres', 'multiuser', {migrated: true})
     database = await td.open()
     await runMigrations(database)
   })

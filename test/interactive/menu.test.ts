@@ -32,7 +32,7 @@ describe('interactive menu', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'om-menu-'))
 
   beforeAll(async () => {
-    td = await createTestDatabase('postgres', 'multiuser')
+    td = await createTestDatabase('postgres', 'multiuser', {migrated: true})
     database = await td.open()
     await runMigrations(database)
   })

@@ -18,7 +18,7 @@ describe('bounded waits (PostgreSQL)', () => {
   let td: TestDatabase
   let other: postgres.Sql
   beforeAll(async () => {
-    td = await createTestDatabase('postgres', 'multiuser')
+    td = await createTestDatabase('postgres', 'multiuser', {migrated: true})
     await (await td.open({migrate: true})).close()
     expect((await runCommand(UsersCreate, ['alice', '--json', '--database-url', td.url!])).exitCode).toBe(0)
     other = postgres(td.url!, {max: 1, onnotice: () => {}})

@@ -125,7 +125,7 @@ describe('hostile input', () => {
     )[0]?.n
 
   beforeAll(async () => {
-    tdb = await createTestDatabase('postgres', 'multiuser')
+    tdb = await createTestDatabase('postgres', 'multiuser', {migrated: true})
     database = await tdb.open({migrate: true})
   })
   afterAll(async () => {

@@ -35,7 +35,7 @@ describe('key files (PostgreSQL)', () => {
       await sql`select k.key_hash from api_keys k join users u on u.id = k.user_id where u.user_id = ${userId}`
     )[0]?.key_hash as string
   beforeAll(async () => {
-    td = await createTestDatabase('postgres', 'multiuser')
+    td = await createTestDatabase('postgres', 'multiuser', {migrated: true})
     await (await td.open({migrate: true})).close()
     sql = postgres(td.url!, {max: 1, onnotice: () => {}})
     // Under /tmp itself (not the run's private TMPDIR): the server process (OS user postgres)

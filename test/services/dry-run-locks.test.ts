@@ -24,7 +24,7 @@ describe('dry runs take no row locks (PostgreSQL)', () => {
   const ctx = testContext('test').ctx
 
   beforeAll(async () => {
-    td = await createTestDatabase('postgres', 'multiuser')
+    td = await createTestDatabase('postgres', 'multiuser', {migrated: true})
     database = await td.open({migrate: true})
     // Bound every wait of this session: a dry run that tried to lock would fail, not hang.
     await database.db.execute(sql`set lock_timeout = '300ms'`)

@@ -19,7 +19,7 @@ describe.each(DRIVERS)('user and key lifecycle on %s', (driver) => {
   let database: Database
   const queries: string[] = []
   beforeAll(async () => {
-    td = await createTestDatabase(driver, 'multiuser')
+    td = await createTestDatabase(driver, 'multiuser', {migrated: true})
     database = await td.open({migrate: true, onQuery: (q) => queries.push(q)})
   })
   afterAll(async () => {
@@ -262,7 +262,7 @@ describe.each(DRIVERS)('lifecycle on an upstream database (%s)', (driver) => {
   let td: TestDatabase
   let database: Database
   beforeAll(async () => {
-    td = await createTestDatabase(driver, 'upstream')
+    td = await createTestDatabase(driver, 'upstream', {migrated: true})
     database = await td.open({migrate: true})
   })
   afterAll(async () => {

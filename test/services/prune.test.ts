@@ -17,7 +17,7 @@ describe.each(DRIVERS)('prune-inactive service on %s', (driver) => {
   let td: TestDatabase
   let database: Database
   beforeAll(async () => {
-    td = await createTestDatabase(driver, 'multiuser')
+    td = await createTestDatabase(driver, 'multiuser', {migrated: true})
     database = await td.open({migrate: true})
   })
   afterAll(async () => {

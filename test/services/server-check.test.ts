@@ -285,7 +285,7 @@ describe.each(DRIVERS)('testUser (database step, then HTTP) on %s', (driver) => 
   let charlieKey: string
   let danaKey: string
   beforeAll(async () => {
-    td = await createTestDatabase(driver, 'multiuser')
+    td = await createTestDatabase(driver, 'multiuser', {migrated: true})
     database = await td.open({migrate: true})
   })
   afterAll(async () => {

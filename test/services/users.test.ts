@@ -15,7 +15,7 @@ describe.each(DRIVERS)('users service on %s', (driver) => {
   let database: Database
   const queries: string[] = []
   beforeAll(async () => {
-    td = await createTestDatabase(driver, 'multiuser')
+    td = await createTestDatabase(driver, 'multiuser', {migrated: true})
     database = await td.open({migrate: true, onQuery: (q) => queries.push(q)})
   })
   afterAll(async () => {

@@ -163,7 +163,7 @@ describe.each(DRIVERS)('verifyDatabase on %s', (driver) => {
   let seeded: Seeded
 
   beforeAll(async () => {
-    td = await createTestDatabase(driver, 'multiuser')
+    td = await createTestDatabase(driver, 'multiuser', {migrated: true})
     database = await td.open({migrate: true, onQuery: (q) => queries.push(q)})
   })
   afterAll(async () => {
@@ -268,7 +268,7 @@ describe.each(DRIVERS)('verifyDatabase on an upgraded upstream database (%s)', (
   let td: TestDatabase
   let database: Database
   beforeAll(async () => {
-    td = await createTestDatabase(driver, 'upstream')
+    td = await createTestDatabase(driver, 'upstream', {migrated: true})
     database = await td.open({migrate: true})
   })
   afterAll(async () => {
