@@ -3,7 +3,7 @@ import {defineConfig} from 'vitest/config'
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    exclude: ['test/reliability/heavy/**', 'node_modules/**'],
+    exclude: ['test/**/heavy/**', 'node_modules/**'],
     globalSetup: ['test/helpers/global-setup.ts'],
     // Bounds for a hang only, never for speed: on a loaded 2-core machine a
     // test that spawns the CLI a few times can take minutes (timings belong in bench/).

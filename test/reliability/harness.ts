@@ -11,7 +11,7 @@ import postgres from 'postgres'
 import {ADMIN_URL} from '../helpers/databases.js'
 import {type BinOptions, type BinResult, CLI_ROOT, runBin} from '../helpers/run.js'
 
-/** True in the heavy run (`npm run test:reliability`). */
+/** True in the heavy run (`npm run test:heavy`). */
 export const HEAVY = process.env.OPENMEMORY_HEAVY === '1'
 
 /** A seeded PRNG (mulberry32): the same seed gives the same run. */
