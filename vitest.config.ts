@@ -11,6 +11,10 @@ export default defineConfig({
     hookTimeout: 600_000,
     pool: 'forks',
     maxWorkers: 2,
+    // Test files share their worker process (the modules, PGlite's and oclif's start-up): a
+    // quarter less CPU than a fresh process per file. So a test that changes process-wide state
+    // (environment, umask, stdout.isTTY, listeners) puts it back, as runCommand does.
+    isolate: false,
     reporters: ['default', './test/helpers/summary-reporter.ts'],
     // oclif's this.log() uses console.log: let captureOutput see it.
     disableConsoleIntercept: true,
