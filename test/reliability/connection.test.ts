@@ -6,7 +6,7 @@
  * the password.
  */
 import net from 'node:net'
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {afterAll, beforeAll, describe, it} from 'vitest'
 import {ADMIN_URL} from '../helpers/databases.js'
 import {isOneLine, runCli} from './harness.js'
 
@@ -82,12 +82,13 @@ describe('connection failures exit 5 with one line, in bounded time', () => {
     },
   ]
 
+  // Concurrently (vitest's maxConcurrency at a time): the cases spend their time waiting on sockets.
   for (const c of cases) {
     for (const argv of [
       ['users', 'list'],
       ['db', 'status', '--json'],
     ]) {
-      it(`${c.name}: ${argv.join(' ')}`, async () => {
+      it.concurrent(`${c.name}: ${argv.join(' ')}`, async ({expect}) => {
         const target = c.url()
         const r = await runCli([...argv, '--database-url', target], {
           env: {OPENMEMORY_CONNECT_TIMEOUT: String(CONNECT_TIMEOUT_S), DEBUG: undefined},
