@@ -150,7 +150,8 @@ describe('interactive menu', () => {
     const session = start()
     await menu('Show user')
     await step('User (type to filter)', 'alf')
-    await step('alfred', KEYS.enter)
+    // Enter once the list for the whole filter has loaded (earlier keystrokes' lists may still be in flight).
+    await step(/filter\) alf\s*\n❯ alfred/, KEYS.enter)
     await quit()
     await session
     expect(out.join('\n')).toMatch(/^alfred {2}Alfred/m)
@@ -161,7 +162,8 @@ describe('interactive menu', () => {
     const session = start()
     await menu('Delete user')
     await step('User (type to filter)', 'gus')
-    await step('gus', KEYS.enter)
+    // Enter once the list for the whole filter has loaded (earlier keystrokes' lists may still be in flight).
+    await step(/filter\) gus\s*\n❯ gus/, KEYS.enter)
     await step('Delete user gus and 2 related rows? This cannot be undone. (y/N)', KEYS.enter)
     await quit()
     await session
@@ -176,7 +178,8 @@ describe('interactive menu', () => {
     const session = start()
     await menu('Delete user')
     await step('User (type to filter)', 'hal')
-    await step('hal', KEYS.enter)
+    // Enter once the list for the whole filter has loaded (earlier keystrokes' lists may still be in flight).
+    await step(/filter\) hal\s*\n❯ hal/, KEYS.enter)
     await step('(y/N)', 'y', KEYS.enter)
     await quit()
     await session
@@ -190,7 +193,8 @@ describe('interactive menu', () => {
     const session = start()
     await menu('Deactivate user')
     await step('User (type to filter)', 'ida')
-    await step('ida', KEYS.enter)
+    // Enter once the list for the whole filter has loaded (earlier keystrokes' lists may still be in flight).
+    await step(/filter\) ida\s*\n❯ ida/, KEYS.enter)
     await step('Reason', 'left', KEYS.enter)
     await step('Deactivate ida, switching off key, apps default?', 'y', KEYS.enter)
     await term.waitFor('What do you want to do?', {after: at})
@@ -215,7 +219,8 @@ describe('interactive menu', () => {
     const session = start()
     await menu('Rotate key')
     await step('User (type to filter)', 'joe')
-    await step('joe', KEYS.enter)
+    // Enter once the list for the whole filter has loaded (earlier keystrokes' lists may still be in flight).
+    await step(/filter\) joe\s*\n❯ joe/, KEYS.enter)
     await step('Where should the new key go?', KEYS.enter)
     await step('Replace the key of joe? The current key (', 'y', KEYS.enter)
     await quit()
