@@ -16,7 +16,7 @@ import {type FakeApiServer, startFakeApiServer} from '../helpers/fake-api-server
 import {runCommand} from '../helpers/run.js'
 
 /** Every key a --json document may carry; docs/json.md gives each its one meaning. */
-export const VOCABULARY = new Set<string>([
+const VOCABULARY = new Set<string>([
   // who
   'id',
   'userId',

@@ -1,6 +1,5 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
-import {BusyError} from '../../errors.js'
 import {integerFlag} from '../../flags.js'
 import {importFlow, type UsersImportResult} from '../../flows/import.js'
 import {defaultContext} from '../../services/context.js'
