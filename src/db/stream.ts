@@ -1,20 +1,14 @@
 /**
- * Rows of a query in chunks, as the database produces them, whatever the
- * driver: the one streaming helper every listing reads through, so memory
- * does not depend on the number of rows.
- *
- * - PostgreSQL (postgres.js): the extended protocol's portal, `cursor(n)`:
- *   each Execute fetches n rows; leaving the loop early closes the portal.
- * - PGlite: a SQL cursor (DECLARE ... NO SCROLL CURSOR, FETCH FORWARD n)
- *   inside a read-only transaction. One plan, run once, whatever the sort
- *   order: keyset pages would re-run the listing's aggregates for every page
- *   under sorts no index serves (memories, last activity). Leaving the loop
- *   early closes the cursor and ends the transaction.
+ * Rows of a query in chunks, as the database produces them: the one
+ * streaming helper every listing reads through, so memory does not depend on
+ * the number of rows. postgres.js reads the extended protocol's portal,
+ * `cursor(n)`: each Execute fetches n rows; leaving the loop early closes the
+ * portal. One plan, run once, whatever the sort order.
  *
  * Rows are raw driver rows (the query names its columns; timestamps are
- * selected as text and converted with `utcIso`), identical on both drivers.
+ * selected as text and converted with `utcIso`).
  */
-import {type SQL, sql} from 'drizzle-orm'
+import type {SQL} from 'drizzle-orm'
 import type {Db} from './client.js'
 
 export const DEFAULT_FETCH_SIZE = 1000
@@ -37,34 +31,6 @@ export function postgresCursor(client: {unsafe: (q: string, p: never[]) => unkno
     // Breaking out of this loop calls the iterator's return(): postgres.js
     // sends Close + Sync, and the server stops producing rows.
     for await (const rows of pending.cursor(chunkSize)) yield [...rows]
-  }
-}
-
-let cursorSeq = 0
-
-/** PGlite: DECLARE / FETCH in a read-only transaction of the single session. */
-export function sqlCursor(db: Db): RowCursor {
-  return async function* <T>(query: SQL, chunkSize: number) {
-    const name = sql.raw(`openmemory_list_${++cursorSeq}`)
-    await db.execute(sql`begin transaction read only`)
-    let open = false
-    try {
-      await db.execute(sql`declare ${name} no scroll cursor for ${query}`)
-      open = true
-      for (;;) {
-        const result = (await db.execute(sql`fetch forward ${sql.raw(String(chunkSize))} from ${name}`)) as {
-          rows?: T[]
-        }
-        const rows = result.rows ?? (result as unknown as T[])
-        if (rows.length === 0) break
-        yield rows
-        if (rows.length < chunkSize) break
-      }
-    } finally {
-      // Read-only: rollback and commit are the same; rollback also works after an error.
-      if (open) await db.execute(sql`close ${name}`).catch(() => {})
-      await db.execute(sql`rollback`).catch(() => {})
-    }
   }
 }
 

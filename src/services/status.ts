@@ -20,7 +20,7 @@ export interface Incompatibility {
 export interface DbStatusResult {
   target: string
   source: string
-  driver: 'postgres' | 'pglite'
+  driver: 'postgres' | 'embedded'
   serverVersion: string
   schema: SchemaKind
   memoryStates: string[]
@@ -203,7 +203,7 @@ export async function dbStatus(database: Database): Promise<DbStatusResult> {
   return {
     target: target.display,
     source: target.source,
-    driver: database.dialect,
+    driver: target.kind,
     serverVersion: version?.server_version ?? 'unknown',
     schema: kind,
     memoryStates,
