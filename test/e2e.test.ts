@@ -28,7 +28,7 @@ describe('openmemory (built binary)', () => {
     expect(listed.exitCode).toBe(0)
     expect(JSON.parse(listed.stdout).map((u: {userId: string}) => u.userId)).toEqual(['charlie'])
     const status = await runBin(['db', 'status', '--json'], {env})
-    expect(JSON.parse(status.stdout)).toMatchObject({driver: 'pglite', schema: 'managed', compatible: true})
+    expect(JSON.parse(status.stdout)).toMatchObject({driver: 'embedded', schema: 'managed', compatible: true})
   })
 
   it('exits 5 naming the masked target when the database refuses connections', async () => {

@@ -9,7 +9,7 @@ import os from 'node:os'
 import path from 'node:path'
 import {Config} from '@oclif/core'
 import {afterEach, beforeEach, expect, it} from 'vitest'
-import {copyPgliteTemplate} from './helpers/databases.js'
+import {copyEmbeddedTemplate} from './helpers/databases.js'
 import {CLI_ROOT, runBin} from './helpers/run.js'
 
 let dir = ''
@@ -68,12 +68,12 @@ it('the planted plugin is live: oclif with user plugins on runs its init hook', 
 it('never runs a plugin planted in the default data folder, beside the database', async () => {
   plantPlugin(path.join(xdg, 'openmemory'))
   // The database already there (made from the run's template, not by a slow first run).
-  const dataDir = copyPgliteTemplate(path.join(xdg, 'openmemory', 'pgdata'))
+  const dataDir = copyEmbeddedTemplate(path.join(xdg, 'openmemory', 'pgdata'))
   const r = await runBin(['db', 'status', '--json'], {
     env: {...clean, XDG_DATA_HOME: xdg, OPENMEMORY_DATA_DIR: undefined},
   })
   expect(r.exitCode, r.stderr).toBe(0)
-  expect(JSON.parse(r.stdout)).toMatchObject({source: 'default', driver: 'pglite'})
+  expect(JSON.parse(r.stdout)).toMatchObject({source: 'default', driver: 'embedded'})
   expect(r.stdout).toContain(dataDir)
   expect(existsSync(marker)).toBe(false)
 })
@@ -93,7 +93,7 @@ it('never runs a plugin planted in OPENMEMORY_DATA_DIR (which oclif also reads a
 it('treats a blank OPENMEMORY_DATA_DIR as unset', async () => {
   const cwd = path.join(dir, 'cwd')
   mkdirSync(cwd)
-  copyPgliteTemplate(path.join(xdg, 'openmemory', 'pgdata'))
+  copyEmbeddedTemplate(path.join(xdg, 'openmemory', 'pgdata'))
   const r = await runBin(['db', 'status', '--json'], {
     cwd,
     env: {...clean, XDG_DATA_HOME: xdg, OPENMEMORY_DATA_DIR: '   '},

@@ -84,9 +84,16 @@ shift 6
 exec 9>>"$dir/${LOCK_FILE}" || exit 71
 if ! flock -n 9; then
   echo waiting
-  flock -w "$wait" 9 || exit 75
+  setpriv --pdeathsig SIGKILL -- flock -w "$wait" 9 || exit 75
 fi
-as() { if [ -n "$map" ]; then unshare --user --map-user="$map" --map-group="$map" -- "$@"; else "$@"; fi; }
+# Helpers die with this shell: a command killed during initdb leaves nothing running.
+as() {
+  if [ -n "$map" ]; then
+    setpriv --pdeathsig SIGKILL -- unshare --user --map-user="$map" --map-group="$map" -- "$@"
+  else
+    setpriv --pdeathsig SIGKILL -- "$@"
+  fi
+}
 pg=$dir/${CLUSTER_DIR}
 if [ -e "$dir/${INIT_MARKER}" ] || [ ! -e "$pg" ]; then
   echo initialising

@@ -208,7 +208,7 @@ describe('db verify (command)', () => {
 describe('db verify (built binary, embedded database)', () => {
   let td: TestDatabase
   beforeAll(async () => {
-    td = await createTestDatabase('pglite', undefined, {migrated: true})
+    td = await createTestDatabase('embedded', undefined, {migrated: true})
     const d = await td.open()
     await createUser(d.db, {userId: 'carol'}, testContext().ctx)
     await d.close()

@@ -21,15 +21,6 @@ import {runCommand} from '../helpers/run.js'
 
 const GOLDEN = path.resolve(import.meta.dirname, '../golden/listings')
 const ROWS = 230
-/** PGlite opens in seconds per command on a shared machine: a representative subset there. */
-const PGLITE_CASES = new Set([
-  'users-list.tsv',
-  'users-list.json',
-  'keys-list.tsv',
-  'memories-count-by-app.json',
-  'audit-list.tsv',
-  'prune-dry-run.json',
-])
 
 type Cmd = Parameters<typeof runCommand>[0]
 const CASES: [string, Cmd, string[]][] = [
@@ -86,8 +77,7 @@ describe.each(DRIVERS)('listings over many chunks on %s', (driver) => {
   })
   afterAll(async () => td?.drop())
 
-  const cases = driver === 'postgres' ? CASES : CASES.filter(([name]) => PGLITE_CASES.has(name))
-  it.each(cases)('%s: chunked output equals the golden and the one-chunk output', async (name, cmd, argv) => {
+  it.each(CASES)('%s: chunked output equals the golden and the one-chunk output', async (name, cmd, argv) => {
     const small = await runCommand(cmd, [...argv, ...argDb], {...env, OPENMEMORY_FETCH_SIZE: '7'})
     expect(small.stderr.includes('Error'), small.stderr).toBe(false)
     expect(small.exitCode).toBe(0)

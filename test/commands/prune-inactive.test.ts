@@ -3,7 +3,7 @@ import postgres from 'postgres'
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 import PruneInactive from '../../src/commands/prune-inactive.js'
 import {runMigrations} from '../../src/db/client.js'
-import {lockDataDir} from '../../src/db/lock.js'
+import {startEmbedded} from '../../src/db/embedded.js'
 import {rows} from '../../src/db/sql.js'
 import {createTestDatabase, resetTables, type TestDatabase} from '../helpers/databases.js'
 import {runBin, runCommand} from '../helpers/run.js'
@@ -162,10 +162,10 @@ describe('prune-inactive (command, PostgreSQL)', () => {
   })
 })
 
-describe('prune-inactive (command, embedded PGlite)', () => {
+describe('prune-inactive (command, embedded)', () => {
   let td: TestDatabase
   beforeAll(async () => {
-    td = await createTestDatabase('pglite', undefined, {migrated: true})
+    td = await createTestDatabase('embedded', undefined, {migrated: true})
     const d = await td.open()
     await seedUsersBulk(d, {prefix: 'emb', count: 5, daysAgo: 200, now: NOW})
     await d.close()
@@ -173,7 +173,8 @@ describe('prune-inactive (command, embedded PGlite)', () => {
   afterAll(async () => td?.drop())
 
   it('exits 75 at once while another process holds the embedded database', async () => {
-    const release = await lockDataDir(td.dataDir!, 0)
+    // Another command holding it: its server, started as the CLI starts it.
+    const holder = await startEmbedded(td.dataDir!, {lockWaitMs: 0})
     try {
       const r = await runCommand(PruneInactive, ['--yes'], {
         OPENMEMORY_DATA_DIR: td.dataDir,
@@ -181,7 +182,7 @@ describe('prune-inactive (command, embedded PGlite)', () => {
       })
       expect(r.exitCode).toBe(75)
     } finally {
-      await release()
+      await holder.stop()
     }
   })
 

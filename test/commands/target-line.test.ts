@@ -8,7 +8,7 @@ import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import UsersCreate from '../../src/commands/users/create.js'
 import UsersList from '../../src/commands/users/list.js'
-import {copyPgliteTemplate, createTestDatabase, type TestDatabase} from '../helpers/databases.js'
+import {copyEmbeddedTemplate, createTestDatabase, type TestDatabase} from '../helpers/databases.js'
 import {runCommand} from '../helpers/run.js'
 
 describe('the target line', () => {
@@ -41,7 +41,7 @@ describe('the target line', () => {
 
   it('names the embedded path and says that no URL variable is set, once', async () => {
     // An existing embedded database (the first run's creation is e2e.test.ts's).
-    const dataDir = copyPgliteTemplate(path.join(dir, 'pgdata'), {migrated: true})
+    const dataDir = copyEmbeddedTemplate(path.join(dir, 'pgdata'), {migrated: true})
     const r = await runCommand(UsersCreate, ['tgt_two'], {
       DATABASE_URL: undefined,
       OPENMEMORY_DATABASE_URL: undefined,
@@ -50,7 +50,7 @@ describe('the target line', () => {
     expect(r.exitCode).toBe(0)
     const lines = r.stderr.split('\n')
     expect(lines[0]).toBe(
-      `openmemory: writing to embedded PGlite at ${dataDir} (from OPENMEMORY_DATA_DIR; neither OPENMEMORY_DATABASE_URL nor DATABASE_URL is set)`,
+      `openmemory: writing to embedded database at ${dataDir} (from OPENMEMORY_DATA_DIR; neither OPENMEMORY_DATABASE_URL nor DATABASE_URL is set)`,
     )
     expect(lines.filter((l) => l.includes('neither OPENMEMORY_DATABASE_URL'))).toHaveLength(1)
   })

@@ -5,7 +5,12 @@ import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 import UsersTest from '../../src/commands/users/test.js'
 import {createUser} from '../../src/services/users.js'
 import {testContext} from '../helpers/context.js'
-import {copyPgliteTemplate, createTestDatabase, resetTables, type TestDatabase} from '../helpers/databases.js'
+import {
+  copyEmbeddedTemplate,
+  createTestDatabase,
+  resetTables,
+  type TestDatabase,
+} from '../helpers/databases.js'
 import {type FakeApiServer, startFakeApiServer, unusedUrl} from '../helpers/fake-api-server.js'
 import {runBin, runCommand} from '../helpers/run.js'
 
@@ -165,7 +170,7 @@ describe('users test (command)', () => {
 describe('users test (built binary)', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'om-e2e-test-'))
   const env = {
-    OPENMEMORY_DATA_DIR: copyPgliteTemplate(path.join(dir, 'pgdata'), {migrated: true}),
+    OPENMEMORY_DATA_DIR: copyEmbeddedTemplate(path.join(dir, 'pgdata'), {migrated: true}),
     DATABASE_URL: undefined,
     OPENMEMORY_DATABASE_URL: undefined,
     OPENMEMORY_API_URL: undefined,

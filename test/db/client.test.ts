@@ -20,7 +20,7 @@ describe('resolveTarget', () => {
   })
   it('falls back to the embedded database in the data directory, or OPENMEMORY_DATA_DIR', () => {
     expect(resolveTarget({...base, env: {}})).toMatchObject({
-      kind: 'pglite',
+      kind: 'embedded',
       dataDir: '/home/op/.local/share/openmemory/pgdata',
       source: 'default',
     })

@@ -11,7 +11,7 @@ import {parse} from 'csv-parse/sync'
 import type {TestDatabase} from './databases.js'
 import {type RunResult, runCommand} from './run.js'
 
-/** Run a command on the test database: --database-url for PostgreSQL, OPENMEMORY_DATA_DIR for PGlite. */
+/** Run a command on the test database: --database-url for PostgreSQL, OPENMEMORY_DATA_DIR for the embedded database. */
 export function runOn<T = unknown>(
   td: TestDatabase,
   cmd: {run(argv?: string[], opts?: string): Promise<unknown>},

@@ -1,7 +1,8 @@
 /**
  * Real databases for tests: a fresh PostgreSQL database on the local server,
- * or a fresh PGlite data directory, opened through the same openDatabase the
- * CLI uses. Optionally loaded from one of the shared schema fixtures first.
+ * or a fresh embedded data directory (the CLI's own embedded PostgreSQL),
+ * opened through the same openDatabase the CLI uses. Optionally loaded from
+ * one of the shared schema fixtures first.
  */
 import {cpSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import os from 'node:os'
@@ -9,15 +10,15 @@ import path from 'node:path'
 import {sql} from 'drizzle-orm'
 import postgres from 'postgres'
 import {type Database, type DatabaseTarget, openDatabase} from '../../src/db/client.js'
-import {tightenPermissions} from '../../src/db/datadir.js'
+import {startEmbedded} from '../../src/db/embedded.js'
 import {rows} from '../../src/db/sql.js'
 
 export const ADMIN_URL = process.env.OPENMEMORY_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 export const FIXTURES = path.resolve(import.meta.dirname, '../fixtures')
 
 export type Fixture = 'multiuser' | 'upstream'
-export type DriverName = 'postgres' | 'pglite'
-export const DRIVERS: DriverName[] = ['postgres', 'pglite']
+export type DriverName = 'postgres' | 'embedded'
+export const DRIVERS: DriverName[] = ['postgres', 'embedded']
 
 /**
  * A database name carrying this test run's tag, so the run's teardown finds
@@ -35,7 +36,7 @@ export function fixtureSql(fixture: Fixture): string {
 export interface TestDatabase {
   driver: DriverName
   target: DatabaseTarget
-  /** For postgres: the URL; for pglite: the data dir (use with OPENMEMORY_DATA_DIR). */
+  /** For postgres: the URL; for embedded: the data dir (use with OPENMEMORY_DATA_DIR). */
   url?: string
   dataDir?: string
   /** Open through the CLI's own code (migrating the embedded database as the CLI does). */
@@ -52,7 +53,7 @@ function urlFor(name: string): string {
 /**
  * The run's template of a migrated database (global-setup.ts makes one per
  * driver and fixture): a PostgreSQL database to copy with CREATE DATABASE
- * ... TEMPLATE, or a PGlite data directory to copy. Set up once per run, as
+ * ... TEMPLATE, or an embedded data directory to copy (its server stopped). Set up once per run, as
  * the CLI's own `db migrate` would; every test file copies its own.
  */
 export const MIGRATED_TEMPLATES: (Fixture | undefined)[] = [undefined, 'multiuser', 'upstream']
@@ -61,8 +62,8 @@ function pgTemplateName(fixture: Fixture | undefined, run = process.env.OPENMEMO
   return `om_tpl_${run}_${fixture ?? 'empty'}_migrated`
 }
 
-function pgliteTemplateDir(fixture: Fixture | undefined, root = process.env.OPENMEMORY_TEST_TEMPLATES) {
-  return root ? path.join(root, `pglite-${fixture ?? 'empty'}-migrated`) : undefined
+function embeddedTemplateDir(fixture: Fixture | undefined, root = process.env.OPENMEMORY_TEST_TEMPLATES) {
+  return root ? path.join(root, `embedded-${fixture ?? 'empty'}-migrated`) : undefined
 }
 
 /** Build the migrated templates of every fixture on both drivers (global-setup.ts, once per run). */
@@ -90,48 +91,54 @@ export async function buildMigratedTemplates(root: string, run: string): Promise
     )
     await database.close()
   }
-  const pglite = async (fixture: Fixture | undefined) => {
-    const dataDir = pgliteTemplateDir(fixture, root) as string
-    copyPgliteTemplate(dataDir)
-    if (fixture) await loadPgliteFixture(dataDir, fixture)
+  const embedded = async (fixture: Fixture | undefined) => {
+    const dataDir = embeddedTemplateDir(fixture, root) as string
+    copyEmbeddedTemplate(dataDir)
+    if (fixture) await loadEmbeddedFixture(dataDir, fixture)
     const database = await openDatabase(
-      {kind: 'pglite', dataDir, source: 'OPENMEMORY_DATA_DIR', display: dataDir},
+      {kind: 'embedded', dataDir, source: 'OPENMEMORY_DATA_DIR', display: dataDir},
       {migrate: true},
     )
     await database.close()
-    tightenPermissions(dataDir)
   }
-  // PostgreSQL's work runs in the server, beside PGlite's (one WASM instance at a time in this process).
-  await Promise.all([
-    Promise.all(MIGRATED_TEMPLATES.map(pg)),
-    (async () => {
-      for (const fixture of MIGRATED_TEMPLATES) await pglite(fixture)
-    })(),
-  ])
+  await Promise.all([...MIGRATED_TEMPLATES.map(pg), ...MIGRATED_TEMPLATES.map(embedded)])
 }
 
 /**
- * An initialised PGlite data directory at `dataDir`, copied from the run's
+ * An initialised embedded data directory at `dataDir`, copied from the run's
  * template (global-setup.ts): what the CLI's first run would make, without
- * initdb's ten seconds. `migrated`: also migrated, as after that first run's
- * command. Tests about the first run itself create the directory for real.
+ * initdb. `migrated`: also migrated, as after that first run's command. Tests
+ * about the first run itself create the directory for real.
  */
-export function copyPgliteTemplate(dataDir: string, opts: {migrated?: boolean} = {}): string {
-  const template = opts.migrated ? pgliteTemplateDir(undefined) : process.env.OPENMEMORY_TEST_PGLITE_TEMPLATE
-  if (!template) throw new Error('no PGlite template: run under vitest (test/helpers/global-setup.ts)')
+export function copyEmbeddedTemplate(dataDir: string, opts: {migrated?: boolean} = {}): string {
+  const template = opts.migrated
+    ? embeddedTemplateDir(undefined)
+    : process.env.OPENMEMORY_TEST_EMBEDDED_TEMPLATE
+  if (!template) throw new Error('no embedded template: run under vitest (test/helpers/global-setup.ts)')
   cpSync(template, dataDir, {recursive: true})
   return dataDir
 }
 
-async function loadPgliteFixture(dataDir: string, fixture: Fixture): Promise<void> {
-  const {PGlite} = await import('@electric-sql/pglite')
-  const pg = await PGlite.create(dataDir)
+/** Run SQL text (several statements) on an embedded data directory, through its own server. */
+export async function embeddedSql(dataDir: string, text: string): Promise<void> {
+  const server = await startEmbedded(dataDir, {lockWaitMs: 10_000})
+  const client = postgres({
+    path: server.socketPath,
+    user: 'openmemory',
+    database: 'postgres',
+    max: 1,
+    onnotice: () => {},
+  })
   try {
-    await pg.exec(fixtureSql(fixture))
+    await client.unsafe(text).simple()
   } finally {
-    await pg.close()
+    await client.end()
+    await server.stop()
   }
-  tightenPermissions(dataDir)
+}
+
+async function loadEmbeddedFixture(dataDir: string, fixture: Fixture): Promise<void> {
+  await embeddedSql(dataDir, fixtureSql(fixture))
 }
 
 /**
@@ -194,16 +201,16 @@ async function createDatabase(driver: DriverName, fixture: Fixture | undefined, 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'om-test-'))
   const dataDir = path.join(dir, 'pgdata')
   try {
-    if (fromTemplate) cpSync(pgliteTemplateDir(fixture) as string, dataDir, {recursive: true})
+    if (fromTemplate) cpSync(embeddedTemplateDir(fixture) as string, dataDir, {recursive: true})
     else {
-      if (process.env.OPENMEMORY_TEST_PGLITE_TEMPLATE) copyPgliteTemplate(dataDir)
-      if (fixture) await loadPgliteFixture(dataDir, fixture)
+      if (process.env.OPENMEMORY_TEST_EMBEDDED_TEMPLATE) copyEmbeddedTemplate(dataDir)
+      if (fixture) await loadEmbeddedFixture(dataDir, fixture)
     }
   } catch (error) {
     rmSync(dir, {recursive: true, force: true})
     throw error
   }
-  const target: DatabaseTarget = {kind: 'pglite', dataDir, source: 'OPENMEMORY_DATA_DIR', display: dataDir}
+  const target: DatabaseTarget = {kind: 'embedded', dataDir, source: 'OPENMEMORY_DATA_DIR', display: dataDir}
   return {
     driver,
     target,

@@ -9,7 +9,7 @@
  *   root and built there, and end-to-end tests run that copy. The checkout's
  *   own dist/ is never touched, so `openmemory` keeps working from it while
  *   the suite runs.
- * - An initialised, empty PGlite data directory that tests copy instead of
+ * - An initialised, empty embedded data directory that tests copy instead of
  *   running initdb each time, and migrated templates of every fixture on both
  *   drivers (databases.ts, `createTestDatabase(driver, fixture, {migrated})`):
  *   the one per-driver set-up, done once, that every test file copies.
@@ -88,15 +88,11 @@ export default async function setup() {
     built.catch(() => {}) // awaited below; not unhandled if the templates fail first
     process.env.OPENMEMORY_TEST_CLI_ROOT = cliRoot
 
-    const dataDir = path.join(runRoot, 'pglite-template')
-    const {PGlite} = await import('@electric-sql/pglite')
-    const pg = await PGlite.create(dataDir)
-    await pg.query('select 1')
-    await pg.close()
-    // Private, as the CLI keeps its own (else every copy's first open would say it tightened them).
-    const {tightenPermissions} = await import('../../src/db/datadir.js')
-    tightenPermissions(dataDir)
-    process.env.OPENMEMORY_TEST_PGLITE_TEMPLATE = dataDir
+    // An initialised embedded data directory (initdb, nothing migrated), made as the CLI makes one.
+    const dataDir = path.join(runRoot, 'embedded-template')
+    const {startEmbedded} = await import('../../src/db/embedded.js')
+    await (await startEmbedded(dataDir, {lockWaitMs: 10_000})).stop()
+    process.env.OPENMEMORY_TEST_EMBEDDED_TEMPLATE = dataDir
 
     const templates = path.join(runRoot, 'templates')
     mkdirSync(templates)

@@ -1,6 +1,6 @@
 /**
  * A deterministic data set for the listing tests: every id, name and time is
- * a function of the row number, so two databases (PostgreSQL and PGlite)
+ * a function of the row number, so two databases (PostgreSQL and embedded)
  * seeded with the same count list exactly the same bytes. It has what makes
  * listings hard: ties in the sort keys, nulls, names with commas, quotes and
  * line breaks, users with no key, no app, several apps, revoked keys,

@@ -1,30 +1,35 @@
 /**
- * The embedded database (PGlite) is single-process: processes sharing one
- * data directory are serialised (or exit 75), a holder keeps the directory
- * however long a query blocks it, and a process killed while it holds the
- * directory leaves one the next run opens at once. The long prune with
+ * The embedded database is one command at a time, and the exclusion holds on
+ * the data itself: a kernel lock on a file inside the 0700 directory, held by
+ * the server's processes. Processes sharing one data directory are
+ * serialised (or exit 75), whatever path, bind mount, symlink or network
+ * namespace they reach it through; no other local user can take or block it;
+ * a command killed at any moment (SIGKILL, first run included) leaves no
+ * server running beyond a few seconds and nothing locked. The long prune with
  * creates waiting behind it runs in `npm run test:heavy` only.
  */
-import {cpSync, mkdtempSync, rmSync} from 'node:fs'
+import {spawn, spawnSync} from 'node:child_process'
+import {cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {sql} from 'drizzle-orm'
-import {afterAll, expect, it} from 'vitest'
+import {afterAll, describe, expect, it} from 'vitest'
 import {openDatabase} from '../../src/db/client.js'
-import {lockDataDir} from '../../src/db/lock.js'
+import {CLUSTER_DIR, LOCK_FILE, startEmbedded} from '../../src/db/embedded.js'
 import {rows} from '../../src/db/sql.js'
-import {BusyError} from '../../src/errors.js'
-import {copyPgliteTemplate} from '../helpers/databases.js'
+import {copyEmbeddedTemplate} from '../helpers/databases.js'
+import {BIN} from '../helpers/run.js'
 import {HEAVY, keysIn, prng, runCli, seedFromEnv} from './harness.js'
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'om-rel-pglite-'))
+const dir = mkdtempSync(path.join(os.tmpdir(), 'om-rel-embedded-'))
 // An existing embedded database (the run's template: no first-run initdb here).
 const env = {
-  OPENMEMORY_DATA_DIR: copyPgliteTemplate(path.join(dir, 'pgdata'), {migrated: true}),
+  OPENMEMORY_DATA_DIR: copyEmbeddedTemplate(path.join(dir, 'pgdata'), {migrated: true}),
   OPENMEMORY_DATABASE_URL: undefined,
   DATABASE_URL: undefined,
 }
 afterAll(() => rmSync(dir, {recursive: true, force: true}))
+const isRoot = process.getuid?.() === 0
 
 const listUsers = async () => {
   const r = await runCli(['users', 'list', '--json'], {env})
@@ -88,21 +93,171 @@ it(
 
 /** Open the embedded directory through the CLI's own code. */
 const openDir = (dataDir: string) =>
-  openDatabase({kind: 'pglite', dataDir, source: 'OPENMEMORY_DATA_DIR', display: dataDir}, {migrate: true})
+  openDatabase({kind: 'embedded', dataDir, source: 'OPENMEMORY_DATA_DIR', display: dataDir}, {migrate: true})
 
-/** Resolve once some process holds the data directory (a probe that takes it lets go at once). */
+/** Whether some process holds the data directory's lock (a probe that gets it lets go at once). */
+const locked = (dataDir: string) =>
+  spawnSync('flock', ['-n', path.join(dataDir, LOCK_FILE), 'true']).status === 1
+
+/** Resolve once some process holds the data directory. */
 async function heldByAnother(dataDir: string, exited: () => boolean): Promise<void> {
   while (!exited()) {
-    try {
-      await (await lockDataDir(dataDir, 0))()
-    } catch (error) {
-      if (error instanceof BusyError) return
-      throw error
-    }
+    if (locked(dataDir)) return
     await new Promise((r) => setTimeout(r, 25))
   }
   throw new Error('the holder exited before it was seen holding the data directory')
 }
+
+/** PIDs of PostgreSQL processes serving this data directory. */
+function servers(dataDir: string): number[] {
+  const cluster = path.join(dataDir, CLUSTER_DIR)
+  const out: number[] = []
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+      if (cmd.some((c) => c.endsWith('/postgres')) && cmd.includes(cluster)) out.push(Number(pid))
+    } catch {}
+  }
+  return out
+}
+
+/** Wait up to `ms` for every server of the directory to be gone; the time it took, or -1. */
+async function serversGone(dataDir: string, ms: number): Promise<number> {
+  const started = Date.now()
+  while (Date.now() - started < ms) {
+    if (servers(dataDir).length === 0 && !locked(dataDir)) return Date.now() - started
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  return -1
+}
+
+/** Run the CLI under a prefix (`unshare -n`, say), not prompting; its exit code and stderr. */
+function cliUnder(prefix: string[], argv: string[], extra: Record<string, string | undefined>) {
+  const childEnv: Record<string, string> = {}
+  for (const [k, v] of Object.entries({...process.env, ...env, OPENMEMORY_NO_PROMPT: '1', ...extra}))
+    if (v !== undefined) childEnv[k] = v
+  return new Promise<{code: number | null; stderr: string}>((resolve) => {
+    const child = spawn(prefix[0] as string, [...prefix.slice(1), process.execPath, BIN, ...argv], {
+      env: childEnv,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
+    let stderr = ''
+    child.stderr.on('data', (d) => {
+      stderr += d
+    })
+    child.on('close', (code) => resolve({code, stderr}))
+  })
+}
+
+describe('one holder, however the folder is reached', () => {
+  // prune-inactive does not wait for the lock: 75 at once while another holds it.
+  const probe = ['prune-inactive', '--days', '1', '--dry-run', '--json']
+  const canUnshare = isRoot && spawnSync('unshare', ['-n', 'true']).status === 0
+
+  it.skipIf(!canUnshare)(
+    'another network namespace, a bind mount and a symlink all find it held (exit 75), and free once let go (root: unshare -n, mount --bind)',
+    {timeout: 120_000},
+    async () => {
+      const dataDir = env.OPENMEMORY_DATA_DIR
+      const mounted = path.join(dir, 'bound')
+      const linked = path.join(dir, 'linked')
+      mkdirSync(mounted)
+      symlinkSync(dataDir, linked)
+      expect(spawnSync('mount', ['--bind', dataDir, mounted]).status).toBe(0)
+      try {
+        const ways = [
+          {name: 'unshare -n', prefix: ['unshare', '-n'], extra: {}},
+          {name: 'bind mount', prefix: ['env'], extra: {OPENMEMORY_DATA_DIR: mounted}},
+          {name: 'symlink', prefix: ['env'], extra: {OPENMEMORY_DATA_DIR: linked}},
+          {name: 'unshare -n + bind mount', prefix: ['unshare', '-n'], extra: {OPENMEMORY_DATA_DIR: mounted}},
+        ]
+        const holder = await startEmbedded(dataDir, {lockWaitMs: 0})
+        try {
+          for (const way of ways) {
+            const r = await cliUnder(way.prefix, probe, way.extra)
+            expect({way: way.name, code: r.code}).toEqual({way: way.name, code: 75})
+          }
+        } finally {
+          await holder.stop()
+        }
+        for (const way of ways) {
+          const r = await cliUnder(way.prefix, probe, way.extra)
+          expect({way: way.name, code: r.code, stderr: r.stderr}).toMatchObject({way: way.name, code: 0})
+        }
+      } finally {
+        spawnSync('umount', [mounted])
+      }
+    },
+  )
+
+  it.skipIf(!isRoot)(
+    'another local user can neither take the lock nor reach the server (root: setpriv to nobody)',
+    {timeout: 60_000},
+    async () => {
+      const dataDir = env.OPENMEMORY_DATA_DIR
+      const asNobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--']
+      const lockFile = path.join(dataDir, LOCK_FILE)
+      // Not even while nobody holds it: the folder is closed to other users.
+      const take = spawnSync(asNobody[0] as string, [...asNobody.slice(1), 'flock', '-n', lockFile, 'true'], {
+        encoding: 'utf8',
+      })
+      expect(take.status).not.toBe(0)
+      expect(take.stderr).toMatch(/Permission denied/)
+      const holder = await startEmbedded(dataDir, {lockWaitMs: 0})
+      try {
+        const socket = path.join(dataDir, CLUSTER_DIR, '.s.PGSQL.5432')
+        const reach = spawnSync(
+          asNobody[0] as string,
+          [
+            ...asNobody.slice(1),
+            process.execPath,
+            '-e',
+            `require('net').connect(${JSON.stringify(socket)}).on('connect',()=>process.exit(0)).on('error',(e)=>{console.error(e.code);process.exit(3)})`,
+          ],
+          {encoding: 'utf8'},
+        )
+        expect({status: reach.status, stderr: reach.stderr.trim()}).toEqual({status: 3, stderr: 'EACCES'})
+      } finally {
+        await holder.stop()
+      }
+      // Still ours, at once.
+      expect((await runCli(['users', 'list', '--json'], {env})).exitCode).toBe(0)
+    },
+  )
+})
+
+it(
+  'a command killed at any moment, first run included, leaves no server beyond a few seconds and nothing locked',
+  {timeout: 600_000},
+  async () => {
+    const rng = prng(seedFromEnv(7))
+    const rounds = HEAVY ? 20 : 4
+    const slowest: number[] = []
+    let kills = 0
+    for (let i = 0; i < rounds; i++) {
+      // Half the rounds on a new directory: the kill may land in initdb or the first migration.
+      const fresh = i % 2 === 0
+      const dataDir = fresh ? path.join(dir, `fresh${i}`) : env.OPENMEMORY_DATA_DIR
+      const runEnv = {...env, OPENMEMORY_DATA_DIR: dataDir}
+      const r = await runCli(['users', 'create', `kill_${i}`, '--json'], {
+        env: runEnv,
+        killAfterMs: rng.int(fresh ? 100 : 50, fresh ? 2500 : 900),
+      })
+      if (r.killed) kills++
+      const gone = await serversGone(dataDir, 5000)
+      expect({round: i, killed: r.killed, gone: gone >= 0}).toMatchObject({round: i, gone: true})
+      slowest.push(gone)
+      // The next command opens it at once and works.
+      const next = await runCli(['users', 'list', '--json'], {env: runEnv})
+      expect(next.exitCode, next.stderr).toBe(0)
+      expect(servers(dataDir)).toEqual([])
+    }
+    expect(kills).toBeGreaterThan(0)
+    console.log(
+      `[reliability] embedded: ${rounds} rounds, ${kills} killed; every server gone within ${Math.max(...slowest)} ms of the command's death`,
+    )
+  },
+)
 
 // A soak of long lock waits (creates held up to their 15 s wait behind a prune of
 // 20,000 users, ten times): `npm run test:heavy` only.

@@ -1,7 +1,8 @@
 /**
  * The embedded database's directory: never initialised over existing files
- * (a damaged or foreign directory exits 5, unchanged), and private (folders
- * 0700, files 0600) whatever the umask or the parent's mode.
+ * (a damaged or foreign directory exits 5, unchanged), private (folders 0700,
+ * files 0600) whatever the umask or the parent's mode, and no code loaded
+ * because of what its configuration files say.
  */
 import {
   chmodSync,
@@ -20,12 +21,12 @@ import path from 'node:path'
 import {sql} from 'drizzle-orm'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import UsersList from '../../src/commands/users/list.js'
-import {openDatabase, PGLITE_PG_VERSION} from '../../src/db/client.js'
-import {INIT_MARKER} from '../../src/db/datadir.js'
+import {openDatabase} from '../../src/db/client.js'
+import {CLUSTER_DIR, EMBEDDED_PG_VERSION, INIT_MARKER} from '../../src/db/embedded.js'
 import {rows} from '../../src/db/sql.js'
 import {runCommand} from '../helpers/run.js'
 
-const TEMPLATE = process.env.OPENMEMORY_TEST_PGLITE_TEMPLATE as string
+const TEMPLATE = process.env.OPENMEMORY_TEST_EMBEDDED_TEMPLATE as string
 let dir = ''
 let dataDir = ''
 beforeEach(() => {
@@ -55,13 +56,15 @@ const snapshot = (root: string) => modes(root).map(([p]) => p)
 
 describe('damaged or foreign directories', () => {
   it('embeds the PostgreSQL version the template has', () => {
-    expect(readdirSync(TEMPLATE)).toContain('PG_VERSION')
-    expect(readFileSync(path.join(TEMPLATE, 'PG_VERSION'), 'utf8').trim()).toBe(PGLITE_PG_VERSION)
+    expect(readdirSync(path.join(TEMPLATE, CLUSTER_DIR))).toContain('PG_VERSION')
+    expect(readFileSync(path.join(TEMPLATE, CLUSTER_DIR, 'PG_VERSION'), 'utf8').trim()).toBe(
+      EMBEDDED_PG_VERSION,
+    )
   })
 
   it('refuses a cluster that lost PG_VERSION (exit 5, names it, changes nothing)', async () => {
     cpSync(TEMPLATE, dataDir, {recursive: true})
-    rmSync(path.join(dataDir, 'PG_VERSION'))
+    rmSync(path.join(dataDir, CLUSTER_DIR, 'PG_VERSION'))
     const before = snapshot(dataDir)
     const r = await listWith(dataDir)
     expect(r.exitCode).toBe(5)
@@ -76,7 +79,7 @@ describe('damaged or foreign directories', () => {
     writeFileSync(path.join(dataDir, 'notes.txt'), 'mine')
     const r = await listWith(dataDir)
     expect(r.exitCode).toBe(5)
-    expect(r.stderr).toMatch(/missing PG_VERSION, global\/pg_control, base/)
+    expect(r.stderr).toMatch(/not an openmemory database \(it has notes\.txt\)/)
     expect(readdirSync(dataDir)).toEqual(['notes.txt'])
 
     const file = path.join(dir, 'afile')
@@ -88,27 +91,37 @@ describe('damaged or foreign directories', () => {
 
   it('refuses a cluster of another PostgreSQL version', async () => {
     cpSync(TEMPLATE, dataDir, {recursive: true})
-    writeFileSync(path.join(dataDir, 'PG_VERSION'), '16\n')
+    writeFileSync(path.join(dataDir, CLUSTER_DIR, 'PG_VERSION'), '16\n')
     const r = await listWith(dataDir)
     expect(r.exitCode).toBe(5)
     expect(r.stderr).toMatch(/PostgreSQL 16 database/)
   })
 
+  it('refuses a database an earlier openmemory made with PGlite, naming what to do', async () => {
+    mkdirSync(path.join(dataDir, 'base'), {recursive: true})
+    writeFileSync(path.join(dataDir, 'PG_VERSION'), '18\n')
+    const before = snapshot(dataDir)
+    const r = await listWith(dataDir)
+    expect(r.exitCode).toBe(5)
+    expect(r.stderr).toMatch(/earlier openmemory with the PGlite engine/)
+    expect(snapshot(dataDir)).toEqual(before)
+  })
+
   it('creates a new database in an empty folder, and again over a first run that was cut short', async () => {
     mkdirSync(dataDir)
     expect((await listWith(dataDir)).exitCode).toBe(0)
-    expect(existsSync(path.join(dataDir, 'PG_VERSION'))).toBe(true)
+    expect(existsSync(path.join(dataDir, CLUSTER_DIR, 'PG_VERSION'))).toBe(true)
     expect(existsSync(path.join(dataDir, INIT_MARKER))).toBe(false)
 
     // A first run killed during initdb leaves its marker beside a partial cluster.
     const other = path.join(dir, 'other')
-    mkdirSync(path.join(other, 'base'), {recursive: true})
-    writeFileSync(path.join(other, INIT_MARKER), '1\n')
+    mkdirSync(path.join(other, CLUSTER_DIR, 'base'), {recursive: true})
+    writeFileSync(path.join(other, INIT_MARKER), '')
     const r = await listWith(other)
     expect(r.exitCode).toBe(0)
-    expect(r.stderr).toMatch(/did not finish creating/)
+    expect(r.stderr).toMatch(/Creating the embedded database/)
     expect(existsSync(path.join(other, INIT_MARKER))).toBe(false)
-    expect(existsSync(path.join(other, 'PG_VERSION'))).toBe(true)
+    expect(existsSync(path.join(other, CLUSTER_DIR, 'PG_VERSION'))).toBe(true)
   })
 })
 
@@ -118,12 +131,12 @@ describe('private files', () => {
     const saved = process.umask(0)
     try {
       const database = await openDatabase(
-        {kind: 'pglite', dataDir, source: 'OPENMEMORY_DATA_DIR', display: dataDir},
+        {kind: 'embedded', dataDir, source: 'OPENMEMORY_DATA_DIR', display: dataDir},
         {migrate: true},
       )
       await rows(database.db, sql`create table t as select g from generate_series(1, 1000) g`)
       await database.close()
-      expect(process.umask()).toBe(0) // put back on close
+      expect(process.umask()).toBe(0) // this process's own umask is not changed
     } finally {
       process.umask(saved)
     }
@@ -151,5 +164,36 @@ describe('private files', () => {
     const second = await listWith(dataDir)
     expect(second.exitCode).toBe(0)
     expect(second.stderr).not.toMatch(/private/)
+  })
+})
+
+describe('what the data directory may not decide', () => {
+  it('loads no library its configuration files name, and listens on no TCP port', async () => {
+    cpSync(TEMPLATE, dataDir, {recursive: true})
+    const conf = path.join(dataDir, CLUSTER_DIR, 'postgresql.auto.conf')
+    writeFileSync(
+      conf,
+      `${readFileSync(conf, 'utf8')}\nshared_preload_libraries = '/nonexistent/evil'\nsession_preload_libraries = '/nonexistent/evil2'\nlisten_addresses = '*'\nport = 1\n`,
+    )
+    const database = await openDatabase(
+      {kind: 'embedded', dataDir, source: 'OPENMEMORY_DATA_DIR', display: dataDir},
+      {migrate: false},
+    )
+    try {
+      const settings = await rows<{name: string; setting: string}>(
+        database.db,
+        sql`select name, setting from pg_settings
+            where name in ('shared_preload_libraries', 'session_preload_libraries', 'listen_addresses', 'unix_socket_permissions')
+            order by name`,
+      )
+      expect(settings).toEqual([
+        {name: 'listen_addresses', setting: ''},
+        {name: 'session_preload_libraries', setting: ''},
+        {name: 'shared_preload_libraries', setting: ''},
+        {name: 'unix_socket_permissions', setting: '0700'},
+      ])
+    } finally {
+      await database.close()
+    }
   })
 })
