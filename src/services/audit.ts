@@ -21,8 +21,8 @@ export interface AuditEntry {
 export async function recordAudit(db: Db, ctx: ServiceContext, entries: AuditEntry[]): Promise<void> {
   if (entries.length === 0) return
   const at = ctx.now()
-  // 7 parameters a row: chunked so a batch of any allowed size stays under the protocol's limit.
-  for (const chunk of chunks(entries)) await insertAudit(db, ctx, at, chunk)
+  // Chunked only to keep each statement's one parameter a few megabytes at most.
+  for (const chunk of chunks(entries, 5000)) await insertAudit(db, ctx, at, chunk)
 }
 
 /** One audit row per item, all with one outcome (bulk writers: creation, rotation by age). */
@@ -43,18 +43,19 @@ export function auditEach<T>(
   )
 }
 
+/**
+ * One statement for any number of rows, bound as ONE jsonb parameter (the
+ * entries' JSON) that PostgreSQL unpacks with jsonb_to_recordset: no per-row
+ * parameters, and none of the per-value objects a multi-row VALUES list
+ * builds on the client. Rows keep the entries' order (their ids ascend with it).
+ */
 async function insertAudit(db: Db, ctx: ServiceContext, at: Date, entries: AuditEntry[]): Promise<void> {
-  await db.insert(auditLog).values(
-    entries.map((e) => ({
-      at,
-      osUser: ctx.actor.osUser,
-      host: ctx.actor.host,
-      command: ctx.command,
-      targetUserId: e.targetUserId,
-      outcome: e.outcome,
-      details: e.details ?? {},
-    })),
-  )
+  const payload = JSON.stringify(entries.map((e) => ({t: e.targetUserId, o: e.outcome, d: e.details ?? {}})))
+  await db.execute(sql`
+    insert into openmemory_admin.audit_log (at, os_user, host, command, target_user_id, outcome, details)
+    select ${at.toISOString()}::timestamptz, ${ctx.actor.osUser}, ${ctx.actor.host}, ${ctx.command}, x.t, x.o, x.d
+    from rows from (jsonb_to_recordset(${payload}::jsonb) as (t text, o text, d jsonb)) with ordinality as x(t, o, d, n)
+    order by x.n`)
 }
 
 export interface AuditRecord {
