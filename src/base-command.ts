@@ -50,6 +50,15 @@ export abstract class BaseCommand extends Command {
    */
   static writes = false
 
+  /**
+   * Commands that may create the embedded database on their first run
+   * (create, import, migrate, the menu). Any other command finding no
+   * embedded database, with no terminal attached, exits 5 instead: from cron
+   * with no database variable exported, a new empty database would make every
+   * maintenance run a silent no-op.
+   */
+  static createsDatabase = false
+
   /** How long to wait for a busy embedded database before exiting 75. */
   protected lockWaitMs = 15_000
 
@@ -111,6 +120,9 @@ export abstract class BaseCommand extends Command {
     if (!this.database) {
       const {openDatabase} = await import('./db/client.js')
       const target = await this.target()
+      if (target.kind === 'embedded' && !(this.ctor as typeof BaseCommand).createsDatabase) {
+        await this.requireEmbeddedUnlessTerminal(target.dataDir)
+      }
       if ((this.ctor as typeof BaseCommand).writes) {
         this.info(targetLine(target, this.dryRunFlag), {
           event: 'target',
@@ -126,6 +138,17 @@ export abstract class BaseCommand extends Command {
       })
     }
     return this.database
+  }
+
+  /** Exit 5, creating nothing, when there is no embedded database and nobody at a terminal to notice one being made. */
+  private async requireEmbeddedUnlessTerminal(dataDir: string): Promise<void> {
+    if (process.stdin.isTTY || process.stderr.isTTY) return
+    const {embeddedExists} = await import('./db/embedded.js')
+    if (embeddedExists(dataDir)) return
+    const {DatabaseUnavailableError} = await import('./errors.js')
+    throw new DatabaseUnavailableError(
+      `No database to work on: --database-url, OPENMEMORY_DATABASE_URL and DATABASE_URL are unset, and there is no embedded database at ${dataDir} (OPENMEMORY_DATA_DIR); from cron, export the variable (set -a; . /etc/openmemory.env; set +a). Nothing was created.`,
+    )
   }
 
   /** --lock-timeout, else OPENMEMORY_LOCK_TIMEOUT (both parsed with the flags: exit 2 when malformed), else 10 s. */

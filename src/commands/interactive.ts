@@ -17,6 +17,7 @@ Without a terminal, 'openmemory' with no arguments prints the help, and this com
   ]
 
   static enableJsonFlag = false
+  static createsDatabase = true
 
   static flags = {
     // bin/run.js adds it for `openmemory` alone: off a terminal that prints the help, as oclif does.

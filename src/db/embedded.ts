@@ -228,6 +228,13 @@ function refuse(
   )
 }
 
+/** Whether the data directory holds a complete embedded database (a first run that was cut short does not count). */
+export function embeddedExists(dataDir: string): boolean {
+  return (
+    existsSync(path.join(dataDir, CLUSTER_DIR, 'PG_VERSION')) && !existsSync(path.join(dataDir, INIT_MARKER))
+  )
+}
+
 /**
  * Before the lock: the folder exists, is a directory, is private, and holds
  * nothing but what the tool puts there. Never creates anything over someone

@@ -13,6 +13,7 @@ export interface DbMigrateResult {
 
 export default class DbMigrate extends BaseCommand {
   static writes = true
+  static createsDatabase = true
 
   static summary = "Create the schema, or adopt the server's existing database."
 

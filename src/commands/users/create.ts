@@ -10,6 +10,7 @@ export type {UsersCreateCommandResult}
 
 export default class UsersCreate extends BaseCommand {
   static writes = true
+  static createsDatabase = true
 
   static summary = 'Create a user with an API key and a default app, in one transaction.'
 

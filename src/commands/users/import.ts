@@ -14,6 +14,7 @@ const MAX_INPUT_BYTES = 64 * 1024 * 1024
 
 export default class UsersImport extends BaseCommand {
   static writes = true
+  static createsDatabase = true
 
   static summary =
     'Create many users from a CSV, all or nothing, and deliver their keys to files or sealed with age.'
