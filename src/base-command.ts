@@ -6,6 +6,7 @@ import {
   ExitCode,
   FlagValueError,
   InterruptedError,
+  ListingInterruptedError,
   mapDatabaseError,
   OpenMemoryError,
   ValidationError,
@@ -267,6 +268,8 @@ export abstract class BaseCommand extends Command {
     } else if (err instanceof FlagValueError) {
       // A value one of our flags refused (src/flags.ts): oclif's parser rewrote its message.
       error = err.restored()
+    } else if (err instanceof ListingInterruptedError) {
+      error = interruptedListing(err, display)
     } else if (err instanceof OpenMemoryError) {
       error = err
     } else if (err instanceof Errors.CLIError) {
@@ -280,7 +283,10 @@ export abstract class BaseCommand extends Command {
     }
     if (process.env.DEBUG && err.stack) writeLine(process.stderr, err.stack)
     if (error.exitCode === ExitCode.unavailable) ignoreLateDriverErrors()
-    if (this.jsonEnabled()) this.logJson(errorJson(error, this.startedAt))
+    if (this.jsonEnabled() && err instanceof ListingInterruptedError) {
+      // stdout holds the rows (a closed array): the error is one JSON line on stderr.
+      writeLine(process.stderr, JSON.stringify(errorJson(error, this.startedAt)))
+    } else if (this.jsonEnabled()) this.logJson(errorJson(error, this.startedAt))
     else if (error.exitCode !== ExitCode.interrupted)
       reportError(error, {json: false, startedAt: this.startedAt})
     this.exit(error.exitCode)
@@ -328,6 +334,30 @@ export abstract class BaseCommand extends Command {
     if (database) await database.close().catch(() => {})
     await super.finally(err)
   }
+}
+
+/**
+ * A listing the database stopped half-way: the database's error (its exit
+ * code: 75 for a timeout or cancel, 5 for a lost connection), said to be
+ * incomplete, with the number of rows that were written.
+ */
+function interruptedListing(err: ListingInterruptedError, display: string): OpenMemoryError {
+  const cause = err.cause
+  const base =
+    cause instanceof OpenMemoryError
+      ? cause
+      : (mapDatabaseError(cause, display) ??
+        new OpenMemoryError(unexpectedMessage(cause as Error), {
+          code: 'UNEXPECTED',
+          exitCode: ExitCode.failure,
+        }))
+  return new OpenMemoryError(`The listing is incomplete (${err.rows} row(s) written): ${base.message}`, {
+    code: base.code,
+    exitCode: base.exitCode,
+    suggestions: base.suggestions,
+    cause,
+    data: {...base.data, incomplete: true, listedCount: err.rows},
+  })
 }
 
 /**

@@ -376,3 +376,18 @@ export class DeletedIdsError extends ConflictError {
     )
   }
 }
+
+/**
+ * The database failed after the listing began: `rows` were written (and, for
+ * JSON, the array closed). The command reports `cause` as usual, marked
+ * incomplete (docs/json.md; reported by BaseCommand.catch).
+ */
+export class ListingInterruptedError extends Error {
+  constructor(
+    readonly cause: unknown,
+    readonly rows: number,
+  ) {
+    super(`the listing stopped after ${rows} row(s)`)
+    this.name = 'ListingInterruptedError'
+  }
+}

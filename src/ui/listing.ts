@@ -13,6 +13,7 @@ import {once} from 'node:events'
 import {Writable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 import {Flags} from '@oclif/core'
+import {ListingInterruptedError} from '../errors.js'
 import {guardCell} from '../services/csv-guard.js'
 import {type Column, renderTable, tsvHeader, tsvRow} from './format.js'
 import {jsonSafe, sanitize, terminalSafe} from './sanitize.js'
@@ -56,6 +57,11 @@ export function planListing(opts: {
 export interface Sink<R> {
   write(rows: R[]): Promise<void>
   end(): Promise<void>
+  /**
+   * The rows stopped coming (the database failed mid-stream): leave what was
+   * written usable. JSON closes its array; the others simply stop.
+   */
+  abort?(): Promise<void>
 }
 
 export interface ListingOutcome {
@@ -80,15 +86,29 @@ export async function writeListing<R>(
   const out = opts.out ?? stdout()
   let rows = 0
   let more = false
-  for await (const chunk of chunks) {
-    let part = chunk
-    if (opts.page !== undefined && rows + chunk.length > opts.page) {
-      part = chunk.slice(0, opts.page - rows)
+  const iterator = chunks[Symbol.asyncIterator]()
+  for (;;) {
+    let next: IteratorResult<R[]>
+    try {
+      next = await iterator.next()
+    } catch (error) {
+      // The database, not the output, failed: keep what was written usable, then report it.
+      if (!out.closed) await sink.abort?.()
+      throw new ListingInterruptedError(error, rows)
+    }
+    if (next.done) break
+    let part = next.value
+    if (opts.page !== undefined && rows + part.length > opts.page) {
+      part = part.slice(0, opts.page - rows)
       more = true
     }
     if (part.length > 0) await sink.write(part)
     rows += part.length
-    if (more || out.closed) break
+    if (more || out.closed) {
+      // Leaving early closes the portal (Close + Sync): the server stops producing rows.
+      await iterator.return?.()
+      break
+    }
   }
   if (!out.closed) await sink.end()
   return {rows, more, closed: out.closed}
@@ -210,7 +230,7 @@ export function jsonSink<R>(
   const indent = wrap ? '  ' : ''
   const inner = `${indent}  `
   let count = 0
-  return textSink(opts.out ?? stdout(), {
+  const sink = textSink<R>(opts.out ?? stdout(), {
     head: () => `${before}[`,
     rows(rows) {
       let text = ''
@@ -227,6 +247,8 @@ export function jsonSink<R>(
       return `${close}${after}\n`
     },
   })
+  // Interrupted: the array (and its wrapping) is closed, so the output stays one valid document.
+  return {...sink, abort: sink.end}
 }
 
 /**
@@ -273,6 +295,11 @@ export async function csvSink<R>(
       }
     },
     async end() {
+      stringifier.end()
+      await done
+    },
+    // Interrupted: the records already made are flushed; nothing is added.
+    async abort() {
       stringifier.end()
       await done
     },

@@ -84,6 +84,8 @@ const VOCABULARY = new Set<string>([
   'rows',
   'totals',
   'rowCount',
+  'incomplete',
+  'listedCount',
   'rowsByTable',
   'matchedCount',
   'changedCount',
