@@ -5,6 +5,7 @@
  * (a PostgreSQL server the command starts in its data directory, reached over
  * a Unix socket: db/embedded.ts). Nothing connects at import time.
  */
+import {randomUUID} from 'node:crypto'
 import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -20,7 +21,7 @@ import {
 } from './probe.js'
 import * as schema from './schema.js'
 import {rows, tableExists} from './sql.js'
-import {postgresCursor, type RowCursor} from './stream.js'
+import {pooledCursor, postgresCursor, type RowCursor} from './stream.js'
 import {assertDatabaseUrl, maskUrl} from './url.js'
 
 export type Schema = typeof schema
@@ -108,11 +109,13 @@ export interface OpenOptions {
 export interface Database {
   readonly db: Db
   readonly target: DatabaseTarget
+  /** Behind a connection pooler in transaction mode: no session state (see connect). */
+  readonly pooled: boolean
   /** Rows in chunks as the database produces them; use through `streamRows` (db/stream.ts). */
   cursor: RowCursor
   /**
-   * Take a named run lock for the session (a PostgreSQL advisory lock).
-   * Returns false, at once, when another session holds it.
+   * Take a named run lock (a lease row, see runLease). Returns false, at
+   * once, when another run holds it.
    */
   acquireRunLock(name: string): Promise<boolean>
   /** Give back a run lock taken with acquireRunLock (closing the session does too). */
@@ -173,6 +176,14 @@ async function openPostgres(
 /**
  * One postgres.js connection, the same for a server's URL and for the
  * embedded server's socket; `onClose` runs after the connection has ended.
+ *
+ * Directly connected, the session's lock_timeout is a startup parameter: every
+ * statement's lock wait is bounded. A connection pooler in transaction mode
+ * (PgBouncer) refuses such parameters and shares server sessions between
+ * clients, so behind one (detected by that refusal, or said up front with
+ * OPENMEMORY_POOLER=1) the tool keeps no session state: lock_timeout is SET
+ * LOCAL in every transaction (listings stream inside a read-only one), and
+ * statements are not prepared under names the pooler cannot keep.
  */
 async function connect(
   target: DatabaseTarget,
@@ -180,12 +191,32 @@ async function connect(
   opts: OpenOptions,
   onClose?: () => Promise<void>,
 ): Promise<Database> {
+  const pooled = process.env.OPENMEMORY_POOLER === '1'
+  try {
+    return await connectOnce(target, where, opts, pooled, onClose)
+  } catch (error) {
+    // PgBouncer: "unsupported startup parameter: lock_timeout" (08P01) on the first packet.
+    const said = [error, (error as {cause?: unknown})?.cause]
+      .map((e) => String((e as Error)?.message))
+      .join(' ')
+    if (pooled || !/unsupported startup parameter/i.test(said)) throw error
+    return connectOnce(target, where, opts, true, onClose)
+  }
+}
+
+async function connectOnce(
+  target: DatabaseTarget,
+  where: string | {path: string; user: string; database: string},
+  opts: OpenOptions,
+  pooled: boolean,
+  onClose?: () => Promise<void>,
+): Promise<Database> {
   const [{default: postgres}, {drizzle}] = await Promise.all([
     import('postgres'),
     import('drizzle-orm/postgres-js'),
   ])
   const connectTimeout = connectTimeoutSeconds()
-  const lockTimeoutMs = opts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS
+  const lockTimeoutMs = Math.round(opts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS)
   // A peer that is not PostgreSQL is recognised on its first reply (single host: a host list keeps
   // postgres.js's own failover sockets).
   let notPostgres: ((where: string) => void) | undefined
@@ -193,33 +224,40 @@ async function connect(
   const singleHost =
     typeof where !== 'string' || !/^[^/?#]*@?[^/?#]*,/.test(where.slice(where.indexOf('://') + 3))
   const options = {
-    // One connection: the CLI is sequential, and session-level advisory locks
-    // must live on the connection that does the work.
+    // One connection: the CLI is sequential.
     max: 1,
     connect_timeout: connectTimeout,
     idle_timeout: 0,
     onnotice: () => {},
     ...(singleHost ? {socket: sniffer.socket} : {}),
-    // Every lock wait is bounded: a row or table held by another session ends in 55P03 (exit 75).
-    connection: {application_name: 'openmemory-cli', TimeZone: 'UTC', lock_timeout: lockTimeoutMs},
+    ...(pooled
+      ? {prepare: false, connection: {application_name: 'openmemory-cli', TimeZone: 'UTC'}}
+      : // Every lock wait is bounded: a row or table held by another session ends in 55P03 (exit 75).
+        {connection: {application_name: 'openmemory-cli', TimeZone: 'UTC', lock_timeout: lockTimeoutMs}}),
   }
   const client = typeof where === 'string' ? postgres(where, options) : postgres({...where, ...options})
   const db = drizzle({client, schema, logger: queryLogger(opts)}) as unknown as Db
+  const setLockTimeout = sqlTag.raw(`set local lock_timeout = ${lockTimeoutMs}`)
+  if (pooled) {
+    const begin = db.transaction.bind(db)
+    ;(db as {transaction: Db['transaction']}).transaction = ((fn, config) =>
+      begin(async (tx) => {
+        await tx.execute(setLockTimeout)
+        return fn(tx as never)
+      }, config)) as Db['transaction']
+  }
+  const lease = runLease(db, pooled)
   const database: Database = {
     db,
     target,
-    cursor: postgresCursor(client, db),
-    async acquireRunLock(name) {
-      const [row] = await rows<{locked: boolean}>(
-        db,
-        sqlTag`select pg_try_advisory_lock(${advisoryKey(name)}) as locked`,
-      )
-      return row?.locked === true
-    },
-    async releaseRunLock(name) {
-      await db.execute(sqlTag`select pg_advisory_unlock(${advisoryKey(name)})`)
-    },
+    pooled,
+    cursor: pooled
+      ? pooledCursor(client, db, `set local lock_timeout = ${lockTimeoutMs}`)
+      : postgresCursor(client, db),
+    acquireRunLock: lease.acquire,
+    releaseRunLock: lease.release,
     async close() {
+      lease.stop()
       try {
         // Queries still pending here belong to a run that failed: do not wait for them (the server
         // rolls back what they had open when the connection ends).
@@ -284,6 +322,62 @@ async function openEmbedded(
   return database
 }
 
+/** How long a run lock lasts unless its holder extends it (every LEASE_RENEW_MS while it runs). */
+export const LEASE_MS = 5 * 60_000
+const LEASE_RENEW_MS = 60_000
+
+/**
+ * Run locks as lease rows (openmemory_admin.run_locks): taken when the name is
+ * free, its lease expired, or (directly connected) its holder's session has
+ * ended; extended while held; deleted when released. One statement each, so
+ * it holds through a pooler.
+ */
+function runLease(db: Db, pooled: boolean) {
+  const owner = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
+  const timers = new Map<string, NodeJS.Timeout>()
+  const session = pooled
+    ? sqlTag`null::int, null::timestamptz`
+    : sqlTag`pg_backend_pid(), (select backend_start from pg_stat_activity where pid = pg_backend_pid())`
+  return {
+    async acquire(name: string): Promise<boolean> {
+      const [row] = await rows<{owner: string}>(
+        db,
+        sqlTag`insert into openmemory_admin.run_locks as l (name, owner, expires_at, backend_pid, backend_start)
+          select ${name}, ${owner}, now() + ${`${LEASE_MS} milliseconds`}::interval, ${session}
+          on conflict (name) do update
+            set owner = excluded.owner, expires_at = excluded.expires_at,
+                backend_pid = excluded.backend_pid, backend_start = excluded.backend_start
+            where l.expires_at < now()
+               or (l.backend_pid is not null and not exists (
+                     select 1 from pg_stat_activity a
+                     where a.pid = l.backend_pid and a.backend_start = l.backend_start))
+          returning owner`,
+      )
+      if (row?.owner !== owner) return false
+      const timer = setInterval(() => {
+        db.execute(
+          sqlTag`update openmemory_admin.run_locks set expires_at = now() + ${`${LEASE_MS} milliseconds`}::interval
+                 where name = ${name} and owner = ${owner}`,
+        ).catch(() => {})
+      }, LEASE_RENEW_MS)
+      timer.unref()
+      timers.set(name, timer)
+      return true
+    },
+    async release(name: string): Promise<void> {
+      clearInterval(timers.get(name))
+      timers.delete(name)
+      await db.execute(
+        sqlTag`delete from openmemory_admin.run_locks where name = ${name} and owner = ${owner}`,
+      )
+    },
+    stop() {
+      for (const timer of timers.values()) clearInterval(timer)
+      timers.clear()
+    },
+  }
+}
+
 /**
  * Apply pending migrations, serialised across processes by an advisory lock
  * (blocking: a second `db migrate` waits, then finds nothing to do).
@@ -299,7 +393,9 @@ export async function runMigrations(database: Database): Promise<{applied: strin
   const {db} = database
   // Nothing to do (the common case, on every open of the embedded database): skip drizzle's pass.
   if (await upToDate(database, all)) return {applied: []}
-  await db.execute(sqlTag`select pg_advisory_lock(${advisoryKey('migrate')})`)
+  // Concurrent migrations wait for one another; behind a pooler a session lock could stay
+  // behind on a pooled server session, so there the migration's own transaction decides.
+  if (!database.pooled) await db.execute(sqlTag`select pg_advisory_lock(${advisoryKey('migrate')})`)
   try {
     const before = await appliedMigrationTimes(database)
     const {migrate} = await import('drizzle-orm/postgres-js/migrator')
@@ -312,7 +408,7 @@ export async function runMigrations(database: Database): Promise<{applied: strin
         .map((m) => tags.get(m.folderMillis) ?? String(m.folderMillis)),
     }
   } finally {
-    await db.execute(sqlTag`select pg_advisory_unlock(${advisoryKey('migrate')})`)
+    if (!database.pooled) await db.execute(sqlTag`select pg_advisory_unlock(${advisoryKey('migrate')})`)
   }
 }
 

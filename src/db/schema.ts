@@ -16,6 +16,7 @@ import {
   boolean,
   foreignKey,
   index,
+  integer,
   json,
   jsonb,
   pgEnum,
@@ -205,3 +206,19 @@ export const deactivations = admin.table('deactivations', {
 export type User = typeof users.$inferSelect
 export type ApiKey = typeof apiKeys.$inferSelect
 export type App = typeof apps.$inferSelect
+
+/**
+ * Run locks of bulk jobs (prune, bulk rotation, import): a lease row per job
+ * name, with its owner and an expiry the holder keeps extending. It works
+ * through connection poolers, where a session-level advisory lock would stay
+ * behind on a pooled server connection. `backend_pid`/`backend_start` name the
+ * holder's session when it has one of its own (no pooler): a lease whose
+ * session has ended is taken over at once instead of at its expiry.
+ */
+export const runLocks = admin.table('run_locks', {
+  name: text('name').primaryKey(),
+  owner: text('owner').notNull(),
+  expiresAt: timestamp('expires_at', {mode: 'date', withTimezone: true}).notNull(),
+  backendPid: integer('backend_pid'),
+  backendStart: timestamp('backend_start', {mode: 'date', withTimezone: true}),
+})

@@ -34,6 +34,33 @@ export function postgresCursor(client: {unsafe: (q: string, p: never[]) => unkno
   }
 }
 
+/**
+ * Behind a pooler: the same portal, inside a read-only transaction whose
+ * first statement bounds its lock waits (`setLocal`); the transaction keeps
+ * the pooler's server session for the whole read.
+ */
+export function pooledCursor(
+  client: {reserve(): Promise<{unsafe: (q: string, p?: never[]) => unknown; release(): void}>},
+  db: Db,
+  setLocal: string,
+): RowCursor {
+  return async function* <T>(query: SQL, chunkSize: number) {
+    const {sql: text, params} = sqlText(db, query)
+    const conn = await client.reserve()
+    let open = false
+    try {
+      await conn.unsafe('begin transaction read only')
+      open = true
+      await conn.unsafe(setLocal)
+      const pending = conn.unsafe(text, params as never[]) as {cursor(n: number): AsyncIterable<T[]>}
+      for await (const rows of pending.cursor(chunkSize)) yield [...rows]
+    } finally {
+      if (open) await Promise.resolve(conn.unsafe('rollback')).catch(() => {})
+      conn.release()
+    }
+  }
+}
+
 function sqlText(db: Db, query: SQL): {sql: string; params: unknown[]} {
   const dialect = (db as unknown as {dialect: {sqlToQuery(q: SQL): {sql: string; params: unknown[]}}}).dialect
   return dialect.sqlToQuery(query)

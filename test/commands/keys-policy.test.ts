@@ -2,7 +2,6 @@ import {readFileSync, rmSync, statSync} from 'node:fs'
 import path from 'node:path'
 import {parse} from 'csv-parse/sync'
 import {sql} from 'drizzle-orm'
-import postgres from 'postgres'
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 import KeysList from '../../src/commands/keys/list.js'
 import KeysRotate, {type KeysRotatePolicyResult} from '../../src/commands/keys/rotate.js'
@@ -11,7 +10,13 @@ import type {Database} from '../../src/db/client.js'
 import {rows} from '../../src/db/sql.js'
 import type {KeyListItem} from '../../src/services/key-lifecycle.js'
 import {ageDecryptKeys, ageIdentity, readKeysCsv, runOn, teamCsv, tempDir} from '../helpers/bulk.js'
-import {createTestDatabase, DRIVERS, resetTables, type TestDatabase} from '../helpers/databases.js'
+import {
+  createTestDatabase,
+  DRIVERS,
+  holdRunLock,
+  resetTables,
+  type TestDatabase,
+} from '../helpers/databases.js'
 import {serverAuthenticates} from '../helpers/server-rule.js'
 
 const DAY = 86_400_000
@@ -222,11 +227,8 @@ describe.each(DRIVERS)('key rotation policy on %s', (driver) => {
   it.runIf(driver === 'postgres')(
     'exits 75 while another bulk run holds the lock, changing nothing',
     async () => {
-      const holder = postgres(td.url!, {max: 1, onnotice: () => {}})
+      const holder = await holdRunLock(td.url!, 'bulk-keys')
       try {
-        const [got] =
-          await holder`select pg_try_advisory_lock(hashtextextended('openmemory:bulk-keys', 0)) as ok`
-        expect(got.ok).toBe(true)
         const out = path.join(tmp, 'k.csv')
         const r = await runOn(td, KeysRotate, ['--older-than', '90d', '--yes', '--keys-out', out])
         expect(r.exitCode).toBe(75)
@@ -235,7 +237,7 @@ describe.each(DRIVERS)('key rotation policy on %s', (driver) => {
         const {existsSync} = await import('node:fs')
         expect(existsSync(out)).toBe(false)
       } finally {
-        await holder.end()
+        await holder.release()
       }
     },
   )

@@ -1,11 +1,10 @@
 import {sql} from 'drizzle-orm'
-import postgres from 'postgres'
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 import PruneInactive from '../../src/commands/prune-inactive.js'
 import {runMigrations} from '../../src/db/client.js'
 import {startEmbedded} from '../../src/db/embedded.js'
 import {rows} from '../../src/db/sql.js'
-import {createTestDatabase, resetTables, type TestDatabase} from '../helpers/databases.js'
+import {createTestDatabase, holdRunLock, resetTables, type TestDatabase} from '../helpers/databases.js'
 import {runBin, runCommand} from '../helpers/run.js'
 import {seedUsersBulk} from '../helpers/seed.js'
 import {count} from '../helpers/server-rule.js'
@@ -90,17 +89,14 @@ describe('prune-inactive (command, PostgreSQL)', () => {
 
   it('exits 75 at once, changing nothing, while another run holds the lock', async () => {
     await withDb((d) => seedUsersBulk(d, {prefix: 'busy', count: 2, daysAgo: 200, now: NOW}))
-    const holder = postgres(td.url!, {max: 1})
+    const holder = await holdRunLock(td.url!, 'prune-inactive')
     try {
-      const [{locked}] =
-        await holder`select pg_try_advisory_lock(hashtextextended('openmemory:prune-inactive', 0)) as locked`
-      expect(locked).toBe(true)
       // Returns although the lock stays held: the run does not wait for it.
       const r = await runCommand(PruneInactive, ['--yes', '--database-url', url])
       expect(r.exitCode).toBe(75)
       expect(await withDb((d) => count(d, 'openmemory_admin.deactivations'))).toBe(0)
     } finally {
-      await holder.end()
+      await holder.release()
     }
   })
 

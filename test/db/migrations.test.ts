@@ -10,6 +10,9 @@ import {
   type TestDatabase,
 } from '../helpers/databases.js'
 
+/** Every migration the tool ships, in order (drizzle's journal). */
+const SHIPPED = ['0000_init', '0001_run_locks']
+
 function diff(before: Record<string, string[]>, after: Record<string, string[]>) {
   const added: string[] = []
   const removed: string[] = []
@@ -51,7 +54,7 @@ describe.each(DRIVERS)('migrations on %s', (driver) => {
     const before = await catalogSnapshot(database)
     expect((await dbStatus(database)).schema).toBe('multi-user')
     const {applied} = await runMigrations(database)
-    expect(applied).toEqual(['0000_init'])
+    expect(applied).toEqual(SHIPPED)
     expect(await catalogSnapshot(database)).toEqual(before)
     const status = await dbStatus(database)
     expect(status.schema).toBe('managed')
@@ -142,12 +145,12 @@ describe('migrations on postgres, concurrently', () => {
     try {
       const [a, b] = await Promise.all([d.open(), d.open()])
       const results = await Promise.all([runMigrations(a), runMigrations(b)])
-      expect(results.map((r) => r.applied.length).sort()).toEqual([0, 1])
+      expect(results.map((r) => r.applied.length).sort()).toEqual([0, SHIPPED.length])
       const found = await rows<{n: number}>(
         a.db,
         (await import('drizzle-orm')).sql`select count(*)::int as n from openmemory_admin.migrations`,
       )
-      expect(found[0].n).toBe(1)
+      expect(found[0].n).toBe(SHIPPED.length)
       await a.close()
       await b.close()
     } finally {
@@ -180,7 +183,7 @@ describe('migrations on postgres, as a role that does not own the server tables'
         display: 'x',
       })
       const before = await catalogSnapshot(database)
-      expect((await runMigrations(database)).applied).toEqual(['0000_init'])
+      expect((await runMigrations(database)).applied).toEqual(SHIPPED)
       expect(await catalogSnapshot(database)).toEqual(before)
       expect((await dbStatus(database)).schema).toBe('managed')
       await database.close()

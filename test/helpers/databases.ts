@@ -223,7 +223,31 @@ async function createDatabase(driver: DriverName, fixture: Fixture | undefined, 
   } satisfies TestDatabase
 }
 
+/**
+ * Hold a run lock as another run of the tool would: its lease row
+ * (openmemory_admin.run_locks), owned by a live session of its own.
+ */
+export async function holdRunLock(url: string, name: string): Promise<{release(): Promise<void>}> {
+  const holder = postgres(url, {max: 1, onnotice: () => {}})
+  const taken = await holder`
+    insert into openmemory_admin.run_locks (name, owner, expires_at, backend_pid, backend_start)
+    select ${name}, 'test-holder', now() + interval '5 minutes', pg_backend_pid(),
+           (select backend_start from pg_stat_activity where pid = pg_backend_pid())
+    on conflict (name) do nothing returning owner`
+  if (taken.length !== 1) {
+    await holder.end()
+    throw new Error(`run lock ${name} is already held`)
+  }
+  return {
+    async release() {
+      await holder`delete from openmemory_admin.run_locks where name = ${name} and owner = 'test-holder'`
+      await holder.end()
+    },
+  }
+}
+
 const RESET_TABLES = [
+  'openmemory_admin.run_locks',
   'openmemory_admin.audit_log',
   'openmemory_admin.deactivations',
   'memory_categories',

@@ -126,12 +126,10 @@ describe('races between processes (PostgreSQL)', () => {
           from users u where u.user_id like ${`stale_${round}_%`}`
         const args = ['prune-inactive', '--days', '30', '--mode', 'delete', '--yes', '--batch-size', '5']
         const first = runCli([...args, '--json'], {env, timeoutMs: 300_000})
-        // Wait until the first run holds its run lock (an advisory lock of an openmemory-cli session).
+        // Wait until the first run holds its run lock (its lease row).
         const deadline = Date.now() + 60_000
         for (;;) {
-          const held = await db.sql`
-            select 1 from pg_locks l join pg_stat_activity a on a.pid = l.pid
-            where l.locktype = 'advisory' and a.datname = ${db.name} and a.application_name = 'openmemory-cli'`
+          const held = await db.sql`select 1 from openmemory_admin.run_locks where name = 'prune-inactive'`
           if (held.length > 0) break
           if (Date.now() > deadline) throw new Error('the first prune never took its lock')
           await new Promise((r) => setTimeout(r, 5))
