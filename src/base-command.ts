@@ -60,6 +60,14 @@ export abstract class BaseCommand extends Command {
    */
   static createsDatabase = false
 
+  /**
+   * Writes first compare the live schema with what the tool writes (one
+   * cached catalogue query) and refuse with exit 5, before any change, when a
+   * column it needs is missing or changed, or one it does not fill is NOT NULL
+   * without a default. `db migrate` (which builds the schema) turns it off.
+   */
+  static guardsSchema = true
+
   /** How long to wait for a busy embedded database before exiting 75. */
   protected lockWaitMs = 15_000
 
@@ -137,8 +145,22 @@ export abstract class BaseCommand extends Command {
         lockTimeoutMs: await this.lockTimeoutMs(),
         migrate: opts.migrate,
       })
+      const ctor = this.ctor as typeof BaseCommand
+      if (ctor.writes && ctor.guardsSchema) await this.refuseSchemaDrift(this.database)
     }
     return this.database
+  }
+
+  private async refuseSchemaDrift(database: Database): Promise<void> {
+    const {describeIncompatibility, schemaFindings} = await import('./services/status.js')
+    const {incompatibilities} = await schemaFindings(database)
+    if (incompatibilities.length === 0) return
+    const {DatabaseUnavailableError} = await import('./errors.js')
+    const shown = incompatibilities.slice(0, 3).map(describeIncompatibility).join('; ')
+    const more = incompatibilities.length > 3 ? ` (and ${incompatibilities.length - 3} more)` : ''
+    throw new DatabaseUnavailableError(
+      `The database's schema differs from what openmemory writes: ${shown}${more}. Nothing was changed; see 'openmemory db status'.`,
+    )
   }
 
   /** Exit 5, creating nothing, when there is no embedded database and nobody at a terminal to notice one being made. */

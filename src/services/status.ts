@@ -120,29 +120,63 @@ function expectedType(sqlType: string): string {
   return TYPE_NAMES[sqlType] ?? sqlType
 }
 
-export async function dbStatus(database: Database): Promise<DbStatusResult> {
-  const {target} = database
-  const [version] = await rows<{server_version: string}>(database.db, sql`show server_version`)
+/** Tables the tool inserts rows into: a column it does not know there must be nullable or have a default. */
+const INSERTED_INTO = new Set(['users', 'api_keys', 'apps'])
 
+export interface SchemaFindings {
+  /** Live columns of the public schema's tables. */
+  found: Map<string, Map<string, {type: string; notNull: boolean; hasDefault: boolean}>>
+  memoryStates: string[]
+  missing: string[]
+  incompatibilities: Incompatibility[]
+}
+
+const cache = new WeakMap<Database, Promise<SchemaFindings>>()
+
+/**
+ * The live schema against what the tool reads and writes, from one catalogue
+ * query (cached for the process's database): missing tables and columns,
+ * changed types, and NOT NULL columns without a default, which the tool does
+ * not fill, in tables it inserts into. Extra nullable columns are fine.
+ */
+export function schemaFindings(database: Database): Promise<SchemaFindings> {
+  let pending = cache.get(database)
+  if (!pending) {
+    pending = readFindings(database)
+    cache.set(database, pending)
+  }
+  return pending
+}
+
+/** Forget the cached findings (after a migration changed the schema). */
+export function forgetSchemaFindings(database: Database): void {
+  cache.delete(database)
+}
+
+async function readFindings(database: Database): Promise<SchemaFindings> {
   const columns = await rows<{
     table_name: string
     column_name: string
     type: string
     not_null: boolean
+    has_default: boolean
   }>(
     database.db,
     sql`
     select c.relname as table_name, a.attname as column_name,
-           format_type(a.atttypid, a.atttypmod) as type, a.attnotnull as not_null
+           format_type(a.atttypid, a.atttypmod) as type, a.attnotnull as not_null,
+           (a.atthasdef or a.attidentity <> '' or a.attgenerated <> '') as has_default
     from pg_attribute a
     join pg_class c on c.oid = a.attrelid
     join pg_namespace n on n.oid = c.relnamespace
     where n.nspname = 'public' and c.relkind = 'r' and a.attnum > 0 and not a.attisdropped`,
   )
-  const found = new Map<string, Map<string, {type: string; notNull: boolean}>>()
+  const found: SchemaFindings['found'] = new Map()
   for (const c of columns) {
     if (!found.has(c.table_name)) found.set(c.table_name, new Map())
-    found.get(c.table_name)!.set(c.column_name, {type: c.type, notNull: c.not_null})
+    found
+      .get(c.table_name)!
+      .set(c.column_name, {type: c.type, notNull: c.not_null, hasDefault: c.has_default})
   }
 
   const memoryStates = await memoryStateLabels(database.db)
@@ -174,6 +208,19 @@ export async function dbStatus(database: Database): Promise<DbStatusResult> {
         incompatibilities.push({table: config.name, column: column.name, expected: want, found: got.type})
       }
     }
+    if (INSERTED_INTO.has(config.name)) {
+      const known = new Set(config.columns.map((c) => c.name))
+      for (const [name, got] of have) {
+        if (!known.has(name) && got.notNull && !got.hasDefault) {
+          incompatibilities.push({
+            table: config.name,
+            column: name,
+            expected: 'nullable or with a default (openmemory does not write it)',
+            found: `${got.type} NOT NULL without a default`,
+          })
+        }
+      }
+    }
   }
   if (found.size > 0 && found.has('memories')) {
     for (const state of ['active', 'archived', 'deleted']) {
@@ -187,6 +234,19 @@ export async function dbStatus(database: Database): Promise<DbStatusResult> {
       }
     }
   }
+  return {found, memoryStates, missing, incompatibilities}
+}
+
+/** One line naming an incompatibility: `api_keys.scope: expected …, found …`. */
+export function describeIncompatibility(i: Incompatibility): string {
+  return `${i.table}${i.column ? `.${i.column}` : ''}: expected ${i.expected}, found ${i.found}`
+}
+
+export async function dbStatus(database: Database): Promise<DbStatusResult> {
+  const {target} = database
+  const [version] = await rows<{server_version: string}>(database.db, sql`show server_version`)
+  forgetSchemaFindings(database)
+  const {found, memoryStates, missing, incompatibilities} = await schemaFindings(database)
 
   const applied = await appliedMigrationTimes(database)
   const tags = await migrationTags()

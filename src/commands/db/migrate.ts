@@ -14,6 +14,7 @@ export interface DbMigrateResult {
 export default class DbMigrate extends BaseCommand {
   static writes = true
   static createsDatabase = true
+  static guardsSchema = false
 
   static summary = "Create the schema, or adopt the server's existing database."
 
