@@ -166,8 +166,8 @@ export abstract class BaseCommand extends Command {
   /** Exit 5, creating nothing, when there is no embedded database and nobody at a terminal to notice one being made. */
   private async requireEmbeddedUnlessTerminal(dataDir: string): Promise<void> {
     if (process.stdin.isTTY || process.stderr.isTTY) return
-    const {embeddedExists} = await import('./db/embedded.js')
-    if (embeddedExists(dataDir)) return
+    const {noEmbeddedDatabase} = await import('./db/embedded.js')
+    if (!noEmbeddedDatabase(dataDir)) return
     const {DatabaseUnavailableError} = await import('./errors.js')
     throw new DatabaseUnavailableError(
       `No database to work on: --database-url, OPENMEMORY_DATABASE_URL and DATABASE_URL are unset, and there is no embedded database at ${dataDir} (OPENMEMORY_DATA_DIR); from cron, export the variable (set -a; . /etc/openmemory.env; set +a). Nothing was created.`,

@@ -228,11 +228,21 @@ function refuse(
   )
 }
 
-/** Whether the data directory holds a complete embedded database (a first run that was cut short does not count). */
-export function embeddedExists(dataDir: string): boolean {
-  return (
-    existsSync(path.join(dataDir, CLUSTER_DIR, 'PG_VERSION')) && !existsSync(path.join(dataDir, INIT_MARKER))
-  )
+/**
+ * Whether there is no embedded database at all: the folder is missing or
+ * empty, or holds only what a first run cut short left. (A folder holding
+ * anything else is for the open to judge: damaged, foreign, another version.)
+ */
+export function noEmbeddedDatabase(dataDir: string): boolean {
+  let entries: string[]
+  try {
+    if (!statSync(dataDir).isDirectory()) return false
+    entries = readdirSync(dataDir)
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT'
+  }
+  if (entries.length === 0) return true
+  return entries.includes(INIT_MARKER) && entries.every((e) => OWN_ENTRIES.has(e))
 }
 
 /**

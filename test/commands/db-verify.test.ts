@@ -1,10 +1,15 @@
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import {sql} from 'drizzle-orm'
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 import DbVerify from '../../src/commands/db/verify.js'
 import KeysRevoke from '../../src/commands/keys/revoke.js'
 import KeysRotate from '../../src/commands/keys/rotate.js'
+import PruneInactive from '../../src/commands/prune-inactive.js'
 import UsersDeactivate from '../../src/commands/users/deactivate.js'
 import UsersDelete from '../../src/commands/users/delete.js'
+import UsersImport from '../../src/commands/users/import.js'
 import UsersReactivate from '../../src/commands/users/reactivate.js'
 import {rows} from '../../src/db/sql.js'
 import {createUser} from '../../src/services/users.js'
@@ -12,6 +17,7 @@ import {CHECKS} from '../../src/services/verify.js'
 import {testContext} from '../helpers/context.js'
 import {createTestDatabase, resetTables, type TestDatabase} from '../helpers/databases.js'
 import {runBin, runCommand} from '../helpers/run.js'
+import {seedUsersBulk} from '../helpers/seed.js'
 
 describe('db verify (command)', () => {
   let td: TestDatabase
@@ -70,6 +76,29 @@ describe('db verify (command)', () => {
       )
     })
     expect((await runCommand(DbVerify, ['--database-url', url])).exitCode).toBe(1)
+  })
+
+  it('exits 0 after the bulk operations too (import, rotation by age, prune in both modes)', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'om-verify-'))
+    try {
+      const csv = path.join(dir, 'team.csv')
+      writeFileSync(csv, 'userId,name,email\ncarol,Carol,carol@example.com\ndave,Dave,\n')
+      await withDb((d) => seedUsersBulk(d, {prefix: 'old', count: 6, daysAgo: 400, now: new Date()}))
+      const steps: [Parameters<typeof runCommand>[0], string[]][] = [
+        [UsersImport, [csv, '--keys-out', path.join(dir, 'imported.csv')]],
+        [KeysRotate, ['--older-than', '300d', '--yes', '--keys-out', path.join(dir, 'rotated.csv')]],
+        [PruneInactive, ['--days', '90', '--limit', '3', '--yes']],
+        [PruneInactive, ['--days', '90', '--mode', 'delete', '--yes']],
+      ]
+      for (const [cmd, argv] of steps) {
+        const done = await runCommand(cmd, [...argv, '--database-url', url])
+        expect(done.exitCode, `${argv.join(' ')}: ${done.stderr}`).toBe(0)
+        const r = await runCommand(DbVerify, ['--database-url', url])
+        expect(r.exitCode, `after ${argv.join(' ')}: ${r.stdout}${r.stderr}`).toBe(0)
+      }
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
   })
 
   it('--quiet prints nothing when clean, and only the findings otherwise', async () => {

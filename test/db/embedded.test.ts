@@ -20,6 +20,7 @@ import os from 'node:os'
 import path from 'node:path'
 import {sql} from 'drizzle-orm'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+import DbMigrate from '../../src/commands/db/migrate.js'
 import UsersList from '../../src/commands/users/list.js'
 import {openDatabase} from '../../src/db/client.js'
 import {CLUSTER_DIR, EMBEDDED_PG_VERSION, INIT_MARKER} from '../../src/db/embedded.js'
@@ -37,6 +38,13 @@ afterEach(() => rmSync(dir, {recursive: true, force: true}))
 
 const listWith = (dataDirectory: string) =>
   runCommand(UsersList, [], {
+    OPENMEMORY_DATA_DIR: dataDirectory,
+    OPENMEMORY_DATABASE_URL: undefined,
+    DATABASE_URL: undefined,
+  })
+
+const migrateWith = (dataDirectory: string) =>
+  runCommand(DbMigrate, [], {
     OPENMEMORY_DATA_DIR: dataDirectory,
     OPENMEMORY_DATABASE_URL: undefined,
     DATABASE_URL: undefined,
@@ -109,7 +117,13 @@ describe('damaged or foreign directories', () => {
 
   it('creates a new database in an empty folder, and again over a first run that was cut short', async () => {
     mkdirSync(dataDir)
-    expect((await listWith(dataDir)).exitCode).toBe(0)
+    // A maintenance command with no terminal does not create one (exit 5, nothing made)...
+    const listed = await listWith(dataDir)
+    expect(listed.exitCode).toBe(5)
+    expect(listed.stderr).toMatch(/No database to work on/)
+    expect(readdirSync(dataDir)).toEqual([])
+    // ...db migrate (like users create and import) does.
+    expect((await migrateWith(dataDir)).exitCode).toBe(0)
     expect(existsSync(path.join(dataDir, CLUSTER_DIR, 'PG_VERSION'))).toBe(true)
     expect(existsSync(path.join(dataDir, INIT_MARKER))).toBe(false)
 
@@ -117,7 +131,7 @@ describe('damaged or foreign directories', () => {
     const other = path.join(dir, 'other')
     mkdirSync(path.join(other, CLUSTER_DIR, 'base'), {recursive: true})
     writeFileSync(path.join(other, INIT_MARKER), '')
-    const r = await listWith(other)
+    const r = await migrateWith(other)
     expect(r.exitCode).toBe(0)
     expect(r.stderr).toMatch(/Creating the embedded database/)
     expect(existsSync(path.join(other, INIT_MARKER))).toBe(false)
