@@ -8,7 +8,8 @@
 import {maskUrl} from './db/url.js'
 
 const SECRET_FLAGS = new Set(['--key'])
-const URL_WITH_PASSWORD = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*:[^/?#]*@/i
+/** A URL with a password: in its user part (`user:pass@`) or as a `password=` query parameter. */
+const URL_WITH_PASSWORD = /^[a-z][a-z0-9+.-]*:\/\/(?:[^/?#]*:[^/?#]*@|[^?#]*\?(?:[^#]*&)?password=)/i
 const secrets = new Map<string, string>()
 
 function placeholder(value: string): string {

@@ -235,7 +235,10 @@ async function connectOnce(
       : // Every lock wait is bounded: a row or table held by another session ends in 55P03 (exit 75).
         {connection: {application_name: 'openmemory-cli', TimeZone: 'UTC', lock_timeout: lockTimeoutMs}}),
   }
-  const client = typeof where === 'string' ? postgres(where, options) : postgres({...where, ...options})
+  const client =
+    typeof where === 'string'
+      ? postgres(passwordFromQuery(where).url, {...options, ...passwordFromQuery(where).options})
+      : postgres({...where, ...options})
   const db = drizzle({client, schema, logger: queryLogger(opts)}) as unknown as Db
   const setLockTimeout = sqlTag.raw(`set local lock_timeout = ${lockTimeoutMs}`)
   if (pooled) {
@@ -320,6 +323,24 @@ async function openEmbedded(
     throw error
   }
   return database
+}
+
+/**
+ * libpq reads `?password=` from a URL's query; postgres.js would send it to
+ * the server as a startup parameter. Take it out of the URL and give it as the
+ * password (the user part's password, if any, wins, as in libpq).
+ */
+function passwordFromQuery(url: string): {url: string; options: {password?: string}} {
+  const q = url.indexOf('?')
+  if (q < 0) return {url, options: {}}
+  const params = new URLSearchParams(url.slice(q + 1).split('#')[0])
+  const password = params.get('password')
+  if (password === null) return {url, options: {}}
+  params.delete('password')
+  const rest = params.toString()
+  const stripped = `${url.slice(0, q)}${rest ? `?${rest}` : ''}`
+  const userHasPassword = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*:[^/?#]*@/i.test(url)
+  return {url: stripped, options: userHasPassword ? {} : {password}}
 }
 
 /** How long a run lock lasts unless its holder extends it (every LEASE_RENEW_MS while it runs). */

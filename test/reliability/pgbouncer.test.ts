@@ -36,11 +36,11 @@ function freePort(): Promise<number> {
 }
 
 /** Start PgBouncer in `mode` in front of 127.0.0.1:5432; resolves once it accepts connections. */
-async function startPgbouncer(dir: string, mode: 'transaction' | 'session') {
+async function startPgbouncer(dir: string, mode: 'transaction' | 'session', password = '') {
   const port = await freePort()
   const admin = new URL(ADMIN_URL)
   const ini = path.join(dir, `${mode}.ini`)
-  writeFileSync(path.join(dir, 'users.txt'), `"${admin.username || 'postgres'}" ""\n`)
+  writeFileSync(path.join(dir, 'users.txt'), `"${admin.username || 'postgres'}" "${password}"\n`)
   writeFileSync(
     ini,
     `[databases]
@@ -49,7 +49,7 @@ async function startPgbouncer(dir: string, mode: 'transaction' | 'session') {
 listen_addr = 127.0.0.1
 listen_port = ${port}
 unix_socket_dir =
-auth_type = trust
+auth_type = ${password ? 'plain' : 'trust'}
 auth_file = ${path.join(dir, 'users.txt')}
 pool_mode = ${mode}
 default_pool_size = 3
@@ -200,5 +200,53 @@ describe('run lock leases, directly connected', () => {
     const r = await prune()
     expect(r.exitCode, r.stderr).toBe(0)
     expect(await sql`select * from openmemory_admin.run_locks`).toEqual([])
+  })
+})
+
+describe.skipIf(!hasPgbouncer)('every password form of a URL, against a pooler that checks passwords', () => {
+  const PASSWORD = 's3cr#t/@x'
+  let td: TestDatabase
+  let dir = ''
+  let bouncer: Awaited<ReturnType<typeof startPgbouncer>>
+  let host = ''
+  let db = ''
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'om-pgb-auth-'))
+    chmodSync(dir, 0o755)
+    bouncer = await startPgbouncer(dir, 'session', PASSWORD)
+    td = await createTestDatabase('postgres', 'multiuser', {migrated: true})
+    host = `127.0.0.1:${bouncer.port}`
+    db = new URL(td.url as string).pathname
+  })
+  afterAll(async () => {
+    bouncer?.stop()
+    await td?.drop()
+    if (dir) rmSync(dir, {recursive: true, force: true})
+  })
+
+  const list = (url: string, env: Record<string, string | undefined> = {}) =>
+    runCli(['users', 'list', '--json'], {
+      env: {OPENMEMORY_DATABASE_URL: url, DATABASE_URL: undefined, ...env},
+    })
+  const enc = encodeURIComponent(PASSWORD)
+
+  it.each([
+    ['user:pass@', () => [`postgres://postgres:${enc}@${host}${db}`, {}]],
+    ['?password=', () => [`postgres://postgres@${host}${db}?password=${enc}`, {}]],
+    ['PGPASSWORD', () => [`postgres://postgres@${host}${db}`, {PGPASSWORD: PASSWORD}]],
+  ] as const)('%s authenticates, and DEBUG=* never shows the password', async (_form, make) => {
+    const [url, env] = make() as [string, Record<string, string>]
+    const r = await list(url, {...env, DEBUG: '*'})
+    expect(r.exitCode, r.stderr.slice(-500)).toBe(0)
+    expect(JSON.parse(r.stdout)).toEqual([])
+    expect(r.stdout + r.stderr).not.toContain(PASSWORD)
+    expect(r.stdout + r.stderr).not.toContain(enc)
+  })
+
+  it('a wrong password fails with one line naming the authentication, and shows neither password', async () => {
+    const r = await list(`postgres://postgres@${host}${db}?password=wrong-one`)
+    expect(r.exitCode).toBe(5)
+    expect(r.stderr).not.toContain('wrong-one')
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
   })
 })
