@@ -231,9 +231,9 @@ async function connectOnce(
     onnotice: () => {},
     ...(singleHost ? {socket: sniffer.socket} : {}),
     ...(pooled
-      ? {prepare: false, connection: {application_name: 'openmemory-cli', TimeZone: 'UTC'}}
+      ? {prepare: false, connection: {application_name: 'openmemory-cli'}}
       : // Every lock wait is bounded: a row or table held by another session ends in 55P03 (exit 75).
-        {connection: {application_name: 'openmemory-cli', TimeZone: 'UTC', lock_timeout: lockTimeoutMs}}),
+        {connection: {application_name: 'openmemory-cli', lock_timeout: lockTimeoutMs}}),
   }
   const client =
     typeof where === 'string'

@@ -30,11 +30,13 @@ import {
   uuid,
   varchar,
 } from 'drizzle-orm/pg-core'
+import {naiveTimestamp} from './time.js'
 
 /** The multi-user enum. Upstream databases also have `paused`; queries read states as text. */
 export const memoryState = pgEnum('memorystate', ['active', 'archived', 'deleted'])
 
-const ts = (name: string) => timestamp(name, {mode: 'date', withTimezone: false})
+/** The server's naive timestamp columns (see db/time.ts). */
+const ts = (name: string) => naiveTimestamp(name)
 
 export const users = pgTable(
   'users',

@@ -6,6 +6,7 @@
  */
 import {type SQL, sql} from 'drizzle-orm'
 import type {Db} from './client.js'
+import {naiveAt} from './time.js'
 
 /** Run raw SQL and get its rows. Works on a database or a transaction. */
 export async function rows<T = Record<string, unknown>>(db: Db, query: SQL): Promise<T[]> {
@@ -32,9 +33,9 @@ export function lastSeen(alias = 'users'): SQL {
   return sql`coalesce(${ref(alias)}.last_active, ${ref(alias)}.created_at)`
 }
 
-/** "Last seen before this time" (`timestamp without time zone`, UTC like the server's columns). */
+/** "Last seen before this instant" (the naive columns compared in the database's TimeZone: db/time.ts). */
 export function lastSeenBefore(cutoff: Date, alias = 'users'): SQL {
-  return sql`${lastSeen(alias)} < ${cutoff.toISOString()}::timestamp`
+  return sql`${lastSeen(alias)} < ${naiveAt(cutoff)}`
 }
 
 /** "The user was deactivated by this tool": a row in openmemory_admin.deactivations. */

@@ -6,7 +6,7 @@
 import {eq} from 'drizzle-orm'
 import type {Db} from '../db/client.js'
 import {apiKeys, users} from '../db/schema.js'
-import {iso} from './context.js'
+import {naiveIso} from '../db/time.js'
 import {fingerprint, hashKey} from './keys.js'
 
 export type KeyCheck =
@@ -33,7 +33,7 @@ export async function checkKey(db: Db, key: string): Promise<KeyCheck> {
   const [row] = await db
     .select({
       isActive: apiKeys.isActive,
-      lastUsed: apiKeys.lastUsed,
+      lastUsed: naiveIso(apiKeys.lastUsed),
       userId: users.userId,
       userUuid: users.id,
     })
@@ -46,7 +46,7 @@ export async function checkKey(db: Db, key: string): Promise<KeyCheck> {
     userId: row.userId,
     id: row.userUuid,
     keyFingerprint: fingerprint(keyHash),
-    lastUsedAt: iso(row.lastUsed),
+    lastUsedAt: row.lastUsed,
   }
   return row.isActive
     ? {valid: true, reason: 'active', ...common}

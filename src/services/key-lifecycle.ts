@@ -7,7 +7,8 @@ import type {Database, Db} from '../db/client.js'
 import {transactionWithMarker} from '../db/commit.js'
 import {apiKeys, deactivations, users} from '../db/schema.js'
 import {isDeactivated, rows} from '../db/sql.js'
-import {fetchSize, utcIso} from '../db/stream.js'
+import {fetchSize} from '../db/stream.js'
+import {naiveIso} from '../db/time.js'
 import {recordAudit} from './audit.js'
 import type {ServiceContext} from './context.js'
 import {keyOlderThan} from './key-policy.js'
@@ -189,7 +190,7 @@ export function keysListSql(input: ListKeysInput): SQL {
   return sql`select ${users.userId} as user_id, ${apiKeys.keyHash} as key_hash,
       coalesce(${apiKeys.isActive}, false) as is_active,
       ${isDeactivated()} as deactivated,
-      ${apiKeys.createdAt}::text as created_at, ${apiKeys.lastUsed}::text as last_used
+      ${naiveIso(apiKeys.createdAt)} as created_at, ${naiveIso(apiKeys.lastUsed)} as last_used
     from ${apiKeys}
     join ${users} on ${users.id} = ${apiKeys.userId}
     ${input.olderThan ? sql`where ${keyOlderThan(input.olderThan)}` : sql``}
@@ -211,8 +212,8 @@ function keyListItem(r: KeyListRow): KeyListItem {
     keyFingerprint: fingerprint(r.key_hash),
     keyStatus: r.is_active ? 'active' : 'revoked',
     deactivated: Boolean(r.deactivated),
-    createdAt: utcIso(r.created_at),
-    lastUsedAt: utcIso(r.last_used),
+    createdAt: r.created_at,
+    lastUsedAt: r.last_used,
   }
 }
 

@@ -14,14 +14,14 @@ import type {Db} from '../db/client.js'
 import {transactionWithMarker} from '../db/commit.js'
 import {apiKeys} from '../db/schema.js'
 import {rows} from '../db/sql.js'
-import {utcIso} from '../db/stream.js'
+import {naiveAt, naiveIso} from '../db/time.js'
 import {auditEach} from './audit.js'
 import type {ServiceContext} from './context.js'
 import {checkKeyLength, fingerprint, hashKey, type IssuedKey, KEY_LENGTH} from './keys.js'
 
 /** The one predicate "this key is older than the cut-off" (unknown age counts as old). */
 export function keyOlderThan(cutoff: Date): SQL {
-  return sql`coalesce(${apiKeys.createdAt}, '-infinity'::timestamp) < ${cutoff.toISOString()}::timestamp`
+  return sql`coalesce(${apiKeys.createdAt}, '-infinity'::timestamp) < ${naiveAt(cutoff)}`
 }
 
 export const DEFAULT_ROTATION_BATCH = 1000
@@ -41,7 +41,7 @@ interface OldKeyRow {
 
 function selectOld(cutoff: Date, forUpdate: boolean): SQL {
   return sql`
-    select ${apiKeys.id}::text as key_id, u.user_id, ${apiKeys.keyHash} as key_hash, ${apiKeys.createdAt}::text as created_at
+    select ${apiKeys.id}::text as key_id, u.user_id, ${apiKeys.keyHash} as key_hash, ${naiveIso(apiKeys.createdAt)} as created_at
     from ${apiKeys} join users u on u.id = ${apiKeys.userId}
     where ${apiKeys.isActive} and ${keyOlderThan(cutoff)}
     order by u.user_id, ${apiKeys.id}
@@ -54,7 +54,7 @@ export async function listOldKeys(db: Db, cutoff: Date): Promise<OldKey[]> {
   return old.map((r) => ({
     userId: r.user_id,
     keyFingerprint: fingerprint(r.key_hash),
-    createdAt: utcIso(r.created_at),
+    createdAt: r.created_at,
   }))
 }
 
@@ -97,7 +97,7 @@ export async function rotateKeysOlderThan(
         // One bind parameter per batch, whatever its size: the rows travel as one JSON document.
         const values = JSON.stringify(made.map((m) => ({id: m.row.key_id, key_hash: m.keyHash})))
         await tx.execute(sql`
-        update ${apiKeys} set key_hash = v.key_hash, created_at = ${now.toISOString()}::timestamp, last_used = null
+        update ${apiKeys} set key_hash = v.key_hash, created_at = ${naiveAt(now)}, last_used = null
         from jsonb_to_recordset(${values}::jsonb) as v(id uuid, key_hash text)
         where ${apiKeys.id} = v.id`)
         await auditEach(tx, ctx, 'changed', made, (m) => [

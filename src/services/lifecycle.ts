@@ -8,9 +8,10 @@ import {anyUuid} from '../db/arrays.js'
 import type {Db} from '../db/client.js'
 import {apiKeys, apps, deactivations, users} from '../db/schema.js'
 import {inSnapshot, isDeactivated, lastSeenBefore, memoryStateLabels, rows, tableExists} from '../db/sql.js'
+import {naiveAt, naiveIso} from '../db/time.js'
 import {lockWaitError} from '../errors.js'
 import {type AuditEntry, recordAudit} from './audit.js'
-import {iso, type ServiceContext} from './context.js'
+import type {ServiceContext} from './context.js'
 import {fingerprint} from './keys.js'
 import {userNotFound} from './user-lookup.js'
 import {getUser} from './users.js'
@@ -86,13 +87,35 @@ function emptyCounts(states: string[]): StateCounts {
 
 export async function showUser(db: Db, userId: string): Promise<UsersShowResult> {
   const user = await getUser(db, userId)
-  const [key] = await db.select().from(apiKeys).where(eq(apiKeys.userId, user.id)).limit(1)
+  // Times as the instants they mean (db/time.ts), not the raw naive values.
+  const [times] = await db
+    .select({
+      createdAt: naiveIso(users.createdAt),
+      updatedAt: naiveIso(users.updatedAt),
+      lastActive: naiveIso(users.lastActive),
+    })
+    .from(users)
+    .where(eq(users.id, user.id))
+  const [key] = await db
+    .select({
+      isActive: apiKeys.isActive,
+      keyHash: apiKeys.keyHash,
+      createdAt: naiveIso(apiKeys.createdAt),
+      lastUsed: naiveIso(apiKeys.lastUsed),
+    })
+    .from(apiKeys)
+    .where(eq(apiKeys.userId, user.id))
+    .limit(1)
   const [deactivation] = await db
     .select()
     .from(deactivations)
     .where(eq(deactivations.userUuid, user.id))
     .limit(1)
-  const appRows = await db.select().from(apps).where(eq(apps.ownerId, user.id)).orderBy(apps.name)
+  const appRows = await db
+    .select({id: apps.id, name: apps.name, isActive: apps.isActive, createdAt: naiveIso(apps.createdAt)})
+    .from(apps)
+    .where(eq(apps.ownerId, user.id))
+    .orderBy(apps.name)
   const states = await memoryStates(db)
   const counts = await rows<{app_id: string; state: string | null; n: number}>(
     db,
@@ -118,9 +141,9 @@ export async function showUser(db: Db, userId: string): Promise<UsersShowResult>
     userId: user.userId,
     name: user.name,
     email: user.email,
-    createdAt: iso(user.createdAt),
-    updatedAt: iso(user.updatedAt),
-    lastActiveAt: iso(user.lastActive),
+    createdAt: times?.createdAt ?? null,
+    updatedAt: times?.updatedAt ?? null,
+    lastActiveAt: times?.lastActive ?? null,
     deactivated: Boolean(deactivation),
     deactivatedAt: deactivation ? deactivation.deactivatedAt.toISOString() : null,
     deactivationReason: deactivation?.reason ?? null,
@@ -128,15 +151,15 @@ export async function showUser(db: Db, userId: string): Promise<UsersShowResult>
       ? {
           keyStatus: key.isActive ? 'active' : 'revoked',
           keyFingerprint: fingerprint(key.keyHash),
-          createdAt: iso(key.createdAt),
-          lastUsedAt: iso(key.lastUsed),
+          createdAt: key.createdAt,
+          lastUsedAt: key.lastUsed,
         }
       : null,
     apps: appRows.map((a) => ({
       id: a.id,
       name: a.name,
       enabled: Boolean(a.isActive),
-      createdAt: iso(a.createdAt),
+      createdAt: a.createdAt,
       byState: byApp.get(a.id) ?? emptyCounts(states),
       memoryCount: appTotals.get(a.id) ?? 0,
     })),
@@ -237,7 +260,7 @@ export async function deactivateUsersIn(
     where u.id = ${anyUuid(ids)}`)
   await tx.execute(sql`update api_keys set is_active = false where user_id = ${anyUuid(ids)} and is_active`)
   await tx.execute(
-    sql`update apps set is_active = false, updated_at = ${now}::timestamp where owner_id = ${anyUuid(ids)} and is_active`,
+    sql`update apps set is_active = false, updated_at = ${naiveAt(ctx.now())} where owner_id = ${anyUuid(ids)} and is_active`,
   )
   await recordAudit(tx, ctx, results.map(deactivationAudit))
   return results

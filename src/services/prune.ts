@@ -9,7 +9,8 @@
 import {sql} from 'drizzle-orm'
 import type {Database, Db} from '../db/client.js'
 import {isDeactivated, lastSeen, lastSeenBefore, rows} from '../db/sql.js'
-import {fetchSize, utcIso} from '../db/stream.js'
+import {fetchSize} from '../db/stream.js'
+import {naiveIso} from '../db/time.js'
 import {recordAudit} from './audit.js'
 import type {ServiceContext} from './context.js'
 import {deactivateUsersIn, deleteUsersIn, deletionAudit, otherOwnersAudit} from './lifecycle.js'
@@ -96,7 +97,7 @@ async function nextPage(
 ) {
   return rows<{id: string; user_id: string; last_seen: string | null}>(
     db,
-    sql`select u.id::text as id, u.user_id, ${lastSeen('u')}::text as last_seen
+    sql`select u.id::text as id, u.user_id, ${naiveIso(lastSeen('u'))} as last_seen
         from users u where ${selection(cutoff, mode, exclude, after)}
         order by u.id limit ${size}`,
   )
@@ -105,7 +106,7 @@ async function nextPage(
 /** The users a run would change, by key (users.id), as one statement: for --dry-run. */
 export function inactiveSql(cutoff: Date, input: PruneInput) {
   const limit = input.limit === undefined ? sql`` : sql` limit ${input.limit}`
-  return sql`select u.user_id, ${lastSeen('u')}::text as last_seen
+  return sql`select u.user_id, ${naiveIso(lastSeen('u'))} as last_seen
       from users u where ${selection(cutoff, input.mode, input.exclude ?? [])}
       order by u.id${limit}`
 }
@@ -113,7 +114,7 @@ export function inactiveSql(cutoff: Date, input: PruneInput) {
 type InactiveRow = {user_id: string; last_seen: string | null}
 
 function pruneUser(r: InactiveRow): PruneUser {
-  return {userId: r.user_id, lastSeenAt: utcIso(r.last_seen)}
+  return {userId: r.user_id, lastSeenAt: r.last_seen}
 }
 
 /** The users a run would change (in memory); for --dry-run in the service. */

@@ -8,7 +8,8 @@ import {advisoryKey, type Database, type Db} from '../db/client.js'
 import {transactionWithMarker} from '../db/commit.js'
 import {apiKeys, apps, auditLog, memories, users} from '../db/schema.js'
 import {isDeactivated, lastSeen, lastSeenBefore, rows} from '../db/sql.js'
-import {fetchSize, utcIso} from '../db/stream.js'
+import {fetchSize} from '../db/stream.js'
+import {naiveIso} from '../db/time.js'
 import {ConflictError} from '../errors.js'
 import {auditEach} from './audit.js'
 import type {ServiceContext} from './context.js'
@@ -358,7 +359,7 @@ export function usersListSql(input: ListUsersInput, now: Date): SQL {
       coalesce(${apiKeys.isActive}, false) as key_active,
       ${isDeactivated()} as deactivated,
       ${activeCount}::int as active_memories, an.names as apps,
-      ${users.createdAt}::text as created_at, ${users.lastActive}::text as last_active
+      ${naiveIso(users.createdAt)} as created_at, ${naiveIso(users.lastActive)} as last_active
     from ${users}
     left join ${apiKeys} on ${apiKeys.userId} = ${users.id}
     left join (select ${memories.userId} as user_uuid, count(*) as active from ${memories}
@@ -393,8 +394,8 @@ function userListItem(r: UserListRow): UserListItem {
     deactivated: Boolean(r.deactivated),
     activeMemoryCount: Number(r.active_memories),
     appNames: r.apps ?? [],
-    createdAt: utcIso(r.created_at),
-    lastActiveAt: utcIso(r.last_active),
+    createdAt: r.created_at,
+    lastActiveAt: r.last_active,
   }
 }
 

@@ -9,7 +9,16 @@
  * creates waiting behind it runs in `npm run test:heavy` only.
  */
 import {spawn, spawnSync} from 'node:child_process'
-import {cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync} from 'node:fs'
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {sql} from 'drizzle-orm'
@@ -95,9 +104,22 @@ it(
 const openDir = (dataDir: string) =>
   openDatabase({kind: 'embedded', dataDir, source: 'OPENMEMORY_DATA_DIR', display: dataDir}, {migrate: true})
 
-/** Whether some process holds the data directory's lock (a probe that gets it lets go at once). */
-const locked = (dataDir: string) =>
-  spawnSync('flock', ['-n', path.join(dataDir, LOCK_FILE), 'true']).status === 1
+/**
+ * Whether some process holds the data directory's lock, read from /proc/locks
+ * (by the lock file's inode) without taking it: a probe that took it, however
+ * briefly, could make a command that does not wait (prune) find it busy.
+ */
+function locked(dataDir: string): boolean {
+  let ino: number
+  try {
+    ino = statSync(path.join(dataDir, LOCK_FILE)).ino
+  } catch {
+    return false
+  }
+  return readFileSync('/proc/locks', 'utf8')
+    .split('\n')
+    .some((line) => /\bFLOCK\b/.test(line) && line.split(/\s+/).some((f) => f.endsWith(`:${ino}`)))
+}
 
 /** Resolve once some process holds the data directory. */
 async function heldByAnother(dataDir: string, exited: () => boolean): Promise<void> {
