@@ -26,7 +26,7 @@ import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import postgres from 'postgres'
-import {loadGate, type Measured, mark, measure, median, quiet} from './measure.js'
+import {loadGate, type Measured, mark, measure, median, quiet, verdict} from './measure.js'
 
 const ADMIN = process.env.OPENMEMORY_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
@@ -152,7 +152,6 @@ async function main() {
       ratio: ratio <= TARGET.ratio,
       warmMiB: warmPeak <= TARGET.warmMiB,
     }
-    gate.print()
     const q = quiet(gate)
     console.log('targets:')
     console.log(`  first command <= ${TARGET.firstS} s:        ${s(first.ms)}  ${mark(met.firstS, q)}`)
@@ -165,7 +164,7 @@ async function main() {
     console.log(
       `  every warm command <= ${TARGET.warmMiB} MiB: ${warmPeak.toFixed(0)} MiB  ${mark(met.warmMiB, q)}`,
     )
-    if (!Object.values(met).every(Boolean)) process.exitCode = 1
+    verdict(gate, Object.values(met).every(Boolean))
   } finally {
     await admin.unsafe(`drop database if exists ${dbName} with (force)`).catch(() => {})
     await admin.end()

@@ -25,6 +25,7 @@ import postgres from 'postgres'
 import {openDatabase} from '../src/db/client.js'
 import {defaultContext} from '../src/services/context.js'
 import {createUser} from '../src/services/users.js'
+import {loadGate, verdict} from './measure.js'
 
 const ADMIN = process.env.OPENMEMORY_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const USERS = Number(process.env.BENCH_USERS ?? 1000)
@@ -68,6 +69,8 @@ async function must(argv: string[]) {
 }
 
 async function main() {
+  const gate = loadGate()
+  gate.print()
   const admin = postgres(ADMIN, {max: 1, onnotice: () => {}})
   const dir = mkdtempSync(path.join(os.tmpdir(), 'om-bench-import-'))
   const schema = readFileSync(path.join(ROOT, 'test/fixtures/openmemory-multiuser-schema.sql'), 'utf8')
@@ -141,10 +144,7 @@ async function main() {
     console.log(`Ratio one-by-one processes / import:    ${(createExtrapolated / imported.ms).toFixed(1)}x`)
     console.log(`Ratio one-by-one service / import:      ${(serviceMs / imported.ms).toFixed(1)}x`)
     console.log(`Import target:                          <= ${s(TARGET_MS)}`)
-    if (imported.ms > TARGET_MS) {
-      console.log('TARGET MISSED')
-      process.exitCode = 1
-    }
+    verdict(gate, imported.ms <= TARGET_MS)
   } finally {
     for (const db of names) await admin.unsafe(`drop database if exists ${db} with (force)`).catch(() => {})
     await admin.end()

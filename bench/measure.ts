@@ -162,3 +162,19 @@ export const median = (xs: number[]): number => {
 
 export const mark = (met: boolean, isQuiet: boolean): string =>
   met ? (isQuiet ? 'met' : 'met (NOT CLAIMED: machine not quiet)') : 'MISSED'
+
+/**
+ * The closing verdict every benchmark prints: a target is claimed met only
+ * when the machine was quiet at the start; a miss sets exit code 1.
+ */
+export function verdict(gate: {start: number; print(): void}, met: boolean): void {
+  gate.print()
+  if (!met) {
+    console.log('verdict: a target was MISSED')
+    process.exitCode = 1
+  } else if (!quiet(gate)) {
+    console.log(
+      `verdict: targets met, NOT CLAIMED: the 1-minute load average was ${gate.start.toFixed(2)} at the start (quiet means <= ${QUIET_LOAD})`,
+    )
+  } else console.log('verdict: every target met on a quiet machine')
+}

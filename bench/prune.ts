@@ -15,6 +15,7 @@ import {mkdtempSync, readFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import postgres from 'postgres'
+import {loadGate, verdict} from './measure.js'
 
 const ADMIN = process.env.OPENMEMORY_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const USERS = Number(process.env.BENCH_USERS ?? 100_000)
@@ -143,6 +144,8 @@ async function counts(url: string) {
 }
 
 async function main() {
+  const gate = loadGate()
+  gate.print()
   const admin = postgres(ADMIN, {max: 1, onnotice: () => {}})
   try {
     console.log(`Seeding ${USERS} users (${INACTIVE_SHARE * 100}% inactive) and ${MEMORIES} memories...`)
@@ -185,7 +188,7 @@ async function main() {
     console.log(`prune-inactive:    ${(cliMs / 1000).toFixed(2)} s (including Node start-up)`)
     console.log(`Ratio CLI/SQL:     ${ratio.toFixed(2)} (target <= 2)`)
     console.log(`CLI peak RSS:      ${rssMiB.toFixed(1)} MiB (target < 200)`)
-    if (!same || ratio > 2 || rssMiB >= 200) process.exitCode = 1
+    verdict(gate, same && ratio <= 2 && rssMiB < 200)
   } finally {
     if (!process.env.BENCH_KEEP) {
       for (const n of Object.values(names)) await admin.unsafe(`drop database if exists ${n} with (force)`)

@@ -30,6 +30,7 @@ import {keysListSql} from '../src/services/key-lifecycle.js'
 import {planMemoryCount} from '../src/services/memories.js'
 import {inactiveSql} from '../src/services/prune.js'
 import {inactiveCutoff, usersListSql} from '../src/services/users.js'
+import {loadGate, verdict} from './measure.js'
 
 const ADMIN = process.env.OPENMEMORY_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const LARGE = Number(process.env.BENCH_USERS ?? 1_000_000)
@@ -301,6 +302,8 @@ async function embedded(users: number): Promise<Row[]> {
 }
 
 async function main() {
+  const gate = loadGate()
+  gate.print()
   // Fail in seconds, not after seeding, when the build is missing or stale.
   await timeCmd(process.execPath, [BIN, 'users', 'list', '--help'], {})
   const large = await server(LARGE, {explain: process.env.BENCH_EXPLAIN !== '0'})
@@ -318,7 +321,7 @@ async function main() {
     )
   }
   if (EMBEDDED > 0) await embedded(EMBEDDED)
-  if (failed) process.exitCode = 1
+  verdict(gate, !failed)
 }
 
 await main()

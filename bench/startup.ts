@@ -23,6 +23,7 @@ import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import postgres from 'postgres'
+import {loadGate, verdict} from './measure.js'
 
 const ADMIN = process.env.OPENMEMORY_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const RUNS = Math.max(9, Number(process.env.BENCH_RUNS ?? 11))
@@ -76,6 +77,9 @@ interface Pair {
 }
 
 async function main() {
+  const gate = loadGate()
+  gate.print()
+  let allMet = true
   const admin = postgres(ADMIN, {max: 1, onnotice: () => {}})
   await admin.unsafe(`create database ${name}`)
   const url = urlFor(name)
@@ -166,6 +170,7 @@ async function main() {
       const cb = median(bs.map((s) => s.cpuMs))
       const rss = Math.max(...as.map((s) => s.rssKiB)) / 1024
       maxRss = Math.max(maxRss, rss)
+      if (!Number.isNaN(p.target) && wa / wb > p.target) allMet = false
       console.log(
         [
           `${p.label} vs ${p.baseline}`,
@@ -182,6 +187,7 @@ async function main() {
     }
     console.log('')
     console.log(`highest peak RSS of a command: ${maxRss.toFixed(1)} MiB (target <= 80 MiB)`)
+    verdict(gate, allMet && maxRss <= 80)
   } finally {
     await admin.unsafe(`drop database if exists ${name} with (force)`)
     await admin.end()

@@ -14,6 +14,7 @@ import {spawn} from 'node:child_process'
 import {readFileSync} from 'node:fs'
 import path from 'node:path'
 import postgres from 'postgres'
+import {loadGate, verdict} from './measure.js'
 
 const ADMIN = process.env.OPENMEMORY_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const USERS = Number(process.env.BENCH_USERS ?? 100_000)
@@ -73,6 +74,8 @@ function runCli(argv: string[], env: Record<string, string>): Promise<{stdout: s
   })
 }
 
+const gate = loadGate()
+gate.print()
 const admin = postgres(ADMIN, {max: 1, onnotice: () => {}})
 await admin.unsafe(`create database ${name}`)
 try {
@@ -98,7 +101,7 @@ try {
   }
   const ok = r.code === 1 && JSON.stringify(found) === JSON.stringify(expected) && seconds <= MAX_SECONDS
   console.log(ok ? 'PASS' : `FAIL (expected ${JSON.stringify(expected)} within ${MAX_SECONDS} s)`)
-  process.exitCode = ok ? 0 : 1
+  verdict(gate, ok)
 } finally {
   await admin.unsafe(`drop database if exists ${name} with (force)`)
   await admin.end()
