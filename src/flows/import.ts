@@ -1,6 +1,7 @@
 import {DeletedIdsError, ImportProblemsError} from '../errors.js'
 import {parseImportCsv, planImport} from '../services/import.js'
 import {createUsers, findCreationConflicts} from '../services/users.js'
+import {show} from '../services/validation.js'
 import type {Destination} from '../ui/bulk-keys.js'
 import {type BulkFlow, type BulkInput, requireDestination, runBulkJob} from './bulk.js'
 
@@ -22,6 +23,8 @@ export interface ImportFlowInput extends BulkInput {
   read: () => Promise<{text: string; source: string}>
   skipExisting?: boolean
   reuseDeletedId?: boolean
+  /** Create rows that were not active at the source, deactivated (else they are refused). */
+  includeInactive?: boolean
 }
 
 export const importFlow: BulkFlow<ImportFlowInput, UsersImportResult> = async (io, open, input, ctx) => {
@@ -33,6 +36,17 @@ export const importFlow: BulkFlow<ImportFlowInput, UsersImportResult> = async (i
   const plan = planImport(rows, problems, await findCreationConflicts(database.db, rows), {
     skipExisting: input.skipExisting,
   })
+  if (!input.includeInactive) {
+    for (const r of plan.create) {
+      if (r.inactive) {
+        plan.problems.push({
+          line: r.line,
+          message: `${show(r.userId)} is ${r.inactive} in the source; --include-inactive creates it deactivated ('users reactivate' undoes that).`,
+        })
+      }
+    }
+    plan.problems.sort((a, b) => a.line - b.line)
+  }
   if (plan.problems.length > 0) throw new ImportProblemsError(plan.problems, source)
   if (plan.deleted.length > 0 && !input.reuseDeletedId) throw new DeletedIdsError(plan.deleted, source)
 

@@ -26,6 +26,12 @@ export interface ImportRow {
   name: string
   email: string | null
   apps: string[]
+  /**
+   * Not active where it came from (`users list --format csv` says so in its
+   * `deactivated` and `keyStatus` columns): refused unless --include-inactive,
+   * which creates it deactivated.
+   */
+  inactive?: 'deactivated' | 'key revoked'
 }
 
 export interface ImportProblem {
@@ -132,9 +138,16 @@ export function parseImportCsv(text: string): {rows: ImportRow[]; problems: Impo
       const why = appNameProblem(a)
       if (why) rules.push(`invalid app ${show(a)}: ${why}`)
     }
+    const inactive =
+      cell('deactivated').trim().toLowerCase() === 'true'
+        ? 'deactivated'
+        : cell('keystatus').trim().toLowerCase() === 'revoked'
+          ? 'key revoked'
+          : undefined
     rows.push({
       line,
       ...(rules.length > 0 ? {rules} : {}),
+      ...(inactive ? {inactive} : {}),
       userId,
       name: namePresent ? nameCell.trim() : titleCase(userId),
       email,

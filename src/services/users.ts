@@ -59,6 +59,8 @@ export interface NewUser {
   apps: string[]
   /** The CSV line it came from (`users import`), kept in the audit row. */
   line?: number
+  /** Create it deactivated (`users import --include-inactive`): key and apps off, undone by `users reactivate`. */
+  inactive?: unknown
 }
 
 export interface CreatedUser {
@@ -251,6 +253,16 @@ export async function createUsers(
         ])
         done += batch.length
         hooks.onProgress?.(done)
+      }
+      const inactive = made.filter((m) => m.row.inactive)
+      if (inactive.length > 0) {
+        const {deactivateUsersIn} = await import('./lifecycle.js')
+        await deactivateUsersIn(
+          tx,
+          inactive.map((m) => m.id),
+          {reason: 'imported inactive (users import --include-inactive)'},
+          ctx,
+        )
       }
       await hooks.beforeCommit?.(made.map((m) => ({userId: m.row.userId, apiKey: m.apiKey})))
     },

@@ -48,6 +48,10 @@ Keys go to exactly one of --key-dir, --keys-out or --seal-to with --out; they ar
     'skip-existing': Flags.boolean({
       summary: 'Leave rows whose userId already exists untouched (and report them).',
     }),
+    'include-inactive': Flags.boolean({
+      summary:
+        'Create rows the source shows deactivated or with a revoked key, deactivated (without it they exit 2).',
+    }),
     'reuse-deleted-id': Flags.boolean({
       summary: 'Create users whose userId this tool deleted before (warns); without it such rows exit 4.',
       description:
@@ -73,6 +77,7 @@ Keys go to exactly one of --key-dir, --keys-out or --seal-to with --out; they ar
         read: () => readInputText(args.file, MAX_INPUT_BYTES),
         skipExisting: flags['skip-existing'],
         reuseDeletedId: flags['reuse-deleted-id'],
+        includeInactive: flags['include-inactive'],
         dryRun: flags['dry-run'],
         keyLength: flags['key-length'],
         delivery: flags,
