@@ -23,6 +23,11 @@ export class OpenMemoryError extends Error {
   readonly suggestions: string[]
   /** What the command found before failing: merged into the `--json` output beside `error`. */
   readonly data?: Record<string, unknown>
+  /**
+   * A message that is a list (bad rows by line): shown as these lines on a
+   * terminal or in a log, each escaped on its own; `message` joins them.
+   */
+  readonly lines?: string[]
 
   constructor(
     message: string,
@@ -32,6 +37,7 @@ export class OpenMemoryError extends Error {
       suggestions?: string[]
       cause?: unknown
       data?: Record<string, unknown>
+      lines?: string[]
     },
   ) {
     super(message, opts.cause === undefined ? undefined : {cause: opts.cause})
@@ -40,6 +46,7 @@ export class OpenMemoryError extends Error {
     this.exitCode = opts.exitCode
     this.suggestions = opts.suggestions ?? []
     if (opts.data !== undefined) this.data = opts.data
+    if (opts.lines !== undefined) this.lines = opts.lines
   }
 }
 
@@ -352,6 +359,7 @@ export class ImportProblemsError extends OpenMemoryError {
       code: 'INVALID_INPUT',
       exitCode: 2,
       data: {problems: shown, problemCount: problems.length},
+      lines,
     })
   }
 }
@@ -365,15 +373,14 @@ export class DeletedIdsError extends ConflictError {
   constructor(deleted: {row: {line: number; userId: string}; at: string}[], source: string) {
     const shown = deleted.slice(0, PROBLEMS_SHOWN)
     const more = deleted.length - shown.length
-    super(
-      [
-        `${deleted.length} userId${deleted.length === 1 ? '' : 's'} in ${source} belonged to users this tool deleted; the server's vector store keys memories by userId, so new users with these ids would find the old users' memories through search. Nothing was written:`,
-        ...shown.map((d) => `  line ${d.row.line}: ${d.row.userId} (deleted ${d.at})`),
-        ...(more > 0 ? [`  ... and ${more} more.`] : []),
-        'Delete their vector-store points first (Qdrant: delete points by filter on payload user_id), then pass --reuse-deleted-id; or remove those rows.',
-      ].join('\n'),
-      ['openmemory audit list --user <userId>'],
-    )
+    const lines = [
+      `${deleted.length} userId${deleted.length === 1 ? '' : 's'} in ${source} belonged to users this tool deleted; the server's vector store keys memories by userId, so new users with these ids would find the old users' memories through search. Nothing was written:`,
+      ...shown.map((d) => `  line ${d.row.line}: ${d.row.userId} (deleted ${d.at})`),
+      ...(more > 0 ? [`  ... and ${more} more.`] : []),
+      'Delete their vector-store points first (Qdrant: delete points by filter on payload user_id), then pass --reuse-deleted-id; or remove those rows.',
+    ]
+    super(lines.join('\n'), ['openmemory audit list --user <userId>'])
+    Object.assign(this, {lines})
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import type {OpenMemoryError} from '../errors.js'
 import {formatError} from './format.js'
-import {jsonText} from './sanitize.js'
+import {jsonText, sanitize} from './sanitize.js'
 
 /** `startedAt` (ISO, milliseconds) and `durationMs`: every run's JSON carries them. */
 export function runTimes(startedAt: Date, now: Date = new Date()): {startedAt: string; durationMs: number} {
@@ -34,6 +34,10 @@ export function errorJson(error: OpenMemoryError, startedAt: Date): Record<strin
 export function reportError(error: OpenMemoryError, opts: {json: boolean; startedAt: Date}): void {
   if (opts.json) {
     process.stdout.write(`${jsonText(errorJson(error, opts.startedAt))}\n`)
+  } else if (error.lines && error.lines.length > 0) {
+    // A list (bad rows by line): one line each, each escaped on its own.
+    const [first, ...rest] = error.lines
+    process.stderr.write(`${[formatError(first as string), ...rest.map((l) => sanitize(l))].join('\n')}\n`)
   } else {
     process.stderr.write(`${formatError(error.message)}\n`)
   }

@@ -63,6 +63,9 @@ describe.each(DRIVERS)('users import on %s', (driver) => {
     expect(r.stderr).toContain('1 problem in')
     expect(r.stderr).toContain('line 501: invalid email "not-an-email"')
     expect(r.stderr.match(/line \d+:/g)).toHaveLength(1)
+    // A list is printed as lines, not as one line with escaped line breaks.
+    expect(r.stderr).not.toContain('\\n')
+    expect(r.stderr.split('\n').some((l) => l.startsWith('  line 501: invalid email'))).toBe(true)
     expect(existsSync(keyDir)).toBe(false)
     expect(await withDb((d) => count(d, 'users'))).toBe(0)
     expect(await withDb((d) => count(d, 'openmemory_admin.audit_log'))).toBe(0)
