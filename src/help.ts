@@ -64,7 +64,8 @@ export default class OpenMemoryHelp extends Help {
       return
     }
     const ids = this.config.commands.filter((c) => !c.hidden).map((c) => c.id.replaceAll(':', ' '))
-    const suggestion = closestCommand(typed, ids)
+    const topics = this.config.topics.filter((t) => !t.hidden).map((t) => t.name.replaceAll(':', ' '))
+    const suggestion = closestCommand(typed, ids, topics)
     const bin = this.config.bin
     const failure = new ValidationError(
       `No help for '${typed.join(' ')}': it is not an ${bin} command.${suggestion ? ` Did you mean '${bin} help ${suggestion}'?` : ''} Run '${bin} help' for the list of commands.`,

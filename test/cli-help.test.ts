@@ -72,6 +72,14 @@ describe('help, version and typos', () => {
     [['usres', 'list'], "Did you mean 'openmemory users list'?"],
     [['--verison'], "Did you mean 'openmemory --version'?"],
     [['help', 'user', 'crate'], "Did you mean 'openmemory help users create'?"],
+    // A subcommand mistyped under a right topic: the subcommand, not the topic.
+    [['users', 'craete'], "Did you mean 'openmemory users create'?"],
+    [['users', 'lis'], "Did you mean 'openmemory users list'?"],
+    [['keys', 'rotat'], "Did you mean 'openmemory keys rotate'?"],
+    [['db', 'verfy'], "Did you mean 'openmemory db verify'?"],
+    // A mistyped topic, alone or after help.
+    [['userz'], "Did you mean 'openmemory users'?"],
+    [['help', 'userz'], "Did you mean 'openmemory help users'?"],
   ])('openmemory %j suggests a correction', async (argv, expected) => {
     const r = await runBin(argv, {env})
     expect(r.exitCode).toBe(2)

@@ -13,15 +13,14 @@ const hook: Hook<'command_not_found'> = async function (opts) {
   const bin = opts.config.bin
   const typed = opts.id.split(':').filter((w) => w !== '')
   const visible = opts.config.commands.filter((c) => !c.hidden)
-  const ids = [
-    ...visible.map((c) => c.id),
-    ...visible.flatMap((c) => c.aliases),
-    ...opts.config.topics.filter((t) => !t.hidden).map((t) => t.name),
-  ].map((id) => id.replaceAll(':', ' '))
+  const ids = [...visible.map((c) => c.id), ...visible.flatMap((c) => c.aliases)].map((id) =>
+    id.replaceAll(':', ' '),
+  )
+  const topics = opts.config.topics.filter((t) => !t.hidden).map((t) => t.name.replaceAll(':', ' '))
   // `openmemory --verison`: a mistyped global flag arrives here as a command id.
   const suggestion = typed[0]?.startsWith('-')
     ? closest(typed[0], ['--version', '--help'])
-    : closestCommand(typed, ids)
+    : closestCommand(typed, ids, topics)
   const topic = typed[0] && opts.config.findTopic(typed[0]) ? ` ${typed[0]}` : ''
   const error = new ValidationError(
     `'${typed.join(' ')}' is not an ${bin} command.${suggestion ? ` Did you mean '${bin} ${suggestion}'?` : ''} Run '${bin} help${topic}' for the list of commands.`,

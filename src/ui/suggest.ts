@@ -21,18 +21,27 @@ export function closest(typed: string, candidates: readonly string[]): string | 
 }
 
 /**
- * The command id (words joined by spaces) closest to what was typed. A command
- * of N words is compared with the first N typed words, so the remaining words
- * (arguments) do not count against it: `user create bob` suggests `users create`.
+ * The command or topic (words joined by spaces) closest to what was typed. A
+ * command of N words is compared with the first N typed words, so the
+ * remaining words (arguments) do not count against it: `user create bob`
+ * suggests `users create`. A topic takes no arguments, so it is a candidate
+ * only when no more words were typed than it has: `users craete` suggests
+ * `users create`, not `users`.
  */
 export function closestCommand(
   typedWords: readonly string[],
   commandIds: readonly string[],
+  topicIds: readonly string[] = [],
 ): string | undefined {
   let best: string | undefined
   let bestDistance = Number.POSITIVE_INFINITY
-  for (const id of commandIds) {
+  const candidates = [
+    ...commandIds.map((id) => ({id, topic: false})),
+    ...topicIds.map((id) => ({id, topic: true})),
+  ]
+  for (const {id, topic} of candidates) {
     const words = id.split(' ')
+    if (topic && typedWords.length > words.length) continue
     const typed = typedWords.slice(0, words.length).join(' ')
     if (typed === '') continue
     const distance = editDistance(typed, id)
