@@ -19,9 +19,22 @@ function maxEdits(id: string): number {
   return Math.max(1, Math.min(3, Math.floor([...id].length / 3)))
 }
 
+/** Edit distance where swapping two neighbouring characters (`alcie` for `alice`) is one typo, not two. */
+export function typoDistance(a: string, b: string): number {
+  const d = distance(a, b)
+  if (d !== 2 || a.length !== b.length) return d
+  const diff: number[] = []
+  for (let i = 0; i < a.length && diff.length <= 2; i++) if (a[i] !== b[i]) diff.push(i)
+  const [i, j] = diff
+  return diff.length === 2 && j === (i as number) + 1 && a[i as number] === b[j] && a[j] === b[i as number]
+    ? 1
+    : d
+}
+
 /**
  * Existing userIds close to `userId`: equal but for case first, then by edit
- * distance (compared lowercased), at most `limit`. Two bounded queries.
+ * distance (compared lowercased; a swap of neighbours counts once), at most
+ * `limit`. Two bounded queries.
  */
 export async function closeUserIds(db: Db, userId: string, limit = CLOSE_MATCHES): Promise<string[]> {
   const wanted = userId.toLowerCase()
@@ -40,7 +53,7 @@ export async function closeUserIds(db: Db, userId: string, limit = CLOSE_MATCHES
   const scored = new Map<string, number>()
   for (const {userId: id} of [...sameButCase, ...similarLength]) {
     if (id === userId || scored.has(id)) continue
-    const d = distance(wanted, id.toLowerCase())
+    const d = typoDistance(wanted, id.toLowerCase())
     if (d <= edits) scored.set(id, d)
   }
   return [...scored.entries()]

@@ -100,6 +100,13 @@ describe('existing users are named by their exact stored string', () => {
     expect(out.closeMatches).toEqual(['Bob.Smith', 'bob.smith2', 'bob_smyth'])
   })
 
+  it('counts two swapped neighbours as one typo: users show alcie names alice', async () => {
+    await withDb((d) => plantServerUser(d, 'alice'))
+    const r = await run(UsersShow, ['alcie', '--json'])
+    expect(r.exitCode).toBe(3)
+    expect(JSON.parse(r.stdout).closeMatches).toEqual(['alice'])
+  })
+
   it('names no match when nothing is close', async () => {
     await withDb((d) => plantServerUser(d, 'alice'))
     const r = await run(KeysRevoke, ['zzzzzzzz', '--yes'])
