@@ -45,4 +45,6 @@ await esbuild.build({
 execFileSync(process.execPath, [path.join(root, 'node_modules/oclif/bin/run.js'), 'manifest'], {
   cwd: root,
   stdio: 'inherit',
+  // No "oclif update available" notice in every build's output.
+  env: {...process.env, OCLIF_SKIP_NEW_VERSION_CHECK: 'true'},
 })
