@@ -1,12 +1,12 @@
 /**
- * The README's monthly rotation line, run as cron runs it: `sh -c` with an
+ * The cron guide's monthly rotation line (docs/cron.md), run as cron runs it: `sh -c` with an
  * empty environment (`env -i`, a PATH and a HOME), the env file holding a
  * plain `DATABASE_URL=…` line as systemd's EnvironmentFile does. The paths in
  * the line are swapped for temporary ones; nothing else is changed.
  *
  * - As written (set -a): the file's variable reaches the tool, which rotates
  *   the old key on that database and creates no embedded database in HOME.
- * - The same line without `set -a` (as the README had it): the tool sees no
+ * - The same line without `set -a` (as the guide had it): the tool sees no
  *   database variable and, with no terminal, exits 5 naming the variables,
  *   and leaves nothing in HOME.
  */
@@ -19,18 +19,18 @@ import {createTestDatabase, type TestDatabase} from '../helpers/databases.js'
 import {BIN} from '../helpers/run.js'
 import {seedUsersBulk} from '../helpers/seed.js'
 
-const README = readFileSync(path.resolve(import.meta.dirname, '../../README.md'), 'utf8')
+const GUIDE = readFileSync(path.resolve(import.meta.dirname, '../../docs/cron.md'), 'utf8')
 
-/** The command part of the README's `0 4 1 * *` line (after the user field), cron's `\%` unescaped. */
+/** The command part of the guide's `0 4 1 * *` line (after the user field), cron's `\%` unescaped. */
 function cronCommand(): string {
-  const line = README.split('\n').find((l) => l.startsWith('0 4 1 * * '))
-  if (!line) throw new Error('README has no monthly rotation cron line')
+  const line = GUIDE.split('\n').find((l) => l.startsWith('0 4 1 * * '))
+  if (!line) throw new Error('docs/cron.md has no monthly rotation cron line')
   const [, user, command] = /^0 4 1 \* \* (\S+) (.*)$/.exec(line) ?? []
   expect(user).toBe('openmemory')
   return (command as string).replaceAll('\\%', '%')
 }
 
-describe('the README cron rotation line under env -i', () => {
+describe('the cron guide rotation line under env -i', () => {
   let td: TestDatabase
   let dir = ''
   let home = ''
