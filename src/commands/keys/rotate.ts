@@ -33,7 +33,7 @@ With --older-than and no userId, a rotation policy: every active key created lon
     '<%= config.bin %> <%= command.id %> charlie --key-file ./charlie.key',
     '<%= config.bin %> <%= command.id %> charlie --json | jq -r .apiKey',
     '<%= config.bin %> <%= command.id %> --older-than 90d --dry-run',
-    '<%= config.bin %> <%= command.id %> --older-than 90d --yes --seal-to age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p --out keys-$(date +%F).age',
+    '<%= config.bin %> <%= command.id %> --older-than 90d --yes --seal-to operator.age.pub --out keys-$(date +%F).age',
   ]
 
   static args = {userId: userIdArg}

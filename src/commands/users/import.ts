@@ -29,7 +29,7 @@ Keys go to exactly one of --key-dir, --keys-out or --seal-to with --out; they ar
   static examples = [
     '<%= config.bin %> <%= command.id %> team.csv --dry-run',
     '<%= config.bin %> <%= command.id %> team.csv --key-dir ./team-keys --mcp-config --api-url https://memory.example.com',
-    '<%= config.bin %> <%= command.id %> team.csv --seal-to age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p --out team-keys.age',
+    '<%= config.bin %> <%= command.id %> team.csv --seal-to operator.age.pub --out team-keys.age',
     'openmemory users list --format csv | <%= config.bin %> <%= command.id %> - --skip-existing --keys-out new-keys.csv --json',
   ]
 
