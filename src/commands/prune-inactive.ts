@@ -12,6 +12,7 @@ import {
   planPrune,
   streamInactive,
 } from '../services/prune.js'
+import {resolveUserRefs} from '../services/user-lookup.js'
 import {DAYS_MAX, LIMIT_MAX, parseUserRef} from '../services/validation.js'
 import {
   jsonlSink,
@@ -76,7 +77,7 @@ On a terminal it shows the count and asks before changing anything; without a te
   async run(): Promise<PruneInactiveResult | undefined> {
     const {flags} = await this.parse(PruneInactive)
     const json = this.jsonEnabled()
-    const input = {
+    let input = {
       days: flags.days,
       mode: flags.mode,
       exclude: (flags.exclude ?? []).map(parseUserRef),
@@ -92,6 +93,9 @@ On a terminal it shows the count and asks before changing anything; without a te
       // The plan (cutoff, count) comes first, so the JSON result keeps its shape while its
       // user list streams; durationMs is the time to plan.
       const started = Date.now()
+      // --exclude names stored ids exactly or by their shown spelling: list with the stored ones.
+      const exclude = await resolveUserRefs(database.db, input.exclude ?? [])
+      input = {...input, exclude}
       const plan = await planPrune(database.db, input, ctx)
       const cutoff = new Date(plan.cutoffAt)
       const listing = planListing({

@@ -14,6 +14,7 @@ import {
   planPrune,
   pruneInactive,
 } from '../services/prune.js'
+import {resolveUserRefs} from '../services/user-lookup.js'
 import {parseDays} from '../services/validation.js'
 import {pruneQuestion, pruneSummary, pruneVerb} from '../ui/render.js'
 import {sanitize as s} from '../ui/sanitize.js'
@@ -35,6 +36,8 @@ export async function pruneFlow(
 ): Promise<PruneFlowResult> {
   parseDays(input.days)
   return withRunLock(database, PRUNE_LOCK, PRUNE_BUSY, async () => {
+    // --exclude names stored ids exactly or by their shown spelling: work with the stored ones.
+    input = {...input, exclude: await resolveUserRefs(database.db, input.exclude ?? [])}
     // Without --yes: count first; a run that would change anything asks (or, with no terminal, exits 2).
     const plan = input.yes ? undefined : await planPrune(database.db, input, ctx)
     if (plan && plan.matchedCount > 0) {

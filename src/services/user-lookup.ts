@@ -68,17 +68,29 @@ export async function userNotFound(db: Db, userId: string): Promise<UserNotFound
 }
 
 /**
- * Every id names an existing user, else the not-found error for the first
- * that does not (exit 3): a mistyped `--exclude Admin` must not leave `admin`
- * unprotected. One query.
+ * The stored userId each reference names, in order: the exact stored string
+ * when there is one, otherwise the escaped spelling human output shows
+ * (`bad\x07id` for an id holding a control character, see unescapeShown),
+ * else the not-found error for the first that names no one (exit 3): a
+ * mistyped `--exclude Admin` must not leave `admin` unprotected. One query.
  */
-export async function requireUsers(db: Db, userIds: readonly string[]): Promise<void> {
-  if (userIds.length === 0) return
-  const found = await db
-    .select({userId: users.userId})
-    .from(users)
-    .where(inArray(users.userId, [...new Set(userIds)]))
+export async function resolveUserRefs(db: Db, refs: readonly string[]): Promise<string[]> {
+  if (refs.length === 0) return []
+  const {unescapeShown} = await import('../ui/sanitize.js')
+  const wanted = [...new Set(refs.flatMap((r) => [r, unescapeShown(r)]))]
+  const found = await db.select({userId: users.userId}).from(users).where(inArray(users.userId, wanted))
   const have = new Set(found.map((r) => r.userId))
-  const missing = userIds.find((id) => !have.has(id))
-  if (missing !== undefined) throw await userNotFound(db, missing)
+  return Promise.all(
+    refs.map(async (ref) => {
+      if (have.has(ref)) return ref
+      const unescaped = unescapeShown(ref)
+      if (have.has(unescaped)) return unescaped
+      throw await userNotFound(db, ref)
+    }),
+  )
+}
+
+/** Every id names an existing user (exactly or by its shown spelling), else exit 3 for the first that does not. */
+export async function requireUsers(db: Db, userIds: readonly string[]): Promise<void> {
+  await resolveUserRefs(db, userIds)
 }

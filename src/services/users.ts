@@ -14,7 +14,7 @@ import {ConflictError} from '../errors.js'
 import {auditEach} from './audit.js'
 import type {ServiceContext} from './context.js'
 import {checkKeyLength, fingerprint, hashKey, type IssuedKey, KEY_LENGTH} from './keys.js'
-import {userNotFound} from './user-lookup.js'
+import {resolveUserRefs, userNotFound} from './user-lookup.js'
 import {parseAppName, parseName, parseUserId, titleCase} from './validation.js'
 
 export const DEFAULT_APP = 'default'
@@ -442,10 +442,18 @@ export async function countUsers(db: Db, input: ListUsersInput, ctx: Pick<Servic
 }
 
 /** The user row for a userId, or UserNotFoundError (exit 3). */
+/** The user a reference names: its exact stored userId, else the escaped spelling output shows (resolveUserRefs). */
 export async function getUser(db: Db, userId: string) {
   const [user] = await db.select().from(users).where(eq(users.userId, userId)).limit(1)
-  if (!user) throw await userNotFound(db, userId)
-  return user
+  if (user) return user
+  const [stored] = await resolveUserRefs(db, [userId])
+  const [byShown] = await db
+    .select()
+    .from(users)
+    .where(eq(users.userId, stored as string))
+    .limit(1)
+  if (!byShown) throw await userNotFound(db, userId)
+  return byShown
 }
 
 // ---------------------------------------------------------------------------

@@ -8,9 +8,10 @@ export const USER_ID_PATTERN = /^[a-z][a-z0-9_]{2,19}$/
 /**
  * The longest existing userId the tool will look up. The server creates users
  * without validating their ids (`users.user_id` is an unbounded varchar), so an
- * existing id is any text; this bound only stops pasted garbage.
+ * existing id is any text of any length; this bound (far above what the
+ * server's register rule or anyone's import makes) only stops pasted garbage.
  */
-export const USER_REF_MAX = 255
+export const USER_REF_MAX = 65_536
 export const NAME_MAX = 50
 export const EMAIL_MAX = 254
 export const APP_NAME_MAX = 100
@@ -20,7 +21,7 @@ export const DAYS_MAX = 36_500
 export const LIMIT_MAX = Number.MAX_SAFE_INTEGER
 
 export const MESSAGES = {
-  userRef: `a userId names an existing user by its exact stored string: 1 to ${USER_REF_MAX} characters, no control characters.`,
+  userRef: `a userId names an existing user by its exact stored string (or the escaped spelling listings show): 1 to ${USER_REF_MAX} characters, no control characters.`,
   userId:
     'a new userId must be 3 to 20 characters: a lowercase letter first, then lowercase letters, digits or underscores (e.g. charlie_b).',
   name: `name must be 1 to ${NAME_MAX} characters after trimming, with no control characters, bidi controls or U+FFFD.`,

@@ -48,6 +48,20 @@ export function escapeChar(ch: string): string {
     : `\\u${code.toString(16).padStart(4, '0')}`
 }
 
+const NAMED_BACK: Record<string, string> = {n: '\n', r: '\r', t: '\t'}
+
+/**
+ * The inverse of `escapeChar` over a whole text: `\n`, `\r`, `\t`, `\xHH` and
+ * `\uHHHH` back to their characters, everything else as it is. How an id that
+ * human output showed escaped is typed back (user-lookup.ts: an exact stored
+ * match wins first, so an id that really holds a backslash is still found).
+ */
+export function unescapeShown(text: string): string {
+  return text.replace(/\\(?:([nrt])|x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4}))/g, (_, named, x2, u4) =>
+    named ? (NAMED_BACK[named] as string) : String.fromCharCode(Number.parseInt(x2 ?? u4, 16)),
+  )
+}
+
 /** Does the text hold anything `sanitize` would escape? */
 export function hasUnsafe(value: string): boolean {
   UNSAFE.lastIndex = 0
