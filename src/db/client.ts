@@ -6,6 +6,7 @@
  * a Unix socket: db/embedded.ts). Nothing connects at import time.
  */
 import {randomUUID} from 'node:crypto'
+import {readFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -235,10 +236,10 @@ async function connectOnce(
       : // Every lock wait is bounded: a row or table held by another session ends in 55P03 (exit 75).
         {connection: {application_name: 'openmemory-cli', lock_timeout: lockTimeoutMs}}),
   }
-  const client =
-    typeof where === 'string'
-      ? postgres(passwordFromQuery(where).url, {...options, ...passwordFromQuery(where).options})
-      : postgres({...where, ...options})
+  const fromUrl = typeof where === 'string' ? urlConnection(where) : undefined
+  const client = fromUrl
+    ? postgres(fromUrl.url, {...options, ...fromUrl.options})
+    : postgres({...(where as object), ...options})
   const db = drizzle({client, schema, logger: queryLogger(opts)}) as unknown as Db
   const setLockTimeout = sqlTag.raw(`set local lock_timeout = ${lockTimeoutMs}`)
   if (pooled) {
@@ -326,21 +327,76 @@ async function openEmbedded(
 }
 
 /**
- * libpq reads `?password=` from a URL's query; postgres.js would send it to
- * the server as a startup parameter. Take it out of the URL and give it as the
- * password (the user part's password, if any, wins, as in libpq).
+ * What libpq reads from a URL that postgres.js would not: `?password=` (which
+ * postgres.js would send to the server as a startup parameter) and a service
+ * (`?service=NAME` or PGSERVICE) from the service file (PGSERVICEFILE, else
+ * ~/.pg_service.conf, else PGSYSCONFDIR/pg_service.conf). Both leave the URL
+ * and become driver options; what the URL itself says wins, as in libpq.
  */
-function passwordFromQuery(url: string): {url: string; options: {password?: string}} {
+function urlConnection(url: string): {url: string; options: Record<string, string | number>} {
   const q = url.indexOf('?')
-  if (q < 0) return {url, options: {}}
-  const params = new URLSearchParams(url.slice(q + 1).split('#')[0])
+  const params = new URLSearchParams(q < 0 ? '' : url.slice(q + 1).split('#')[0])
   const password = params.get('password')
-  if (password === null) return {url, options: {}}
+  const service = params.get('service') ?? process.env.PGSERVICE
   params.delete('password')
+  params.delete('service')
   const rest = params.toString()
-  const stripped = `${url.slice(0, q)}${rest ? `?${rest}` : ''}`
-  const userHasPassword = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*:[^/?#]*@/i.test(url)
-  return {url: stripped, options: userHasPassword ? {} : {password}}
+  const stripped = q < 0 ? url : `${url.slice(0, q)}${rest ? `?${rest}` : ''}`
+  const options: Record<string, string | number> = {}
+  // scheme://[user[:password]@]host[:port][/database]: what the URL itself says.
+  const afterScheme = stripped.slice(stripped.indexOf('://') + 3)
+  const authority = afterScheme.split(/[/?#]/)[0] ?? ''
+  const at = authority.lastIndexOf('@')
+  const userInfo = at < 0 ? '' : authority.slice(0, at)
+  const hostPort = authority.slice(at + 1)
+  const database = afterScheme.slice(authority.length).split(/[?#]/)[0]?.slice(1) ?? ''
+  const hasPassword = userInfo.includes(':')
+  if (password !== null && !hasPassword) options.password = password
+  if (service) {
+    const entry = serviceEntry(service)
+    if (hostPort.replace(/:\d*$/, '') === '' && entry.host) options.host = entry.host
+    if (!/:\d+$/.test(hostPort) && entry.port) options.port = Number(entry.port)
+    if (database === '' && entry.dbname) options.database = entry.dbname
+    if (userInfo.split(':')[0] === '' && entry.user) options.username = entry.user
+    if (options.password === undefined && !hasPassword && entry.password) options.password = entry.password
+  }
+  return {url: stripped, options}
+}
+
+/** One service's settings from the first service file that exists (key=value lines under [name]). */
+function serviceEntry(name: string): Record<string, string> {
+  const files = [
+    process.env.PGSERVICEFILE,
+    path.join(os.homedir(), '.pg_service.conf'),
+    path.join(process.env.PGSYSCONFDIR ?? '/etc/postgresql-common', 'pg_service.conf'),
+  ].filter((f): f is string => Boolean(f))
+  for (const file of files) {
+    let text: string
+    try {
+      text = readFileSync(file, 'utf8')
+    } catch {
+      continue
+    }
+    let section: string | undefined
+    const entry: Record<string, string> = {}
+    let found = false
+    for (const raw of text.split(/\r?\n/)) {
+      const line = raw.trim()
+      if (line === '' || line.startsWith('#')) continue
+      const head = /^\[(.+)\]$/.exec(line)
+      if (head) {
+        section = head[1]?.trim()
+        if (section === name) found = true
+        continue
+      }
+      const eq = line.indexOf('=')
+      if (section === name && eq > 0) entry[line.slice(0, eq).trim()] = line.slice(eq + 1).trim()
+    }
+    if (found) return entry
+  }
+  throw new ValidationError(
+    `The database service ${JSON.stringify(name)} is not in any service file (${files.join(', ')}).`,
+  )
 }
 
 /** How long a run lock lasts unless its holder extends it (every LEASE_RENEW_MS while it runs). */

@@ -243,6 +243,26 @@ describe.skipIf(!hasPgbouncer)('every password form of a URL, against a pooler t
     expect(r.stdout + r.stderr).not.toContain(enc)
   })
 
+  it('a service file (?service= or PGSERVICE) gives host, port, database, user and password', async () => {
+    const file = path.join(dir, 'pg_service.conf')
+    writeFileSync(
+      file,
+      `# services\n[om]\nhost=127.0.0.1\nport=${bouncer.port}\ndbname=${db.slice(1)}\nuser=postgres\npassword=${PASSWORD}\n`,
+      {mode: 0o600},
+    )
+    for (const [url, extra] of [
+      ['postgresql://?service=om', {}],
+      ['postgresql://', {PGSERVICE: 'om'}],
+    ] as const) {
+      const r = await list(url, {PGSERVICEFILE: file, DEBUG: '*', ...extra})
+      expect(r.exitCode, r.stderr.slice(-500)).toBe(0)
+      expect(r.stdout + r.stderr).not.toContain(PASSWORD)
+    }
+    const missing = await list('postgresql://?service=nope', {PGSERVICEFILE: file})
+    expect(missing.exitCode).toBe(2)
+    expect(missing.stdout + missing.stderr).toMatch(/service \\"?nope\\"? is not in any service file/)
+  })
+
   it('a wrong password fails with one line naming the authentication, and shows neither password', async () => {
     const r = await list(`postgres://postgres@${host}${db}?password=wrong-one`)
     expect(r.exitCode).toBe(5)
