@@ -104,6 +104,11 @@ export function parseImportCsv(text: string): {rows: ImportRow[]; problems: Impo
       problem(`has ${record.length} cells where the header has ${head.record.length} (check the quoting).`)
       continue
     }
+    // PostgreSQL cannot store a NUL byte in text: such a row never reaches a query.
+    if (record.some((c) => c.includes('\u0000'))) {
+      problem('a cell holds a NUL byte (\\u0000), which PostgreSQL cannot store.')
+      continue
+    }
     const userId = cell('userid')
     const nameCell = cell('name')
     const emailCell = cell('email')

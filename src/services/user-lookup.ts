@@ -77,13 +77,18 @@ export async function userNotFound(db: Db, userId: string): Promise<UserNotFound
 export async function resolveUserRefs(db: Db, refs: readonly string[]): Promise<string[]> {
   if (refs.length === 0) return []
   const {unescapeShown} = await import('../ui/sanitize.js')
-  const wanted = [...new Set(refs.flatMap((r) => [r, unescapeShown(r)]))]
+  // No stored id holds a NUL byte (PostgreSQL cannot store one): such a reading names no one.
+  const shown = (r: string) => {
+    const u = unescapeShown(r)
+    return u.includes('\u0000') ? r : u
+  }
+  const wanted = [...new Set(refs.flatMap((r) => [r, shown(r)]))]
   const found = await db.select({userId: users.userId}).from(users).where(inArray(users.userId, wanted))
   const have = new Set(found.map((r) => r.userId))
   return Promise.all(
     refs.map(async (ref) => {
       if (have.has(ref)) return ref
-      const unescaped = unescapeShown(ref)
+      const unescaped = shown(ref)
       if (have.has(unescaped)) return unescaped
       throw await userNotFound(db, ref)
     }),

@@ -61,6 +61,10 @@ describe('odd ids the server stored', () => {
     expect(await show(LITERAL)).toEqual({code: 0, userId: LITERAL})
   })
 
+  it('an escaped NUL names no one (exit 3), never a database error', async () => {
+    expect((await show('bad\\x00id')).code).toBe(3)
+  })
+
   it('names a 300-character id', async () => {
     expect(await show(LONG_ID)).toEqual({code: 0, userId: LONG_ID})
   })
@@ -77,5 +81,13 @@ describe('odd ids the server stored', () => {
     expect(ids).not.toContain(BEL_ID)
     expect(ids).toContain('plain')
     expect(ids).toContain(LONG_ID)
+  })
+  it('a NUL byte (or any byte the database cannot store) in an import cell exits 2 naming its line', async () => {
+    const csv =
+      'userId,name,email,apps\nnul_name,Bad\u0000Name,,\nnul_mail,Ok,a\u0000b@example.com,\nnul_app,Ok,,x\u0000y\nnul\u0000id,Ok,,\n'
+    const r = await runBin(['users', 'import', '-', '--dry-run'], {env, input: csv})
+    expect(r.exitCode).toBe(2)
+    for (const line of [2, 3, 4, 5]) expect(r.stderr).toContain(`line ${line}: a cell holds a NUL byte`)
+    expect(r.stderr).not.toMatch(/SQLSTATE|22P05/)
   })
 })
