@@ -18,7 +18,7 @@ import postgres from 'postgres'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {ADMIN_URL, createTestDatabase, type TestDatabase} from '../helpers/databases.js'
 import {seedListing} from '../helpers/listing-seed.js'
-import {BIN} from '../helpers/run.js'
+import {BIN, runBin} from '../helpers/run.js'
 
 const ROWS = 6000
 
@@ -172,28 +172,13 @@ describe('a cancelled or timed-out listing: exit 75', () => {
     }
   }
 
-  const spawnCli = (argv: string[], env: Record<string, string> = {}) =>
-    new Promise<Run>((resolve) => {
-      const child = spawn(process.execPath, [BIN, ...argv], {
-        env: {
-          ...process.env,
-          OPENMEMORY_DATABASE_URL: td.url as string,
-          DATABASE_URL: '',
-          NO_COLOR: '1',
-          ...env,
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      })
-      let stdout = ''
-      let stderr = ''
-      child.stdout.on('data', (d) => {
-        stdout += d
-      })
-      child.stderr.on('data', (d) => {
-        stderr += d
-      })
-      child.on('close', (code) => resolve({code, stdout, stderr}))
+  // The suite's one runner: these runs need no pausing.
+  const spawnCli = async (argv: string[], env: Record<string, string> = {}): Promise<Run> => {
+    const r = await runBin(argv, {
+      env: {OPENMEMORY_DATABASE_URL: td.url as string, DATABASE_URL: '', NO_COLOR: '1', ...env},
     })
+    return {code: r.exitCode, stdout: r.stdout, stderr: r.stderr}
+  }
 
   it('pg_cancel_backend from another session: 75, and --json still prints a valid (empty) array', async () => {
     const r = await withLock('api_keys', async () => {
