@@ -33,8 +33,3 @@ export function defaultContext(command: string, overrides: Partial<ServiceContex
     ...overrides,
   }
 }
-
-/** ISO-8601 UTC, or null. */
-export function iso(value: Date | null | undefined): string | null {
-  return value ? value.toISOString() : null
-}
