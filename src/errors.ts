@@ -182,14 +182,30 @@ export function isConnectionLoss(err: unknown): boolean {
 
 /**
  * COMMIT was sent and its answer lost, and the database could not be asked
- * again: the change may be committed. Exit 75; every key written is kept.
+ * again: the change may be committed. Exit 75; every key is kept (in its
+ * files, under their temporary names, for the next run to settle).
  */
 export class CommitUnknownError extends OpenMemoryError {
-  constructor(what: string, cause?: unknown) {
+  constructor(
+    readonly what: string,
+    cause?: unknown,
+    /** Where the keys are kept, or null when they are shown instead. */
+    readonly kept?: string | null,
+    data?: Record<string, unknown>,
+  ) {
     super(
-      `The connection was lost after COMMIT was sent and the database cannot be reached to check: whether ${what} is committed is unknown. Every key file written is kept (its key may be the only working one); check with 'openmemory keys verify < KEYFILE' or 'openmemory users show <userId>' once the database is back.`,
-      {code: 'COMMIT_UNKNOWN', exitCode: ExitCode.busy, cause, suggestions: ['openmemory keys verify']},
+      `The connection was lost after COMMIT was sent and the database cannot be reached to check: whether ${what} is committed is unknown. ${
+        kept
+          ? `The new keys are kept in ${kept}; run the same command again once the database is back: it gives them their names if they were committed and removes them if not.`
+          : "Keep the new key shown (it may be the only working one); check with 'openmemory keys verify' or 'openmemory users show <userId>' once the database is back."
+      }`,
+      {code: 'COMMIT_UNKNOWN', exitCode: ExitCode.busy, cause, data, suggestions: ['openmemory keys verify']},
     )
+  }
+
+  /** The same error, saying where the keys are kept (or carrying the key when it has no file). */
+  keptIn(kept: string | null, data?: Record<string, unknown>): CommitUnknownError {
+    return new CommitUnknownError(this.what, this.cause, kept, data)
   }
 }
 

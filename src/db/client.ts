@@ -128,6 +128,9 @@ export interface Database {
  * Run `fn` holding the named run lock: BusyError (exit 75) at once when
  * another session holds it; released afterwards whatever happens.
  */
+/** How long releasing a run lock may take before the run ends anyway (the session's end releases it). */
+const RELEASE_WAIT_MS = 5_000
+
 export async function withRunLock<T>(
   database: Database,
   name: string,
@@ -138,8 +141,16 @@ export async function withRunLock<T>(
   try {
     return await fn()
   } finally {
-    // A failed release (connection gone) is harmless: the lock ends with the session.
-    await database.releaseRunLock(name).catch(() => {})
+    // A failed release (connection gone) is harmless: the lock ends with the session. Bounded:
+    // with the server unreachable, the driver would keep trying to reconnect for it.
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      database.releaseRunLock(name).catch(() => {}),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, RELEASE_WAIT_MS)
+      }),
+    ])
+    clearTimeout(timer)
   }
 }
 

@@ -9,6 +9,7 @@
  */
 import {sql} from 'drizzle-orm'
 import {CommitUnknownError, isConnectionLoss} from '../errors.js'
+import {stopPoint} from '../stop-point.js'
 import type {Db} from './client.js'
 import {apiKeys} from './schema.js'
 import {rows} from './sql.js'
@@ -30,14 +31,21 @@ export async function keyHashesStored(db: Db, hashes: string[]): Promise<boolean
 export async function transactionWithMarker<T>(
   db: Db,
   body: (tx: Db) => Promise<T>,
-  marker: {keyHashes: () => string[]; what: string},
+  marker: {
+    keyHashes: () => string[]
+    what: string
+    /** Called as the body ends, just before COMMIT is sent (its outcome may be lost from here on). */
+    committing?: () => void
+  },
 ): Promise<T> {
   let done = false
   let result: T
   try {
     return await db.transaction(async (tx) => {
       result = await body(tx as unknown as Db)
+      await stopPoint('in-transaction')
       done = true
+      marker.committing?.()
       return result
     })
   } catch (error) {

@@ -1,9 +1,10 @@
 /**
  * The one bulk-key job (`users import`, `keys rotate --older-than`): one run
  * at a time (the run lock, released afterwards), the key destination opened
- * before the change, a progress bar, the keys written and fsynced inside the
- * transaction, everything written removed if it fails, and a summary with
- * where the keys went.
+ * before the change, a progress bar, the keys written and fsynced under
+ * temporary names before the transaction and named after its commit
+ * (src/ui/pending.ts), everything written removed if it fails, and a summary
+ * with where the keys went.
  */
 import {type Database, withRunLock} from '../db/client.js'
 import {CommitUnknownError} from '../errors.js'
@@ -46,23 +47,27 @@ export type BulkFlow<I extends BulkInput, R> = (
  * a real run needs a key destination (exit 2 names the flags), a dry run none;
  * a destination given is checked the same way for both.
  */
-export function requireDestination(io: FlowIO, input: BulkInput, action: string): boolean {
+export async function requireDestination(io: FlowIO, input: BulkInput, action: string): Promise<boolean> {
   const dryRun = input.dryRun === true
   if (!dryRun) assertDestination(input.delivery, io.json, action)
-  checkDestination(input.delivery)
+  await checkDestination(input.delivery)
   return dryRun
 }
 
 export interface BulkHooks {
   onStart: (total: number) => void
   onProgress: (done: number) => void
-  /** Deliver the keys (written and fsynced) inside the transaction, before it commits. */
-  beforeCommit: (keys: IssuedKey[]) => Promise<void>
+  /** Write the keys under temporary names (fsynced) before the transaction opens. */
+  stage: (keys: IssuedKey[]) => Promise<void>
+  /** Called just before COMMIT is sent. */
+  committing: () => void
 }
 
 export interface BulkJob<T> {
   /** The progress bar's label ("Importing"). */
   label: string
+  /** The command, as a settled interrupted run is named ("users import"). */
+  command: string
   delivery: DeliveryFlags
   /** The change, in one transaction, calling the hooks. */
   run(hooks: BulkHooks): Promise<T>
@@ -84,16 +89,22 @@ export async function runBulkJob<T>(
       result = await job.run({
         onStart: (n) => bar.start(n),
         onProgress: (n) => bar.update(n),
-        beforeCommit: (keys) => sink.write(keys),
+        stage: (keys) => sink.stage(keys, {db: database.db, command: job.command}),
+        committing: () => sink.committing(),
       })
     } catch (error) {
-      // COMMIT's outcome unknown: the keys may be the only working ones, so they stay (shown on a terminal).
-      if (error instanceof CommitUnknownError) sink.report(io)
-      else sink.abort()
-      throw error
-    } finally {
       bar.stop()
+      if (!(error instanceof CommitUnknownError)) {
+        sink.abort()
+        throw error
+      }
+      // COMMIT's outcome unknown: the keys may be the only working ones, so they stay (shown on a terminal).
+      const kept = sink.keep()
+      if (kept === null) sink.report(io)
+      throw error.keptIn(kept)
     }
+    bar.stop()
+    await sink.commit()
     const durationMs = Date.now() - started
     const {keys, summary} = job.done(result, (durationMs / 1000).toFixed(1))
     io.note(summary)

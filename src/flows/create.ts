@@ -15,6 +15,7 @@ import {
 } from '../services/users.js'
 import {nameProblem, titleCase, userIdProblem} from '../services/validation.js'
 import {type KeyDelivery, type KeyFlags, KeyOutput} from '../ui/key-output.js'
+import {settleInterrupted} from '../ui/pending.js'
 import type {InputStep} from '../ui/prompts.js'
 import {creationMessage} from '../ui/render.js'
 import type {FlowIO} from './io.js'
@@ -65,9 +66,12 @@ export async function createFlow(
   // stops here, before the database is touched.
   await validateCreateUser(input)
   const output = new KeyOutput(delivery)
-  output.prepare()
+  await output.prepare()
   const database = await db()
-  const result = await output.change((beforeCommit) => createUser(database, input, ctx, {beforeCommit}))
+  await settleInterrupted(database, (line) => io.warn(line))
+  const result = await output.change(io, {db: database, command: 'users create'}, (hooks) =>
+    createUser(database, input, ctx, hooks),
+  )
   try {
     io.log(creationMessage(result))
     if (result.reusedIdDeletedAt) io.warn(reusedIdWarning(result))

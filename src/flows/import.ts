@@ -3,6 +3,7 @@ import {parseImportCsv, planImport} from '../services/import.js'
 import {createUsers, findCreationConflicts} from '../services/users.js'
 import {show} from '../services/validation.js'
 import type {Destination} from '../ui/bulk-keys.js'
+import {settleInterrupted} from '../ui/pending.js'
 import {type BulkFlow, type BulkInput, requireDestination, runBulkJob} from './bulk.js'
 
 export interface UsersImportResult {
@@ -28,11 +29,13 @@ export interface ImportFlowInput extends BulkInput {
 }
 
 export const importFlow: BulkFlow<ImportFlowInput, UsersImportResult> = async (io, open, input, ctx) => {
-  const dryRun = requireDestination(io, input, 'A bulk import')
+  const dryRun = await requireDestination(io, input, 'A bulk import')
   const {text, source} = await input.read()
   const {rows, problems} = parseImportCsv(text)
 
   const database = await open()
+  // An earlier run cut short (SIGKILL) gets its keys named or removed first: it may have created these users.
+  if (!dryRun) await settleInterrupted(database.db, (line) => io.warn(line))
   const plan = planImport(rows, problems, await findCreationConflicts(database.db, rows), {
     skipExisting: input.skipExisting,
   })
@@ -73,6 +76,7 @@ export const importFlow: BulkFlow<ImportFlowInput, UsersImportResult> = async (i
     database,
     {
       label: 'Importing',
+      command: 'users import',
       delivery: input.delivery,
       run: (hooks) =>
         createUsers(

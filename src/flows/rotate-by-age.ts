@@ -6,6 +6,7 @@ import {
 } from '../services/key-policy.js'
 import type {Destination} from '../ui/bulk-keys.js'
 import {formatDate, renderTable} from '../ui/format.js'
+import {settleInterrupted} from '../ui/pending.js'
 import {type BulkFlow, type BulkInput, requireDestination, runBulkJob} from './bulk.js'
 import {CANCELLED} from './io.js'
 
@@ -38,8 +39,10 @@ export const rotateByAgeFlow: BulkFlow<RotateByAgeInput, KeysRotatePolicyResult>
   input,
   ctx,
 ) => {
-  const dryRun = requireDestination(io, input, 'A bulk rotation')
+  const dryRun = await requireDestination(io, input, 'A bulk rotation')
   const database = await open()
+  // An earlier run cut short (SIGKILL) gets its keys named or removed first.
+  if (!dryRun) await settleInterrupted(database.db, (line) => io.warn(line))
   const cutoff = input.cutoff.toISOString()
   const base = {olderThan: input.olderThan, cutoffAt: cutoff, dryRun}
   const old = await listOldKeys(database.db, input.cutoff)
@@ -87,6 +90,7 @@ export const rotateByAgeFlow: BulkFlow<RotateByAgeInput, KeysRotatePolicyResult>
     database,
     {
       label: 'Rotating',
+      command: 'keys rotate --older-than',
       delivery: input.delivery,
       run: (hooks) =>
         rotateKeysOlderThan(

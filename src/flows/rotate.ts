@@ -9,6 +9,7 @@ import {
   rotateKey,
 } from '../services/key-lifecycle.js'
 import {type KeyDelivery, type KeyFlags, KeyOutput} from '../ui/key-output.js'
+import {settleInterrupted} from '../ui/pending.js'
 import {MCP_SESSION_NOTE, rotationMessage} from '../ui/render.js'
 import {sanitize as s} from '../ui/sanitize.js'
 import {CANCELLED, type FlowIO} from './io.js'
@@ -43,9 +44,10 @@ export async function rotateFlow(
     return {...preview, cancelled: true}
   }
   const output = new KeyOutput(delivery)
-  output.prepare()
-  const r = await output.change((beforeCommit) =>
-    rotateKey(db, userId, {keyLength: input.keyLength, beforeCommit}, ctx),
+  await output.prepare()
+  await settleInterrupted(db, (line) => io.warn(line))
+  const r = await output.change(io, {db, command: 'keys rotate'}, (hooks) =>
+    rotateKey(db, userId, {keyLength: input.keyLength, ...hooks}, ctx),
   )
   try {
     const message = rotationMessage(r)

@@ -34,8 +34,10 @@ export async function rotateKey(
   userId: string,
   opts: {
     keyLength?: number
-    /** Called inside the transaction, last, with the new key: a throw rolls the rotation back. */
-    beforeCommit?: (apiKey: string) => void | Promise<void>
+    /** Called with the new key before the transaction opens: a throw changes nothing. */
+    stage?: (apiKey: string) => void | Promise<void>
+    /** Called just before COMMIT is sent. */
+    committing?: () => void
   },
   ctx: ServiceContext,
 ): Promise<KeysRotateResult> {
@@ -43,6 +45,7 @@ export async function rotateKey(
   const apiKey = ctx.newKey(length)
   const keyHash = hashKey(apiKey)
   const now = ctx.now()
+  await opts.stage?.(apiKey)
   return transactionWithMarker(
     db,
     async (tx) => {
@@ -82,7 +85,6 @@ export async function rotateKey(
           details: {action: 'rotate', keyFingerprint: fingerprint(keyHash), previousFingerprint, active},
         },
       ])
-      await opts.beforeCommit?.(apiKey)
       return {
         userId,
         apiKey,
@@ -93,7 +95,7 @@ export async function rotateKey(
         keyRowCreated: !existing,
       }
     },
-    {keyHashes: () => [keyHash], what: `the new key of ${userId}`},
+    {keyHashes: () => [keyHash], what: `the new key of ${userId}`, committing: opts.committing},
   )
 }
 

@@ -2,7 +2,8 @@
  * A key-rotation policy: every active key older than a cut-off gets a new
  * key, in one transaction (statements in batches), so the old keys all stop
  * working at its commit and a failure changes nothing. The new plain keys are
- * handed to `beforeCommit` (files written and fsynced) before that commit.
+ * made and handed to `stage` (files written and fsynced) before the
+ * transaction opens; inside it the locked keys must be exactly the planned ones.
  *
  * A key with no created_at (written by other tools) has an unknown age and
  * counts as older than any cut-off. Keys that are already inactive (revoked,
@@ -15,6 +16,7 @@ import {transactionWithMarker} from '../db/commit.js'
 import {apiKeys} from '../db/schema.js'
 import {rows} from '../db/sql.js'
 import {naiveAt, naiveIso} from '../db/time.js'
+import {ConflictError} from '../errors.js'
 import {auditEach} from './audit.js'
 import type {ServiceContext} from './context.js'
 import {checkKeyLength, fingerprint, hashKey, type IssuedKey, KEY_LENGTH} from './keys.js'
@@ -67,8 +69,18 @@ export interface PolicyRotation {
 export interface PolicyHooks {
   onStart?: (total: number) => void
   onProgress?: (done: number) => void
-  /** Deliver the new keys (written and fsynced) inside the transaction, before it commits. */
-  beforeCommit?: (keys: IssuedKey[]) => Promise<void>
+  /** Called with the new keys before the transaction opens (key files staged): a throw changes nothing. */
+  stage?: (keys: IssuedKey[]) => Promise<void>
+  /** Called just before COMMIT is sent. */
+  committing?: () => void
+}
+
+/** Whether the keys locked in the transaction are exactly the ones planned (same rows, same hashes). */
+function samePlan(locked: OldKeyRow[], planned: OldKeyRow[]): boolean {
+  return (
+    locked.length === planned.length &&
+    locked.every((r, i) => r.key_id === planned[i].key_id && r.key_hash === planned[i].key_hash)
+  )
 }
 
 export async function rotateKeysOlderThan(
@@ -80,27 +92,35 @@ export async function rotateKeysOlderThan(
   const length = checkKeyLength(input.keyLength ?? KEY_LENGTH.default)
   const batchSize = input.batchSize ?? DEFAULT_ROTATION_BATCH
   const now = ctx.now()
-  const newHashes: string[] = []
+  // The plan is read, and its keys made and staged, before the transaction opens:
+  // inside it only SQL runs, whatever the number of keys.
+  const planned = await rows<OldKeyRow>(db, selectOld(input.cutoff, false))
+  hooks.onStart?.(planned.length)
+  const made = planned.map((r) => {
+    const apiKey = ctx.newKey(length)
+    return {row: r, apiKey, keyHash: hashKey(apiKey)}
+  })
+  const issued: IssuedKey[] = made.map((m) => ({userId: m.row.user_id, apiKey: m.apiKey}))
+  if (issued.length > 0) await hooks.stage?.(issued)
   return transactionWithMarker(
     db,
     async (tx) => {
       // Locking the rows (in userId order) keeps a concurrent single rotation or revoke out until commit.
-      const old = await rows<OldKeyRow>(tx, selectOld(input.cutoff, true))
-      hooks.onStart?.(old.length)
-      const issued: IssuedKey[] = []
+      const locked = await rows<OldKeyRow>(tx, selectOld(input.cutoff, true))
+      if (!samePlan(locked, planned)) {
+        throw new ConflictError(
+          'The keys older than the cut-off changed while the new ones were prepared (another rotation, revoke or creation); nothing was changed. Run it again.',
+        )
+      }
       let done = 0
-      for (const batch of chunks(old, batchSize)) {
-        const made = batch.map((r) => {
-          const apiKey = ctx.newKey(length)
-          return {row: r, apiKey, keyHash: hashKey(apiKey)}
-        })
+      for (const batch of chunks(made, batchSize)) {
         // One bind parameter per batch, whatever its size: the rows travel as one JSON document.
-        const values = JSON.stringify(made.map((m) => ({id: m.row.key_id, key_hash: m.keyHash})))
+        const values = JSON.stringify(batch.map((m) => ({id: m.row.key_id, key_hash: m.keyHash})))
         await tx.execute(sql`
         update ${apiKeys} set key_hash = v.key_hash, created_at = ${naiveAt(now)}, last_used = null
         from jsonb_to_recordset(${values}::jsonb) as v(id uuid, key_hash text)
         where ${apiKeys.id} = v.id`)
-        await auditEach(tx, ctx, 'changed', made, (m) => [
+        await auditEach(tx, ctx, 'changed', batch, (m) => [
           m.row.user_id,
           {
             action: 'rotate',
@@ -110,20 +130,15 @@ export async function rotateKeysOlderThan(
             active: true,
           },
         ])
-        for (const m of made) {
-          issued.push({userId: m.row.user_id, apiKey: m.apiKey})
-          newHashes.push(m.keyHash)
-        }
         done += batch.length
         hooks.onProgress?.(done)
       }
-      if (issued.length > 0) await hooks.beforeCommit?.(issued)
       return {
         cutoff: input.cutoff.toISOString(),
         rotated: issued.length,
         userIds: issued.map((k) => k.userId),
       }
     },
-    {keyHashes: () => newHashes, what: 'the rotated keys'},
+    {keyHashes: () => made.map((m) => m.keyHash), what: 'the rotated keys', committing: hooks.committing},
   )
 }

@@ -80,8 +80,10 @@ export interface CreateHooks {
   /** Called once the number of users is known, and after each batch of statements. */
   onStart?: (total: number) => void
   onProgress?: (done: number) => void
-  /** Called inside the transaction, last, with the new keys: a throw rolls everything back. */
-  beforeCommit?: (keys: IssuedKey[]) => void | Promise<void>
+  /** Called with the new keys before the transaction opens (key files staged): a throw changes nothing. */
+  stage?: (keys: IssuedKey[]) => void | Promise<void>
+  /** Called as the transaction's statements end, just before COMMIT is sent. */
+  committing?: () => void
 }
 
 /** Users per batch of statements (and per progress step). */
@@ -159,7 +161,8 @@ export function creationConflict(
  * of multi-row inserts. Inside it, under the users lock, every user is
  * checked again (taken userId, used email, the deleted-id guard), so a
  * conflict that appeared since validation rolls everything back. The plain
- * keys exist only in memory and in what `beforeCommit` does with them.
+ * keys exist only in memory and in what `stage` does with them, before the
+ * transaction opens: inside it only SQL runs.
  */
 export async function createUsers(
   db: Db,
@@ -183,9 +186,11 @@ export async function createUsers(
     }
   })
   hooks.onStart?.(made.length)
+  await hooks.stage?.(made.map((m) => ({userId: m.row.userId, apiKey: m.apiKey})))
   const marker = {
     keyHashes: () => made.map((m) => m.keyHash),
     what: made.length === 1 ? `user ${made[0].row.userId}` : `the ${made.length} new users`,
+    committing: hooks.committing,
   }
   await transactionWithMarker(
     db,
@@ -264,7 +269,6 @@ export async function createUsers(
           ctx,
         )
       }
-      await hooks.beforeCommit?.(made.map((m) => ({userId: m.row.userId, apiKey: m.apiKey})))
     },
     marker,
   )
@@ -287,8 +291,9 @@ export async function createUser(
   input: CreateUserInput,
   ctx: ServiceContext,
   hooks: {
-    /** Called inside the transaction, last, with the new key: a throw rolls the creation back. */
-    beforeCommit?: (apiKey: string) => void | Promise<void>
+    /** Called with the new key before the transaction opens: a throw changes nothing. */
+    stage?: (apiKey: string) => void | Promise<void>
+    committing?: () => void
   } = {},
 ): Promise<UsersCreateResult> {
   const v = await validateCreateUser(input)
@@ -297,7 +302,7 @@ export async function createUser(
     [{userId: v.userId, name: v.name, email: v.email, apps: [v.appName]}],
     {keyLength: v.keyLength, reuseDeletedId: input.reuseDeletedId},
     ctx,
-    {beforeCommit: (keys) => hooks.beforeCommit?.(keys[0].apiKey)},
+    {stage: (keys) => hooks.stage?.(keys[0].apiKey), committing: hooks.committing},
   )
   return created
 }

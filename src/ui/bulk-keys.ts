@@ -5,34 +5,24 @@
  * plain keys never touch the disk. On a terminal (and not under --json) the
  * keys may instead be shown once; they are never printed to a pipe.
  *
- * The destination is created before the database is touched (a path problem
- * writes nothing), the keys are written and fsynced before the commit, and
- * everything is removed again if the commit fails.
+ * The destination is checked before the database is touched (a path problem
+ * writes nothing); the files are written, fsynced, under temporary names
+ * before the transaction opens and take their names after its commit
+ * (src/ui/pending.ts).
  */
 import {createHash} from 'node:crypto'
-import {
-  accessSync,
-  closeSync,
-  constants,
-  existsSync,
-  fstatSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readSync,
-  rmSync,
-  type Stats,
-  statSync,
-} from 'node:fs'
+import {closeSync, constants, existsSync, fstatSync, openSync, readSync} from 'node:fs'
 import path from 'node:path'
 import {Flags} from '@oclif/core'
-import {ConflictError, MissingInputError, ValidationError} from '../errors.js'
+import type {Db} from '../db/client.js'
+import {MissingInputError, ValidationError} from '../errors.js'
 import {guardCell} from '../services/csv-guard.js'
-import type {IssuedKey} from '../services/keys.js'
+import {hashKey, type IssuedKey} from '../services/keys.js'
 import {show} from '../services/validation.js'
 import {colors, renderTable} from './format.js'
-import {mcpTarget, openSecretFile, type SecretFile, syncDirectory} from './key-output.js'
+import {mcpTarget} from './key-output.js'
 import type {Output} from './output.js'
+import {checkNewPath, type Pending, PendingDir, PendingFile} from './pending.js'
 import {mcpConfig} from './secrets.js'
 
 export const deliveryFlags = {
@@ -80,10 +70,16 @@ export type Destination =
 
 export interface BulkKeySink {
   destination: Destination
-  /** Write every key (and its MCP config), fsynced: call inside the transaction, before commit. */
-  write(keys: IssuedKey[]): Promise<void>
-  /** Remove what was written: the change failed. */
+  /** Write every key (and its MCP config) under temporary names, fsynced: before the transaction opens. */
+  stage(keys: IssuedKey[], run: {db: Db; command: string}): Promise<void>
+  /** COMMIT may now be sent. */
+  committing(): void
+  /** The transaction committed: the files take their names. */
+  commit(): Promise<void>
+  /** Remove what was written: the change failed (or made no key). */
   abort(): void
+  /** The commit's outcome is unknown: keep everything for the next run to settle; where it is. */
+  keep(): string | null
   /** After the commit: tell a human where the keys went (on a terminal: show them, once). */
   report(out: Output): void
 }
@@ -108,47 +104,12 @@ export function assertDestination(flags: DeliveryFlags, json: boolean, action: s
  * directory 2), in a directory that exists and that no other user may
  * swap entries in (writable by all without the sticky bit: refused).
  */
-export function checkDestination(flags: DeliveryFlags): void {
-  if (flags['key-dir']) checkNewPath(flags['key-dir'], 'Key directory', true)
-  if (flags['keys-out']) checkNewPath(flags['keys-out'], 'Keys file')
+export async function checkDestination(flags: DeliveryFlags): Promise<void> {
+  if (flags['key-dir']) await checkNewPath(flags['key-dir'], 'Key directory', true)
+  if (flags['keys-out']) await checkNewPath(flags['keys-out'], 'Keys file')
   if (flags['seal-to']) {
     readRecipients(flags['seal-to'])
-    if (flags.out) checkNewPath(flags.out, 'Sealed file')
-  }
-}
-
-function checkNewPath(given: string, what: string, directory = false): void {
-  const full = path.resolve(given)
-  if (given.trim() === '-' || /^\/(dev|proc|sys)\//.test(full)) {
-    throw new ValidationError(
-      `${what} ${show(given)}: name a new file path; keys never go to stdout or a device.`,
-    )
-  }
-  let found: Stats | undefined
-  try {
-    found = lstatSync(full)
-  } catch {}
-  if (found?.isDirectory() && !directory)
-    throw new ValidationError(`${what} ${full} is an existing directory; name a new path.`)
-  if (found)
-    throw new ConflictError(`${what} ${full} already exists; it is never overwritten. Name a new path.`)
-  const parent = path.dirname(full)
-  let dir: Stats
-  try {
-    dir = statSync(parent)
-  } catch {
-    throw new ValidationError(`${what} ${full}: the directory ${parent} does not exist.`)
-  }
-  if (!dir.isDirectory()) throw new ValidationError(`${what} ${full}: ${parent} is not a directory.`)
-  if ((dir.mode & 0o002) !== 0 && (dir.mode & 0o1000) === 0) {
-    throw new ValidationError(
-      `${what} ${full}: ${parent} is writable by every user and has no sticky bit, so another user could swap in a link; use a private directory.`,
-    )
-  }
-  try {
-    accessSync(parent, constants.W_OK)
-  } catch {
-    throw new ValidationError(`${what} ${full}: the directory ${parent} is not writable.`)
+    if (flags.out) await checkNewPath(flags.out, 'Sealed file')
   }
 }
 
@@ -175,7 +136,7 @@ export function keyFileName(userId: string, ext: string): string {
   return `${cut}~${hash}${ext}`
 }
 
-/** Open the destination the flags name (creating the directory or file now). */
+/** Open the destination the flags name (creating the key directory now). */
 export async function openBulkSink(flags: DeliveryFlags): Promise<BulkKeySink> {
   if (flags['key-dir']) return openKeyDir(flags['key-dir'], flags)
   if (flags['keys-out']) return openKeysCsv(flags['keys-out'])
@@ -183,50 +144,57 @@ export async function openBulkSink(flags: DeliveryFlags): Promise<BulkKeySink> {
   return openTerminal()
 }
 
+/** The part of a sink that is one Pending (a directory or a file). */
+function pendingSink(pending: Pending): Pick<BulkKeySink, 'committing' | 'commit' | 'abort' | 'keep'> {
+  return {
+    committing: () => pending.committing(),
+    commit: () => pending.commit(),
+    abort: () => pending.abort(),
+    keep: () => {
+      pending.keep()
+      return pending.describeKept()
+    },
+  }
+}
+
+function stageRun(keys: IssuedKey[], run: {db: Db; command: string}) {
+  return {...run, keyHash: hashKey(keys[0].apiKey), count: keys.length}
+}
+
 function openKeyDir(dir: string, flags: DeliveryFlags): BulkKeySink {
-  const full = path.resolve(dir)
   // A bad --api-url or --mcp-client stops here, before the directory exists.
   const mcp = mcpTarget(flags)
-  try {
-    mkdirSync(full, {mode: 0o700})
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    if (code === 'EEXIST')
-      throw new ConflictError(
-        `Key directory ${full} already exists; it is never reused. Name a new directory.`,
-      )
-    throw new ValidationError(
-      `Cannot create key directory ${full} (${code ?? 'error'}); check its parent exists and is writable.`,
-    )
-  }
+  const pending = new PendingDir(dir)
+  pending.create()
   let written = 0
   return {
-    destination: {kind: 'key-dir', path: full},
-    async write(keys) {
+    destination: {kind: 'key-dir', path: pending.path},
+    async stage(keys, run) {
+      const files: {name: string; content: string}[] = []
       for (const k of keys) {
-        openSecretFile(path.join(full, keyFileName(k.userId, '.key'))).write(`${k.apiKey}\n`)
+        files.push({name: keyFileName(k.userId, '.key'), content: `${k.apiKey}\n`})
         if (mcp) {
-          openSecretFile(path.join(full, keyFileName(k.userId, '.mcp.json')), 'MCP config file').write(
-            `${JSON.stringify(mcpConfig(mcp.apiUrl, mcp.client, k.apiKey), null, 2)}\n`,
-          )
+          files.push({
+            name: keyFileName(k.userId, '.mcp.json'),
+            content: `${JSON.stringify(mcpConfig(mcp.apiUrl, mcp.client, k.apiKey), null, 2)}\n`,
+          })
         }
-        written++
       }
       // Which file is whose: every userId, whatever its form, and its key file.
-      openSecretFile(path.join(full, 'manifest.csv'), 'Manifest').write(
-        await csvText(
+      files.push({
+        name: 'manifest.csv',
+        content: await csvText(
           keys.map((k) => [k.userId, keyFileName(k.userId, '.key')]),
           ['userId', 'file'],
         ),
-      )
-      syncDirectory(full)
+      })
+      await pending.stage(files, stageRun(keys, run))
+      written = keys.length
     },
-    abort() {
-      rmSync(full, {recursive: true, force: true})
-    },
+    ...pendingSink(pending),
     report: (out) =>
       out.note(
-        `Keys written to ${full}: ${written} file${written === 1 ? '' : 's'} <userId>.key (mode 0600)${flags['mcp-config'] ? ' with <userId>.mcp.json beside each' : ''}.`,
+        `Keys written to ${pending.path}: ${written} file${written === 1 ? '' : 's'} <userId>.key (mode 0600)${flags['mcp-config'] ? ' with <userId>.mcp.json beside each' : ''}.`,
       ),
   }
 }
@@ -245,18 +213,20 @@ function keysCsv(keys: IssuedKey[]): Promise<string> {
 }
 
 function openKeysCsv(file: string): BulkKeySink {
-  const sink: SecretFile = openSecretFile(file, 'Keys file')
+  const pending = new PendingFile(file, 'Keys file')
   let count = 0
   return {
-    destination: {kind: 'keys-out', path: sink.path},
-    async write(keys) {
-      sink.write(await keysCsv(keys))
-      syncDirectory(path.dirname(sink.path))
+    destination: {kind: 'keys-out', path: pending.path},
+    async stage(keys, run) {
+      await pending.stage(
+        [{name: path.basename(pending.path), content: await keysCsv(keys)}],
+        stageRun(keys, run),
+      )
       count = keys.length
     },
-    abort: () => sink.abort(),
+    ...pendingSink(pending),
     report: (out) =>
-      out.note(`Keys written to ${sink.path}: a CSV of userId,apiKey with ${count} rows (mode 0600).`),
+      out.note(`Keys written to ${pending.path}: a CSV of userId,apiKey with ${count} rows (mode 0600).`),
   }
 }
 
@@ -335,20 +305,20 @@ async function openSealed(sealTo: string, out: string): Promise<BulkKeySink> {
       throw new ValidationError(`--seal-to: ${show(r)} is not a valid age recipient (age1...).`)
     }
   }
-  const sink = openSecretFile(out, 'Sealed file')
+  const pending = new PendingFile(out, 'Sealed file')
   let count = 0
   return {
-    destination: {kind: 'sealed', path: sink.path, recipients: recipients.length},
-    async write(keys) {
+    destination: {kind: 'sealed', path: pending.path, recipients: recipients.length},
+    async stage(keys, run) {
       // The plain CSV exists only in memory; what reaches the disk is sealed.
-      sink.write(await encrypter.encrypt(await keysCsv(keys)))
-      syncDirectory(path.dirname(sink.path))
+      const sealed = await encrypter.encrypt(await keysCsv(keys))
+      await pending.stage([{name: path.basename(pending.path), content: sealed}], stageRun(keys, run))
       count = keys.length
     },
-    abort: () => sink.abort(),
+    ...pendingSink(pending),
     report: (out) =>
       out.note(
-        `Keys sealed to ${sink.path} (${count} rows of userId,apiKey, age-encrypted for ${recipients.length} recipient${recipients.length === 1 ? '' : 's'}). Read them with: age -d -i key.txt ${sink.path}`,
+        `Keys sealed to ${pending.path} (${count} rows of userId,apiKey, age-encrypted for ${recipients.length} recipient${recipients.length === 1 ? '' : 's'}). Read them with: age -d -i key.txt ${pending.path}`,
       ),
   }
 }
@@ -357,12 +327,15 @@ function openTerminal(): BulkKeySink {
   let held: IssuedKey[] = []
   return {
     destination: {kind: 'terminal', path: null},
-    async write(keys) {
+    async stage(keys) {
       held = keys
     },
+    committing() {},
+    async commit() {},
     abort() {
       held = []
     },
+    keep: () => null,
     report(out) {
       // Only reached on a terminal (assertDestination): shown once, never stored.
       const c = colors()

@@ -82,6 +82,10 @@ export default async function setup() {
     const tmp = path.join(runRoot, 'tmp')
     mkdirSync(tmp)
     process.env.TMPDIR = tmp
+    // The tool's data directory (journals of key-writing runs, src/ui/pending.ts): the run's own.
+    const dataHome = path.join(runRoot, 'data-home')
+    mkdirSync(dataHome)
+    process.env.XDG_DATA_HOME = dataHome
 
     const cliRoot = path.join(runRoot, 'cli')
     const built = buildPrivateCopy(cliRoot)

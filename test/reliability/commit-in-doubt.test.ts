@@ -154,7 +154,7 @@ describe('a lost COMMIT reply (PostgreSQL behind a proxy that cuts after COMMIT)
     for (const k of keys) expect(await serverAuthenticates(database, k.apiKey)).toBe(k.userId)
   })
 
-  it('the database cannot be asked again: exit 75, the outcome named unknown, every file kept', async () => {
+  it('the database cannot be asked again: exit 75, the outcome named unknown, the key kept; the next run names it', async () => {
     cutter.refuseAfterCut = true
     const file = path.join(tmp, 'gil.key')
     const r = await run(UsersCreate, ['gil', '--key-file', file])
@@ -167,8 +167,45 @@ describe('a lost COMMIT reply (PostgreSQL behind a proxy that cuts after COMMIT)
         .split('\n')
         .filter((l) => l.startsWith('Error')),
     ).toHaveLength(1)
-    expect(existsSync(file)).toBe(true)
+    // Kept under its temporary name: no key file yet for a user that may not exist.
+    expect(existsSync(file)).toBe(false)
+    const kept = readdirSync(tmp).filter((f) => /^\.gil\.key\.[0-9a-f]{16}\.pending$/.test(f))
+    expect(kept).toHaveLength(1)
+    expect(r.stderr).toContain(kept[0])
     // It was committed: the kept file holds the only working key.
+    expect(await serverAuthenticates(database, keyOf(path.join(tmp, kept[0])))).toBe('gil')
+    // The database back: the same command settles it (named, since committed), then finds gil taken.
+    const again = await runCommand(UsersCreate, ['gil', '--key-file', file, '--database-url', td.url!])
+    expect(again.stderr).toMatch(/had committed: its keys are now in .*gil\.key/)
+    expect(again.exitCode).toBe(4)
     expect(await serverAuthenticates(database, keyOf(file))).toBe('gil')
+    expect(readdirSync(tmp).filter((f) => f.endsWith('.pending'))).toEqual([])
+  })
+
+  it('keys rotate --older-than, the database unreachable after COMMIT: the keys CSV kept, named by the next run', async () => {
+    cutter.refuseAfterCut = true
+    for (const id of ['hal', 'ida']) await createUser(database.db, {userId: id}, defaultContext('test'))
+    const out = path.join(tmp, 'rotated.csv')
+    const r = await run(KeysRotate, ['--older-than', '0d', '--yes', '--keys-out', out])
+    expect(r.exitCode, r.stderr).toBe(75)
+    expect(existsSync(out)).toBe(false)
+    const again = await runCommand(KeysRotate, ['--older-than', '0d', '--dry-run', '--database-url', td.url!])
+    expect(again.exitCode).toBe(0)
+    // A dry run settles nothing; a real run (here: nothing older than a day) does.
+    expect(existsSync(out)).toBe(false)
+    const real = await runCommand(KeysRotate, [
+      '--older-than',
+      '1d',
+      '--yes',
+      '--keys-out',
+      path.join(tmp, 'x.csv'),
+      '--database-url',
+      td.url!,
+    ])
+    expect(real.exitCode, real.stderr).toBe(0)
+    expect(real.stderr).toMatch(/had committed/)
+    const keys = readKeysCsv(out)
+    expect(keys.map((k) => k.userId).sort()).toEqual(['hal', 'ida'])
+    for (const k of keys) expect(await serverAuthenticates(database, k.apiKey)).toBe(k.userId)
   })
 })

@@ -41,7 +41,7 @@ describe('key files (PostgreSQL)', () => {
     // Under /tmp itself (not the run's private TMPDIR): the server process (OS user postgres)
     // must be able to reach and stat files here, for the commit-time check. Removed in afterAll.
     dir = mkdtempSync(path.join('/tmp', 'om-keyfile-'))
-    chmodSync(dir, 0o711)
+    chmodSync(dir, 0o755)
     for (const u of ['alice', 'bob', 'carol'])
       expect((await runCommand(UsersCreate, [u, '--json', '--database-url', td.url!])).exitCode).toBe(0)
   })
@@ -51,12 +51,16 @@ describe('key files (PostgreSQL)', () => {
     if (dir) rmSync(dir, {recursive: true, force: true})
   })
 
-  it('the key file is complete on disk before the commit (checked by a deferred trigger at COMMIT)', async () => {
+  it('the key is complete on disk under its temporary name before the commit, and named only after it (checked by a deferred trigger at COMMIT)', async () => {
     const file = path.join(dir, 'alice.key')
     await sql.unsafe(`
       create function om_check_key_file() returns trigger language plpgsql as $$
       begin
-        if coalesce((pg_stat_file('${file}', true)).size, 0) < 20 then
+        if (pg_stat_file('${file}', true)).size is not null then
+          raise exception 'key file named before the commit';
+        end if;
+        if coalesce((select max((pg_stat_file('${dir}/' || f, true)).size) from pg_ls_dir('${dir}') f
+                     where f like '.alice.key.%.pending'), 0) < 20 then
           raise exception 'key file missing or empty at commit';
         end if;
         return null;
