@@ -129,6 +129,20 @@ export class BusyError extends OpenMemoryError {
   }
 }
 
+/**
+ * The server closed the session in the middle of a transaction that had sat
+ * longer than its idle_in_transaction_session_timeout: a server-side limit,
+ * not a network failure. Exit 75: nothing was changed; a rerun may pass.
+ */
+export class ServerTimeoutError extends OpenMemoryError {
+  constructor(setting: string, ranMs: number, cause?: unknown) {
+    super(
+      `The server closed the connection during the transaction (which ran ${(ranMs / 1000).toFixed(1)} s), most likely for idle_in_transaction_session_timeout = ${setting} on this database; nothing was changed. Run it again, or raise that setting for the openmemory role.`,
+      {code: 'SERVER_TIMEOUT', exitCode: ExitCode.busy, cause},
+    )
+  }
+}
+
 /** Ctrl-C or Esc at a prompt: exit 130, quietly. */
 export class InterruptedError extends OpenMemoryError {
   constructor() {

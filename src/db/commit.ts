@@ -8,7 +8,7 @@
  * keeps every key it wrote, since its hash may be committed.
  */
 import {sql} from 'drizzle-orm'
-import {CommitUnknownError, isConnectionLoss} from '../errors.js'
+import {CommitUnknownError, isConnectionLoss, ServerTimeoutError} from '../errors.js'
 import {stopPoint} from '../stop-point.js'
 import type {Db} from './client.js'
 import {apiKeys} from './schema.js'
@@ -28,6 +28,22 @@ export async function keyHashesStored(db: Db, hashes: string[]): Promise<boolean
   return Number(row?.n ?? 0) > 0
 }
 
+/** Asked once the connection is lost mid-transaction: was it the server's idle-in-transaction limit? Bounded. */
+async function idleTimeout(db: Db, ranMs: number, cause: unknown): Promise<ServerTimeoutError | undefined> {
+  try {
+    const [row] = await Promise.race([
+      rows<{ms: number; shown: string}>(
+        db,
+        sql`select setting::int as ms, current_setting('idle_in_transaction_session_timeout') as shown
+            from pg_settings where name = 'idle_in_transaction_session_timeout'`,
+      ),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), CHECK_MS).unref()),
+    ])
+    if (row && row.ms > 0 && ranMs >= row.ms) return new ServerTimeoutError(row.shown, ranMs, cause)
+  } catch {}
+  return undefined
+}
+
 export async function transactionWithMarker<T>(
   db: Db,
   body: (tx: Db) => Promise<T>,
@@ -40,6 +56,7 @@ export async function transactionWithMarker<T>(
 ): Promise<T> {
   let done = false
   let result: T
+  const began = Date.now()
   try {
     return await db.transaction(async (tx) => {
       result = await body(tx as unknown as Db)
@@ -49,7 +66,8 @@ export async function transactionWithMarker<T>(
       return result
     })
   } catch (error) {
-    if (!done || !isConnectionLoss(error)) throw error
+    if (!isConnectionLoss(error)) throw error
+    if (!done) throw (await idleTimeout(db, Date.now() - began, error)) ?? error
     let committed: boolean
     try {
       committed = await Promise.race([

@@ -5,6 +5,7 @@
  * for the tests that are (the built bin/run.js, stdin, signals, pipes).
  */
 import {spawn} from 'node:child_process'
+import {readFileSync} from 'node:fs'
 import path from 'node:path'
 import {captureOutput} from '@oclif/test'
 
@@ -69,6 +70,30 @@ export interface BinOptions {
   killSignal?: NodeJS.Signals
   /** Read this many lines of stdout, then close the pipe, as `| head -n N` does. */
   headLines?: number
+  /**
+   * Stop the process at a named point (OPENMEMORY_STOP_AT, src/stop-point.ts), run `meanwhile`
+   * while it is stopped, send the signal it returns (if any), then SIGCONT.
+   */
+  stopAt?: {
+    point: 'staged' | 'in-transaction' | 'committed'
+    meanwhile: (pid: number) => Promise<NodeJS.Signals | null>
+  }
+}
+
+/** Resolves once the process is stopped (state T), false if it ended first. */
+export async function stopped(pid: number, timeoutMs = 120_000): Promise<boolean> {
+  const until = Date.now() + timeoutMs
+  while (Date.now() < until) {
+    let status: string
+    try {
+      status = readFileSync(`/proc/${pid}/status`, 'utf8')
+    } catch {
+      return false
+    }
+    if (/^State:\s+T/m.test(status)) return true
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  return false
 }
 
 export interface BinResult {
@@ -89,7 +114,9 @@ export interface BinResult {
 export function runBin(argv: string[], opts: BinOptions = {}): Promise<BinResult> {
   return new Promise((resolve, reject) => {
     const env: Record<string, string> = {}
-    for (const [k, v] of Object.entries({...process.env, ...opts.env})) if (v !== undefined) env[k] = v
+    const stopEnv = opts.stopAt ? {OPENMEMORY_STOP_AT: opts.stopAt.point} : {}
+    for (const [k, v] of Object.entries({...process.env, ...opts.env, ...stopEnv}))
+      if (v !== undefined) env[k] = v
     const started = Date.now()
     const child = spawn(process.execPath, [BIN, ...argv], {
       env,
@@ -122,6 +149,16 @@ export function runBin(argv: string[], opts: BinOptions = {}): Promise<BinResult
         (yes) => yes && kill(opts.killSignal),
         () => {},
       )
+    }
+    if (opts.stopAt && child.pid !== undefined) {
+      const {pid} = child
+      const at = opts.stopAt
+      stopped(pid).then(async (yes) => {
+        if (!yes || done) return
+        const signal = await at.meanwhile(pid)
+        if (signal && !done) kill(signal)
+        if (!done) process.kill(pid, 'SIGCONT')
+      }, reject)
     }
     child.on('error', reject)
     child.on('close', (exitCode, signal) => {
