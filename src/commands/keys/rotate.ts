@@ -26,7 +26,7 @@ export default class KeysRotate extends BaseCommand {
   static description =
     `The new key's hash replaces the old one in the user's single key row in one transaction (created now, never used). A user without a key row (upstream databases) gets one. A deactivated user's new key stays inactive until 'users reactivate'.
 
-With --older-than and no userId, a rotation policy: every active key created longer ago than the age (or of unknown age) gets a new key, all in one transaction (statements in batches), so the old keys stop working at its commit and a failure changes nothing. The new keys go to --key-dir, --keys-out or --seal-to with --out (written and fsynced before the commit); without a terminal one of these is required. Only one bulk run at a time: another exits 75.`
+With --older-than and no userId, a rotation policy: every active key created longer ago than the age (or of unknown age) gets a new key, all in one transaction (statements in batches), so the old keys stop working at its commit and a failure changes nothing. The new keys go to --key-dir, --keys-out or --seal-to with --out (written and fsynced under temporary names before the transaction, named after its commit); without a terminal one of these is required. Only one bulk run at a time: another exits 75.`
 
   static examples = [
     '<%= config.bin %> <%= command.id %> charlie',

@@ -24,7 +24,7 @@ export default class UsersImport extends BaseCommand {
 
 Every row is checked before anything is written: the userId, name and email rules of 'users create', duplicates inside the file, and users or emails (case-insensitively) the database already has. Any problem exits 2 naming each by line (the first 20, then a count); nothing is written. Otherwise all users, keys, apps and audit rows go in one transaction.
 
-Keys go to exactly one of --key-dir, --keys-out or --seal-to with --out; they are written and fsynced before the commit and removed if it fails. Only on a terminal may they be shown instead; they are never printed to a pipe or into JSON.`
+Keys go to exactly one of --key-dir, --keys-out or --seal-to with --out; they are written and fsynced under temporary names before the transaction, named after its commit and removed if it fails. Only on a terminal may they be shown instead; they are never printed to a pipe or into JSON.`
 
   static examples = [
     '<%= config.bin %> <%= command.id %> team.csv --dry-run',
