@@ -159,6 +159,9 @@ export abstract class Pending {
 
   private journalFile?: string
 
+  /** The first folder of the journal's path this run created (removed again when left empty). */
+  private madeDirs?: string
+
   constructor(
     /** The destination as the operator will see it. */
     readonly path: string,
@@ -176,7 +179,7 @@ export abstract class Pending {
       this.phase = 'staged'
       this.writeFiles(files)
       const dir = await journalDir()
-      mkdirSync(dir, {recursive: true, mode: 0o700})
+      this.madeDirs = mkdirSync(dir, {recursive: true, mode: 0o700})
       const journal: Journal = {
         version: 1,
         runId: this.runId,
@@ -239,7 +242,19 @@ export abstract class Pending {
   protected abstract discard(): void
 
   private dropJournal(): void {
-    if (this.journalFile) tryUnlink(this.journalFile)
+    if (this.journalFile) {
+      tryUnlink(this.journalFile)
+      // The folders this run made for it go again when empty: a cron run leaves HOME as it found it.
+      if (this.madeDirs) {
+        for (let d = path.dirname(this.journalFile); d.startsWith(this.madeDirs); d = path.dirname(d)) {
+          try {
+            rmdirSync(d)
+          } catch {
+            break
+          }
+        }
+      }
+    }
     this.journalFile = undefined
   }
 

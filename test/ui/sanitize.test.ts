@@ -27,14 +27,14 @@ import {
   userDetails,
   userTable,
 } from '../../src/ui/render.js'
-import {jsonText, sanitize, terminalSafe} from '../../src/ui/sanitize.js'
+import {jsonText, sanitize, terminalSafe, unescapeShown} from '../../src/ui/sanitize.js'
 
 const RUNS = Number(process.env.OPENMEMORY_FC_RUNS ?? 300)
 
 /** Every code point the sanitiser must never let through raw. */
 const FORBIDDEN =
   // biome-ignore lint/suspicious/noControlCharactersInRegex: they are what is tested
-  /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/
+  /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\p{Default_Ignorable_Code_Point}]/u
 /** The colour codes the tool itself writes when colour is on. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: they are what is tested
 const OWN_SGR = /\u001b\[(?:0|1|2|22|3[0-7]|39|9[0-7])m/g
@@ -49,6 +49,13 @@ const ATTACKS = [
   '\u202eevil\u202c',
   '\u2066\u2067\u2068\u2069',
   '\u200e\u200f\u061c',
+  // Invisible: zero-width space, joiners, word joiner, BOM, soft hyphen, Hangul fillers,
+  // variation selectors, tag characters.
+  'alice\u200b',
+  '\u200c\u200d\u2060\ufeff\u00ad',
+  '\u115f\u1160\u3164\uffa0',
+  '\ufe00\ufe0f\u{e0100}',
+  '\u{e0001}\u{e0061}\u{e007f}',
   '\n',
   '\r',
   '\t',
@@ -208,6 +215,12 @@ describe('output sanitiser', () => {
     expect(sanitize('a\nb\tc\rd')).toBe('a\\nb\\tc\\rd')
     expect(sanitize('\u009b1m\u2028')).toBe('\\x9b1m\\u2028')
     expect(sanitize('plain ñame 😀')).toBe('plain ñame 😀')
+    // Invisible characters are shown: alice and alice + U+200B never look alike.
+    expect(sanitize('alice\u200b')).toBe('alice\\u200b')
+    expect(sanitize('\ufeff\u3164\u00ad')).toBe('\\ufeff\\u3164\\xad')
+    // Beyond U+FFFF (a tag character): its two halves, which type back to it (unescapeShown).
+    expect(sanitize('a\u{e0041}')).toBe('a\\udb40\\udc41')
+    expect(unescapeShown(sanitize('a\u{e0041}\u200b'))).toBe('a\u{e0041}\u200b')
     expect(terminalSafe('line one\nline\ttwo \u001b[1A')).toBe('line one\nline\ttwo \\x1b[1A')
     // The tool's own colour stays when colour is on; any other sequence does not.
     expect(terminalSafe('\u001b[31mError:\u001b[39m \u001b]0;x\u0007', {color: true})).toBe(
