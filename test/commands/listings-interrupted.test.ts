@@ -106,7 +106,9 @@ function oneLine(r: Run): string {
   return lines[0] as string
 }
 
-describe('a lost connection mid-stream: exit 5, marked incomplete', () => {
+// The cut races the listing: on a quiet machine the whole result can reach the CLI before
+// pg_terminate_backend lands (the run then exits 0 and proves nothing). Such a run is tried again.
+describe('a lost connection mid-stream: exit 5, marked incomplete', {retry: 4}, () => {
   it.each([
     ['users list --json', ''],
     ['keys list --json', ''],
