@@ -332,7 +332,7 @@ export abstract class BaseCommand extends Command {
       .filter((l) => l !== '')
     // A CLIParseError (it carries `parse`) ends with oclif's own "See more help with --help" line.
     const body = 'parse' in err && lines.length > 1 ? lines.slice(0, -1) : lines
-    const line = (body.join(' ') || 'Invalid usage').replace(/\.?$/, '.')
+    const line = (rewordParseError(body) || 'Invalid usage').replace(/\.?$/, '.')
     const mistyped = 'flags' in err && Array.isArray(err.flags) ? String(err.flags[0]) : undefined
     const suggestion = mistyped === undefined ? undefined : this.closestFlag(mistyped)
     return suggestion
@@ -418,4 +418,56 @@ function unexpectedMessage(err: Error): string {
     return `The database refused the operation (SQLSTATE ${code}); nothing was changed. Set DEBUG=1 for details.`
   }
   return `Unexpected failure: ${err.message.split('\n')[0]}. Set DEBUG=1 for details.`
+}
+
+/**
+ * oclif's parse messages in the tool's words, by what each says (the parser's
+ * error classes are not exported): "Nonexistent flag: --x" → "Unknown flag
+ * --x", "The following errors occurred: --a=1 cannot also be provided when
+ * using --b …" → "--a and --b cannot be used together", "All of the following
+ * must be provided when using --a: --b" → "--a needs --b", "Flag --x expects a
+ * value" → "--x needs a value", "Expected --x=v to be one of: a, b" → "Invalid
+ * --x v: use one of a, b". Anything else passes as oclif wrote it.
+ */
+export function rewordParseError(lines: string[]): string {
+  const reasons: string[] = []
+  const pairs = new Set<string>()
+  for (const raw of lines) {
+    const l = raw.replace(/\.$/, '')
+    if (/^The following errors? occurred:?$/.test(l)) continue
+    let m = /^Nonexistent flags?: (.+)$/.exec(l)
+    if (m) {
+      reasons.push(`Unknown flag${m[1].includes(',') ? 's' : ''} ${m[1]}`)
+      continue
+    }
+    m = /^(--[\w-]+)(?:=\S*)? cannot also be provided when using (--[\w-]+)$/.exec(l)
+    if (m) {
+      const pair = [m[1], m[2]].sort().join(' and ')
+      if (!pairs.has(pair)) reasons.push(`${pair} cannot be used together`)
+      pairs.add(pair)
+      continue
+    }
+    m = /^All of the following must be provided when using (--[\w-]+): (.+)$/.exec(l)
+    if (m) {
+      reasons.push(`${m[1]} needs ${m[2].split(/,\s*/).join(' and ')}`)
+      continue
+    }
+    m = /^Flag (--[\w-]+) expects a value$/.exec(l)
+    if (m) {
+      reasons.push(`${m[1]} needs a value`)
+      continue
+    }
+    m = /^Expected (--[\w-]+)=(.*) to be one of: (.+)$/.exec(l)
+    if (m) {
+      reasons.push(`Invalid ${m[1]} ${JSON.stringify(m[2])}: use one of ${m[3]}`)
+      continue
+    }
+    m = /^Unexpected arguments?: (.+)$/.exec(l)
+    if (m) {
+      reasons.push(`Unexpected argument${m[1].includes(',') ? 's' : ''} ${m[1]}`)
+      continue
+    }
+    reasons.push(l)
+  }
+  return reasons.join('; ')
 }

@@ -97,7 +97,26 @@ describe('help, version and typos', () => {
   it('suggests the flag meant', async () => {
     const r = await runBin(['users', 'list', '--jsn'], {env})
     expect(r.exitCode).toBe(2)
-    expect(r.stderr.trim()).toBe('Error: Nonexistent flag: --jsn. Did you mean --json? See --help.')
+    expect(r.stderr.trim()).toBe('Error: Unknown flag --jsn. Did you mean --json? See --help.')
+  })
+
+  it.each([
+    [
+      ['users', 'import', 'x.csv', '--key-dir', 'a', '--keys-out', 'b'],
+      '--key-dir and --keys-out cannot be used together',
+    ],
+    [['users', 'import', 'x.csv', '--out', 'f'], '--out needs --seal-to'],
+    [['users', 'list', '--limit'], '--limit needs a value'],
+    [['users', 'list', '--format', 'xml'], 'Invalid --format "xml": use one of'],
+    [['users', 'list', '--frobnicate'], 'Unknown flag --frobnicate'],
+  ])("rewords oclif parse errors in the tool's words: %j", async (argv, expected) => {
+    const r = await runBin(argv, {env})
+    expect(r.exitCode).toBe(2)
+    const line = r.stderr.trim()
+    expect(line.split('\n')).toHaveLength(1)
+    expect(line).toContain(expected)
+    expect(line).toMatch(/See --help\.$/)
+    expect(line).not.toMatch(/The following error|Nonexistent|cannot also be provided|expects a value/)
   })
 
   it('under --json an unknown command is a JSON error on stdout and nothing on stderr', async () => {

@@ -131,8 +131,8 @@ describe('flags that parse themselves (PostgreSQL)', () => {
   })
 
   it.each([
-    [UsersList, ['--sort', 'name'], '--sort=name to be one of: user-id, created, last-active, memories'],
-    [PruneInactive, ['--mode', 'purge', '--dry-run'], '--mode=purge to be one of: deactivate, delete'],
+    [UsersList, ['--sort', 'name'], 'Invalid --sort "name": use one of user-id, created, last-active, memories'],
+    [PruneInactive, ['--mode', 'purge', '--dry-run'], 'Invalid --mode "purge": use one of deactivate, delete'],
   ] as const)('a sort key or mode outside the options is exit 2 naming them (%#)', async (cmd, argv, text) => {
     const r = await runCommand(cmd, [...argv, '--database-url', url])
     expect(r.exitCode).toBe(2)
@@ -150,7 +150,7 @@ describe('flags that parse themselves (PostgreSQL)', () => {
       const r = await runCommand(KeysRotate, [...argv, '--yes', '--database-url', url])
       expect(r.exitCode).toBe(2)
       expect(r.stderr.trim().split('\n')).toHaveLength(1)
-      expect(r.stderr).toMatch(/must be provided when using --(key-dir|keys-out|seal-to): .*--older-than/)
+      expect(r.stderr).toMatch(/--(key-dir|keys-out|seal-to) needs .*--older-than/)
     }
     expect(existsSync(dir)).toBe(false)
     expect(existsSync(path.join(tmp, 'keys.csv'))).toBe(false)
@@ -170,7 +170,7 @@ describe('flags that parse themselves (PostgreSQL)', () => {
     ])
     expect(r.exitCode).toBe(2)
     expect(r.stderr.trim().split('\n')).toHaveLength(1)
-    expect(r.stderr).toContain('must be provided when using --mcp-config: --key-dir')
+    expect(r.stderr).toContain('--mcp-config needs --key-dir')
     expect(existsSync(file)).toBe(false)
     expect((await runCommand(UsersCreate, ['carol', '--json', '--database-url', url])).exitCode).toBe(0)
     const one = await runCommand(KeysRotate, [

@@ -143,7 +143,7 @@ describe('users list --format (command)', () => {
     expect(both.exitCode).toBe(2)
     // Under --json the error is on stdout, once, and stderr stays empty.
     expect(both.stderr).toBe('')
-    expect(JSON.parse(both.stdout).error.message).toContain('cannot also be provided')
+    expect(JSON.parse(both.stdout).error.message).toContain('cannot be used together')
     const bad = await runCommand(UsersList, ['--format', 'xml', '--database-url', url])
     expect(bad.exitCode).toBe(2)
   })
