@@ -84,11 +84,20 @@ export async function journalDir(): Promise<string> {
 
 /** Which database this is, the same through any route to it (PgBouncer included). */
 export async function databaseIdentity(db: Db): Promise<string> {
-  const [row] = await rows<{id: string}>(
-    db,
-    sql`select system_identifier::text || '/' || current_database() as id from pg_control_system()`,
-  )
-  return row.id
+  try {
+    const [row] = await rows<{id: string}>(
+      db,
+      sql`select system_identifier::text || '/' || current_database() as id from pg_control_system()`,
+    )
+    return row.id
+  } catch {
+    // A managed server may not let every role read pg_control_system(): host, port and name then.
+    const [row] = await rows<{id: string}>(
+      db,
+      sql`select coalesce(host(inet_server_addr()), 'local') || ':' || coalesce(inet_server_port(), 0) || '/' || current_database() as id`,
+    )
+    return row.id
+  }
 }
 
 function processStart(pid: number): string | null {
