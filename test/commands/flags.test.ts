@@ -131,8 +131,16 @@ describe('flags that parse themselves (PostgreSQL)', () => {
   })
 
   it.each([
-    [UsersList, ['--sort', 'name'], 'Invalid --sort "name": use one of user-id, created, last-active, memories'],
-    [PruneInactive, ['--mode', 'purge', '--dry-run'], 'Invalid --mode "purge": use one of deactivate, delete'],
+    [
+      UsersList,
+      ['--sort', 'name'],
+      'Invalid --sort "name": use one of user-id, created, last-active, memories',
+    ],
+    [
+      PruneInactive,
+      ['--mode', 'purge', '--dry-run'],
+      'Invalid --mode "purge": use one of deactivate, delete',
+    ],
   ] as const)('a sort key or mode outside the options is exit 2 naming them (%#)', async (cmd, argv, text) => {
     const r = await runCommand(cmd, [...argv, '--database-url', url])
     expect(r.exitCode).toBe(2)
