@@ -255,4 +255,44 @@ describe('long runs and the key directory (PostgreSQL)', () => {
     expect(readdirSync(moved).sort()).toEqual(['fd1.key', 'fd2.key', 'manifest.csv'])
     expect(await serverAuthenticates(database, keyIn(path.join(moved, 'fd1.key')))).toBe('fd1')
   })
+
+  it('a role that may not read pg_control_system() still has its interrupted run settled (host, port and name identify the database)', async () => {
+    const role = `om_plain_${process.pid}`
+    const name = new URL(td.url!).pathname.slice(1)
+    const admin = postgres(td.url!, {max: 1, onnotice: () => {}})
+    try {
+      await admin.unsafe(`drop role if exists ${role}`)
+      await admin.unsafe(`create role ${role} login`)
+      await admin.unsafe(`grant connect on database "${name}" to ${role}`)
+      for (const schema of ['public', 'openmemory_admin']) {
+        await admin.unsafe(`grant usage on schema ${schema} to ${role}`)
+        await admin.unsafe(
+          `grant select, insert, update, delete on all tables in schema ${schema} to ${role}`,
+        )
+        await admin.unsafe(`grant usage, select on all sequences in schema ${schema} to ${role}`)
+      }
+      await admin.unsafe('revoke execute on function pg_control_system() from public')
+      const url = new URL(td.url!)
+      url.username = role
+      const file = path.join(tmp, 'plain.key')
+      const as = (stopAt?: BinOptions['stopAt']) =>
+        runBin(['users', 'create', 'plainrole', '--key-file', file], {
+          env: {OPENMEMORY_DATABASE_URL: url.href},
+          stopAt,
+        })
+      const killed = await as({point: 'staged', meanwhile: async () => 'SIGKILL'})
+      expect(killed.signal).toBe('SIGKILL')
+      expect(journalsUnder(tmp)).toHaveLength(1)
+      const again = await as()
+      expect(again.exitCode, again.stderr).toBe(0)
+      expect(again.stderr).toMatch(/'users create' .* had not committed/)
+      expect(await serverAuthenticates(database, keyIn(file))).toBe('plainrole')
+      expect(journalsUnder(tmp)).toEqual([])
+    } finally {
+      await admin.unsafe('grant execute on function pg_control_system() to public').catch(() => {})
+      await admin.unsafe(`drop owned by ${role}`).catch(() => {})
+      await admin.unsafe(`drop role if exists ${role}`).catch(() => {})
+      await admin.end({timeout: 1})
+    }
+  })
 })
