@@ -50,6 +50,7 @@ import {keyHashesStored} from '../db/commit.js'
 import {rows} from '../db/sql.js'
 import {ConflictError, KeyFileError, ValidationError} from '../errors.js'
 import {show} from '../services/validation.js'
+import {stopPoint} from '../stop-point.js'
 import {writeLine} from './format.js'
 import {sanitize} from './sanitize.js'
 
@@ -166,6 +167,9 @@ export abstract class Pending {
 
   phase: Phase = 'done'
 
+  /** Whether stage() ran: before it, nothing of the run is on disk but an empty key directory. */
+  private staged = false
+
   private journalFile?: string
 
   /** The first folder of the journal's path this run created (removed again when left empty). */
@@ -184,6 +188,7 @@ export abstract class Pending {
   ): Promise<void> {
     const database = await databaseIdentity(run.db)
     guard(this)
+    this.staged = true
     try {
       this.phase = 'staged'
       this.writeFiles(files)
@@ -209,7 +214,6 @@ export abstract class Pending {
       if (error instanceof ConflictError || error instanceof ValidationError) throw error
       throw new KeyFileError(this.path, (error as NodeJS.ErrnoException).code)
     }
-    const {stopPoint} = await import('../stop-point.js')
     await stopPoint('staged')
   }
 
@@ -220,7 +224,7 @@ export abstract class Pending {
 
   /** The transaction committed: the files take their names, the journal goes. */
   async commit(): Promise<void> {
-    const {stopPoint} = await import('../stop-point.js')
+    if (!this.staged) return
     await stopPoint('committed')
     this.committing()
     this.place()
@@ -230,6 +234,10 @@ export abstract class Pending {
 
   /** The transaction rolled back (or never ran): the files and the journal go. */
   abort(): void {
+    if (!this.staged) {
+      this.unused()
+      return
+    }
     if (this.phase === 'done') return
     this.discard()
     this.dropJournal()
@@ -244,6 +252,9 @@ export abstract class Pending {
 
   /** Where the keys are now (the final names, or the temporary ones when kept). */
   abstract describeKept(): string
+
+  /** The run ended before anything was staged: undo what opening the destination made. */
+  protected unused(): void {}
 
   protected abstract writeFiles(files: {name: string; content: string | Uint8Array}[]): void
   protected abstract journalPlace(): Pick<Journal, 'kind' | 'path' | 'pending'>
@@ -403,8 +414,8 @@ export class PendingDir extends Pending {
     } catch {}
   }
 
-  /** Nothing was written (no keys): the empty directory goes. */
-  removeEmpty(): void {
+  /** Nothing was staged (a failure first, or no key to write): the empty directory goes. */
+  protected unused(): void {
     this.close()
     try {
       rmdirSync(this.path)
