@@ -141,7 +141,12 @@ describe('interactive mode in a terminal (built binary, tmux)', () => {
     const t = open(['users', 'show'])
     await t.waitFor('User (type to filter)')
     t.type('qui')
-    await t.waitFor('quinn')
+    // The list is filtered once the other users are gone from below the typed filter (quinn is
+    // in the unfiltered list too, so seeing quinn alone does not mean the filter applied).
+    await t.waitUntil('the list filtered to quinn', (screen) => {
+      const below = screen.slice(screen.lastIndexOf('User (type to filter) qui'))
+      return below.includes('quinn') && !below.includes('nina')
+    })
     t.press('Enter')
     await t.waitFor('fingerprint')
     await t.waitFor('EXIT=0')

@@ -24,17 +24,35 @@ export class TmuxSession {
     const wait = go ? `while [ ! -e ${shellQuote(go)} ]; do sleep 0.05; done; ` : ''
     // The exit code stays on screen after the CLI ends; remain-on-exit keeps the pane readable.
     const command = `${wait}env ${exports.join(' ')} ${shellQuote(process.execPath)} ${shellQuote(BIN)} ${args.map(shellQuote).join(' ')}; echo "EXIT=$?"; sleep 600`
-    execFileSync('tmux', ['new-session', '-d', '-s', this.name, '-x', '200', '-y', '50', command])
+    this.tmux(['new-session', '-d', '-s', this.name, '-x', '200', '-y', '50', command])
     if (opts.rawOutput && go) {
-      execFileSync('tmux', ['pipe-pane', '-o', '-t', this.name, `cat >> ${shellQuote(opts.rawOutput)}`])
+      this.tmux(['pipe-pane', '-o', '-t', this.name, `cat >> ${shellQuote(opts.rawOutput)}`])
       writeFileSync(go, '')
     }
   }
 
+  /**
+   * Every session has a tmux server of its own (`-L`): with one shared server, a
+   * session created while another test kills the server's last session meets a
+   * server on its way out ("server exited unexpectedly").
+   */
+  private tmux(args: string[], opts: {stdio?: 'ignore'} = {}): string {
+    return execFileSync('tmux', ['-L', this.name, ...args], {encoding: 'utf8', ...opts})
+  }
+
   screen(): string {
-    return execFileSync('tmux', ['capture-pane', '-p', '-J', '-S', '-500', '-t', this.name], {
-      encoding: 'utf8',
-    })
+    return this.tmux(['capture-pane', '-p', '-J', '-S', '-500', '-t', this.name])
+  }
+
+  /** Poll the screen until `test` holds for it (bounded like waitFor). */
+  async waitUntil(what: string, test: (screen: string) => boolean, timeoutMs = WAIT_MS): Promise<string> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const screen = this.screen()
+      if (test(screen)) return screen
+      if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}; screen:\n${screen}`)
+      await new Promise((r) => setTimeout(r, 100))
+    }
   }
 
   /**
@@ -52,17 +70,17 @@ export class TmuxSession {
 
   /** Type literal text. */
   type(text: string): void {
-    execFileSync('tmux', ['send-keys', '-t', this.name, '-l', text])
+    this.tmux(['send-keys', '-t', this.name, '-l', text])
   }
 
   /** Press named keys (Enter, Down, Escape, C-c). */
   press(...keys: string[]): void {
-    execFileSync('tmux', ['send-keys', '-t', this.name, ...keys])
+    this.tmux(['send-keys', '-t', this.name, ...keys])
   }
 
   kill(): void {
     try {
-      execFileSync('tmux', ['kill-session', '-t', this.name], {stdio: 'ignore'})
+      this.tmux(['kill-server'], {stdio: 'ignore'})
     } catch {}
   }
 }
