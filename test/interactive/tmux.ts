@@ -4,7 +4,9 @@
  * fixed sleep).
  */
 import {execFileSync} from 'node:child_process'
-import {writeFileSync} from 'node:fs'
+import {rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {BIN} from '../helpers/run.js'
 
 /** The bound of a wait on the screen: generous, since a loaded machine is slow, but never endless. */
@@ -12,6 +14,7 @@ const WAIT_MS = Number(process.env.OPENMEMORY_TEST_WAIT_MS) || 60_000
 
 export class TmuxSession {
   readonly name = `om-e2e-${process.pid}-${Math.random().toString(36).slice(2, 8)}`
+  private readonly socket = join(tmpdir(), `${this.name}.tmux`)
 
   /**
    * `rawOutput`: a file that receives every byte the program writes to the
@@ -32,12 +35,12 @@ export class TmuxSession {
   }
 
   /**
-   * Every session has a tmux server of its own (`-L`): with one shared server, a
+   * Every session has a tmux server of its own (`-S`, removed by kill()): with one shared server, a
    * session created while another test kills the server's last session meets a
    * server on its way out ("server exited unexpectedly").
    */
   private tmux(args: string[], opts: {stdio?: 'ignore'} = {}): string {
-    return execFileSync('tmux', ['-L', this.name, ...args], {encoding: 'utf8', ...opts})
+    return execFileSync('tmux', ['-S', this.socket, ...args], {encoding: 'utf8', ...opts})
   }
 
   screen(): string {
@@ -82,6 +85,7 @@ export class TmuxSession {
     try {
       this.tmux(['kill-server'], {stdio: 'ignore'})
     } catch {}
+    rmSync(this.socket, {force: true})
   }
 }
 
