@@ -377,18 +377,19 @@ export const PROBLEMS_SHOWN = 20
 
 /** Exit 2 naming each problem of a file by line (the first 20), nothing written. */
 export class ImportProblemsError extends OpenMemoryError {
-  constructor(problems: {line: number; message: string}[], source: string) {
+  /** `problems`: the first ones by line (at least PROBLEMS_SHOWN when there are that many); `total`: all. */
+  constructor(problems: {line: number; message: string}[], source: string, total = problems.length) {
     const shown = problems.slice(0, PROBLEMS_SHOWN)
-    const more = problems.length - shown.length
+    const more = total - shown.length
     const lines = [
-      `${problems.length} problem${problems.length === 1 ? '' : 's'} in ${source}; nothing was written:`,
+      `${total} problem${total === 1 ? '' : 's'} in ${source}; nothing was written:`,
       ...shown.map((p) => `  line ${p.line}: ${p.message}`),
       ...(more > 0 ? [`  ... and ${more} more.`] : []),
     ]
     super(lines.join('\n'), {
       code: 'INVALID_INPUT',
       exitCode: 2,
-      data: {problems: shown, problemCount: problems.length},
+      data: {problems: shown, problemCount: total},
       lines,
     })
   }

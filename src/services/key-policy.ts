@@ -71,6 +71,8 @@ export interface PolicyHooks {
   onProgress?: (done: number) => void
   /** Called with the new keys before the transaction opens (key files staged): a throw changes nothing. */
   stage?: (keys: IssuedKey[]) => Promise<void>
+  /** Called once the keys are staged. */
+  staged?: () => Promise<void>
   /** Called just before COMMIT is sent. */
   committing?: () => void
 }
@@ -101,7 +103,10 @@ export async function rotateKeysOlderThan(
     return {row: r, apiKey, keyHash: hashKey(apiKey)}
   })
   const issued: IssuedKey[] = made.map((m) => ({userId: m.row.user_id, apiKey: m.apiKey}))
-  if (issued.length > 0) await hooks.stage?.(issued)
+  if (issued.length > 0) {
+    await hooks.stage?.(issued)
+    await hooks.staged?.()
+  }
   return transactionWithMarker(
     db,
     async (tx) => {

@@ -9,7 +9,7 @@ import {transactionWithMarker} from '../db/commit.js'
 import {apiKeys, apps, auditLog, memories, users} from '../db/schema.js'
 import {isDeactivated, lastSeen, lastSeenBefore, rows} from '../db/sql.js'
 import {fetchSize} from '../db/stream.js'
-import {naiveIso} from '../db/time.js'
+import {naiveAt, naiveIso} from '../db/time.js'
 import {ConflictError} from '../errors.js'
 import {auditEach} from './audit.js'
 import type {ServiceContext} from './context.js'
@@ -63,6 +63,26 @@ export interface NewUser {
   inactive?: unknown
 }
 
+/**
+ * The users one creation makes, in batches, read twice: once to make and
+ * stage their keys before the transaction, once inside it to insert them.
+ * Both reads give the same users in the same order.
+ */
+export interface NewUserSource {
+  count: number
+  batches(): AsyncIterable<NewUser[]>
+}
+
+/** A source of users already in memory (`users create`, the menu). */
+export function usersFrom(input: NewUser[]): NewUserSource {
+  return {
+    count: input.length,
+    async *batches() {
+      yield* chunks(input, CREATE_BATCH)
+    },
+  }
+}
+
 export interface CreatedUser {
   id: string
   userId: string
@@ -80,8 +100,15 @@ export interface CreateHooks {
   /** Called once the number of users is known, and after each batch of statements. */
   onStart?: (total: number) => void
   onProgress?: (done: number) => void
-  /** Called with the new keys before the transaction opens (key files staged): a throw changes nothing. */
+  /**
+   * Called with the new keys before the transaction opens (key files staged),
+   * one batch per call: a throw changes nothing.
+   */
   stage?: (keys: IssuedKey[]) => void | Promise<void>
+  /** Called once every batch is staged. */
+  staged?: () => Promise<void>
+  /** Called inside the transaction with each batch written (before COMMIT). */
+  written?: (users: Omit<CreatedUser, 'apiKey'>[]) => void
   /** Called as the transaction's statements end, just before COMMIT is sent. */
   committing?: () => void
 }
@@ -166,123 +193,152 @@ export function creationConflict(
  */
 export async function createUsers(
   db: Db,
-  input: NewUser[],
+  source: NewUserSource,
   opts: {keyLength?: number; reuseDeletedId?: boolean},
   ctx: ServiceContext,
   hooks: CreateHooks = {},
-): Promise<CreatedUser[]> {
+): Promise<{count: number}> {
   const length = checkKeyLength(opts.keyLength ?? KEY_LENGTH.default)
   const now = ctx.now()
-  const made = input.map((row) => {
-    const apiKey = ctx.newKey(length)
-    return {
-      row,
-      id: ctx.uuid(),
-      keyId: ctx.uuid(),
-      apps: row.apps.map((name) => ({id: ctx.uuid(), name})),
-      apiKey,
-      keyHash: hashKey(apiKey),
-      reused: null as string | null,
-    }
-  })
-  hooks.onStart?.(made.length)
-  await hooks.stage?.(made.map((m) => ({userId: m.row.userId, apiKey: m.apiKey})))
+  hooks.onStart?.(source.count)
+  // The keys are made and staged batch by batch; only their hashes stay (32 bytes a user).
+  const hashes = Buffer.alloc(32 * source.count)
+  let staged = 0
+  for await (const batch of source.batches()) {
+    if (staged + batch.length > source.count)
+      throw new Error('createUsers: the source gave more users than counted')
+    const keys = batch.map((row, i) => {
+      const apiKey = ctx.newKey(length)
+      hashes.write(hashKey(apiKey), 32 * (staged + i), 'hex')
+      return {userId: row.userId, apiKey}
+    })
+    await hooks.stage?.(keys)
+    staged += batch.length
+  }
+  if (staged !== source.count) throw new Error('createUsers: the source gave fewer users than counted')
+  await hooks.staged?.()
+  const hashAt = (i: number) => hashes.toString('hex', 32 * i, 32 * i + 32)
   const marker = {
-    keyHashes: () => made.map((m) => m.keyHash),
-    what: made.length === 1 ? `user ${made[0].row.userId}` : `the ${made.length} new users`,
+    keyHashes: () => (source.count > 0 ? [hashAt(0)] : []),
+    what: source.count === 1 ? 'the new user' : `the ${source.count} new users`,
     committing: hooks.committing,
   }
   await transactionWithMarker(
     db,
     async (tx) => {
       await lockUsers(tx)
-      const conflicts = await findCreationConflicts(tx, input)
-      for (const m of made) {
-        const conflict = creationConflict(m.row, conflicts, opts.reuseDeletedId === true)
-        if (conflict && m.row.line !== undefined) {
-          throw new ConflictError(
-            `Another writer created conflicting users meanwhile (line ${m.row.line}: ${conflict.message}); nothing was written. Run the import again.`,
-          )
-        }
-        if (conflict) throw conflict
-        m.reused = conflicts.deleted.get(m.row.userId) ?? null
-      }
       let done = 0
-      for (const batch of chunks(made, CREATE_BATCH)) {
-        for (const part of chunks(batch)) {
-          await tx.insert(users).values(
-            part.map((m) => ({
-              id: m.id,
-              userId: m.row.userId,
-              name: m.row.name,
-              email: m.row.email,
-              createdAt: now,
-              updatedAt: now,
-              lastActive: now,
-            })),
+      for await (const batch of source.batches()) {
+        // Under the lock, every user is checked again: a conflict that appeared since validation rolls all back.
+        const conflicts = await findCreationConflicts(tx, batch)
+        const made = batch.map((row, i) => {
+          const conflict = creationConflict(row, conflicts, opts.reuseDeletedId === true)
+          if (conflict && row.line !== undefined) {
+            throw new ConflictError(
+              `Another writer created conflicting users meanwhile (line ${row.line}: ${conflict.message}); nothing was written. Run the import again.`,
+            )
+          }
+          if (conflict) throw conflict
+          return {
+            row,
+            id: ctx.uuid(),
+            keyId: ctx.uuid(),
+            apps: row.apps.map((name) => ({id: ctx.uuid(), name})),
+            keyHash: hashAt(done + i),
+            reused: conflicts.deleted.get(row.userId) ?? null,
+          }
+        })
+        await insertUsers(tx, made, now, ctx)
+        const inactive = made.filter((m) => m.row.inactive)
+        if (inactive.length > 0) {
+          const {deactivateUsersIn} = await import('./lifecycle.js')
+          await deactivateUsersIn(
+            tx,
+            inactive.map((m) => m.id),
+            {reason: 'imported inactive (users import --include-inactive)'},
+            ctx,
           )
         }
-        for (const part of chunks(batch)) {
-          await tx.insert(apiKeys).values(
-            part.map((m) => ({
-              id: m.keyId,
-              userId: m.id,
-              keyHash: m.keyHash,
-              createdAt: now,
-              lastUsed: null,
-              isActive: true,
-            })),
-          )
-        }
-        const appRows = batch.flatMap((m) =>
-          m.apps.map((a) => ({
-            id: a.id,
-            ownerId: m.id,
-            name: a.name,
-            isActive: true,
-            createdAt: now,
-            updatedAt: now,
-          })),
-        )
-        for (const part of chunks(appRows)) await tx.insert(apps).values(part)
-        await auditEach(tx, ctx, 'created', batch, (m) => [
-          m.row.userId,
-          {
+        hooks.written?.(
+          made.map((m) => ({
+            id: m.id,
+            userId: m.row.userId,
             name: m.row.name,
             email: m.row.email,
-            apps: m.row.apps,
             keyFingerprint: fingerprint(m.keyHash),
-            ...(m.row.line === undefined ? {} : {line: m.row.line}),
-            ...(m.reused ? {reusedIdDeletedAt: m.reused} : {}),
-          },
-        ])
+            apps: m.apps,
+            createdAt: now.toISOString(),
+            reusedIdDeletedAt: m.reused,
+          })),
+        )
         done += batch.length
         hooks.onProgress?.(done)
-      }
-      const inactive = made.filter((m) => m.row.inactive)
-      if (inactive.length > 0) {
-        const {deactivateUsersIn} = await import('./lifecycle.js')
-        await deactivateUsersIn(
-          tx,
-          inactive.map((m) => m.id),
-          {reason: 'imported inactive (users import --include-inactive)'},
-          ctx,
-        )
       }
     },
     marker,
   )
-  return made.map((m) => ({
-    id: m.id,
-    userId: m.row.userId,
-    name: m.row.name,
-    email: m.row.email,
-    apiKey: m.apiKey,
-    keyFingerprint: fingerprint(m.keyHash),
-    apps: m.apps,
-    createdAt: now.toISOString(),
-    reusedIdDeletedAt: m.reused,
-  }))
+  return {count: source.count}
+}
+
+/**
+ * One batch of new users with their keys and apps: one statement per
+ * INSERT_CHUNK_ROWS users, the rows bound as ONE jsonb parameter that
+ * PostgreSQL unpacks (no per-value objects on the client); then their
+ * audit rows.
+ */
+async function insertUsers(
+  tx: Db,
+  made: {
+    row: NewUser
+    id: string
+    keyId: string
+    apps: {id: string; name: string}[]
+    keyHash: string
+    reused: string | null
+  }[],
+  now: Date,
+  ctx: ServiceContext,
+): Promise<void> {
+  const at = naiveAt(now)
+  for (const part of chunks(made)) {
+    const doc = JSON.stringify(
+      part.map((m) => ({
+        id: m.id,
+        user_id: m.row.userId,
+        name: m.row.name,
+        email: m.row.email,
+        key_id: m.keyId,
+        key_hash: m.keyHash,
+        apps: m.apps,
+      })),
+    )
+    // The foreign keys of api_keys and apps are checked at the end of the statement, users inserted by then.
+    await tx.execute(sql`
+      with v as (
+        select * from jsonb_to_recordset(${doc}::jsonb)
+          as v(id uuid, user_id text, name text, email text, key_id uuid, key_hash text, apps jsonb)
+      ), new_users as (
+        insert into ${users} (id, user_id, name, email, created_at, updated_at, last_active)
+        select id, user_id, name, email, ${at}, ${at}, ${at} from v
+      ), new_keys as (
+        insert into ${apiKeys} (id, user_id, key_hash, created_at, last_used, is_active)
+        select key_id, id, key_hash, ${at}, null, true from v
+      )
+      insert into ${apps} (id, owner_id, name, is_active, created_at, updated_at)
+      select (a->>'id')::uuid, v.id, a->>'name', true, ${at}, ${at}
+      from v cross join lateral jsonb_array_elements(v.apps) as a`)
+  }
+  await auditEach(tx, ctx, 'created', made, (m) => [
+    m.row.userId,
+    {
+      name: m.row.name,
+      email: m.row.email,
+      apps: m.row.apps,
+      keyFingerprint: fingerprint(m.keyHash),
+      ...(m.row.line === undefined ? {} : {line: m.row.line}),
+      ...(m.reused ? {reusedIdDeletedAt: m.reused} : {}),
+    },
+  ])
 }
 
 /** One user (`users create`, the menu): validated, then through the one creation path. */
@@ -297,14 +353,26 @@ export async function createUser(
   } = {},
 ): Promise<UsersCreateResult> {
   const v = await validateCreateUser(input)
-  const [created] = await createUsers(
+  let apiKey = ''
+  let created: Omit<CreatedUser, 'apiKey'> | undefined
+  await createUsers(
     db,
-    [{userId: v.userId, name: v.name, email: v.email, apps: [v.appName]}],
+    usersFrom([{userId: v.userId, name: v.name, email: v.email, apps: [v.appName]}]),
     {keyLength: v.keyLength, reuseDeletedId: input.reuseDeletedId},
     ctx,
-    {stage: (keys) => hooks.stage?.(keys[0].apiKey), committing: hooks.committing},
+    {
+      stage: (keys) => {
+        apiKey = keys[0].apiKey
+        return hooks.stage?.(apiKey)
+      },
+      written: (made) => {
+        created = made[0]
+      },
+      committing: hooks.committing,
+    },
   )
-  return created
+  if (!created) throw new Error('createUser: the user was not written')
+  return {...created, apiKey}
 }
 
 /**

@@ -68,10 +68,22 @@ export type Destination =
   | {kind: 'sealed'; path: string; recipients: number}
   | {kind: 'terminal'; path: null}
 
+/** The run that stages keys: its database, its command, and how many keys it makes in all. */
+export interface StageRun {
+  db: Db
+  command: string
+  count: number
+}
+
 export interface BulkKeySink {
   destination: Destination
-  /** Write every key (and its MCP config) under temporary names, fsynced: before the transaction opens. */
-  stage(keys: IssuedKey[], run: {db: Db; command: string}): Promise<void>
+  /**
+   * Write keys (and their MCP configs) under temporary names: before the
+   * transaction opens, one batch per call (nothing of earlier batches is held).
+   */
+  stage(keys: IssuedKey[], run: StageRun): Promise<void>
+  /** Every batch is staged: fsync. */
+  staged(): Promise<void>
   /** COMMIT may now be sent. */
   committing(): void
   /** The transaction committed: the files take their names. */
@@ -157,8 +169,9 @@ function pendingSink(pending: Pending): Pick<BulkKeySink, 'committing' | 'commit
   }
 }
 
-function stageRun(keys: IssuedKey[], run: {db: Db; command: string}) {
-  return {...run, keyHash: hashKey(keys[0].apiKey), count: keys.length}
+/** The journal of the run begins with its first batch: one of its key hashes marks the run. */
+async function beginOnce(pending: Pending, keys: IssuedKey[], run: StageRun, begun: boolean): Promise<void> {
+  if (!begun) await pending.begin({...run, keyHash: hashKey(keys[0].apiKey)})
 }
 
 function openKeyDir(dir: string, flags: DeliveryFlags): BulkKeySink {
@@ -170,6 +183,8 @@ function openKeyDir(dir: string, flags: DeliveryFlags): BulkKeySink {
   return {
     destination: {kind: 'key-dir', path: pending.path},
     async stage(keys, run) {
+      if (keys.length === 0) return
+      await beginOnce(pending, keys, run, written > 0)
       const files: {name: string; content: string}[] = []
       for (const k of keys) {
         files.push({name: keyFileName(k.userId, '.key'), content: `${k.apiKey}\n`})
@@ -180,17 +195,18 @@ function openKeyDir(dir: string, flags: DeliveryFlags): BulkKeySink {
           })
         }
       }
+      pending.write(files)
       // Which file is whose: every userId, whatever its form, and its key file.
-      files.push({
-        name: 'manifest.csv',
-        content: await csvText(
+      pending.append(
+        'manifest.csv',
+        await csvText(
           keys.map((k) => [k.userId, keyFileName(k.userId, '.key')]),
-          ['userId', 'file'],
+          written === 0 ? ['userId', 'file'] : undefined,
         ),
-      })
-      await pending.stage(files, stageRun(keys, run))
-      written = keys.length
+      )
+      written += keys.length
     },
+    staged: () => pending.seal(),
     ...pendingSink(pending),
     report: (out) =>
       out.note(
@@ -199,31 +215,38 @@ function openKeyDir(dir: string, flags: DeliveryFlags): BulkKeySink {
   }
 }
 
-/** A CSV with a header, every cell through the one formula guard. */
-async function csvText(records: string[][], columns: string[]): Promise<string> {
+/** CSV rows, every cell through the one formula guard; with a header line when `columns` are given. */
+async function csvText(records: string[][], columns?: string[]): Promise<string> {
   const {stringify} = await import('csv-stringify/sync')
-  return stringify(records, {header: true, columns, record_delimiter: 'unix', cast: {string: guardCell}})
+  return stringify(records, {
+    header: columns !== undefined,
+    columns,
+    record_delimiter: 'unix',
+    cast: {string: guardCell},
+  })
 }
 
-function keysCsv(keys: IssuedKey[]): Promise<string> {
+/** The userId,apiKey CSV of a batch (the header with the first). */
+function keysCsv(keys: IssuedKey[], first: boolean): Promise<string> {
   return csvText(
     keys.map((k) => [k.userId, k.apiKey]),
-    ['userId', 'apiKey'],
+    first ? ['userId', 'apiKey'] : undefined,
   )
 }
 
 function openKeysCsv(file: string): BulkKeySink {
   const pending = new PendingFile(file, 'Keys file')
+  const name = path.basename(pending.path)
   let count = 0
   return {
     destination: {kind: 'keys-out', path: pending.path},
     async stage(keys, run) {
-      await pending.stage(
-        [{name: path.basename(pending.path), content: await keysCsv(keys)}],
-        stageRun(keys, run),
-      )
-      count = keys.length
+      if (keys.length === 0) return
+      await beginOnce(pending, keys, run, count > 0)
+      pending.append(name, await keysCsv(keys, count === 0))
+      count += keys.length
     },
+    staged: () => pending.seal(),
     ...pendingSink(pending),
     report: (out) =>
       out.note(`Keys written to ${pending.path}: a CSV of userId,apiKey with ${count} rows (mode 0600).`),
@@ -306,14 +329,35 @@ async function openSealed(sealTo: string, out: string): Promise<BulkKeySink> {
     }
   }
   const pending = new PendingFile(out, 'Sealed file')
+  const name = path.basename(pending.path)
   let count = 0
+  // The plain CSV exists only in memory, a batch at a time; what reaches the disk is sealed.
+  let plain: WritableStreamDefaultWriter<Uint8Array> | undefined
+  let sealing: Promise<void> | undefined
   return {
     destination: {kind: 'sealed', path: pending.path, recipients: recipients.length},
     async stage(keys, run) {
-      // The plain CSV exists only in memory; what reaches the disk is sealed.
-      const sealed = await encrypter.encrypt(await keysCsv(keys))
-      await pending.stage([{name: path.basename(pending.path), content: sealed}], stageRun(keys, run))
-      count = keys.length
+      if (keys.length === 0) return
+      await beginOnce(pending, keys, run, count > 0)
+      if (!plain) {
+        const pipe = new TransformStream<Uint8Array, Uint8Array>()
+        plain = pipe.writable.getWriter()
+        const sealed = await encrypter.encrypt(pipe.readable)
+        sealing = (async () => {
+          for await (const chunk of sealed as unknown as AsyncIterable<Uint8Array>)
+            pending.append(name, chunk)
+        })()
+        // A failure surfaces where the writer is awaited; keep it from being reported unhandled meanwhile.
+        sealing.catch(() => {})
+      }
+      // A failed write of the sealed file ends the wait too (the encrypter would wait on it forever).
+      await Promise.race([plain.write(Buffer.from(await keysCsv(keys, count === 0), 'utf8')), sealing])
+      count += keys.length
+    },
+    async staged() {
+      await plain?.close()
+      await sealing
+      await pending.seal()
     },
     ...pendingSink(pending),
     report: (out) =>
@@ -328,8 +372,9 @@ function openTerminal(): BulkKeySink {
   return {
     destination: {kind: 'terminal', path: null},
     async stage(keys) {
-      held = keys
+      held.push(...keys)
     },
+    async staged() {},
     committing() {},
     async commit() {},
     abort() {

@@ -132,17 +132,26 @@ function fsyncPath(p: string): void {
   }
 }
 
-/** Create `file` (never overwriting), write all of it, fsync, close. */
-function writeNew(file: string, content: string | Uint8Array, mode = 0o600): void {
-  const data = typeof content === 'string' ? Buffer.from(content, 'utf8') : content
-  const fd = openSync(
+/** Create `file` for writing, never overwriting and never through a link: 0600. */
+function openNew(file: string): number {
+  return openSync(
     file,
     constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-    mode,
+    0o600,
   )
+}
+
+function writeAll(fd: number, content: string | Uint8Array): void {
+  const data = typeof content === 'string' ? Buffer.from(content, 'utf8') : content
+  let done = 0
+  while (done < data.length) done += writeSync(fd, data, done, data.length - done)
+}
+
+/** Create `file` (never overwriting), write all of it, fsync, close. */
+function writeNew(file: string, content: string | Uint8Array): void {
+  const fd = openNew(file)
   try {
-    let done = 0
-    while (done < data.length) done += writeSync(fd, data, done, data.length - done)
+    writeAll(fd, content)
     fsyncSync(fd)
   } finally {
     closeSync(fd)
@@ -181,18 +190,33 @@ export abstract class Pending {
     protected readonly what: string,
   ) {}
 
-  /** Write the files under their temporary names and the journal: before the transaction opens. */
+  /** Files of this run open for appending (by name), until seal(). */
+  private appending = new Map<string, number>()
+
+  /**
+   * Write the files under their temporary names and the journal, fsynced:
+   * before the transaction opens. One call (begin, write, seal).
+   */
   async stage(
     files: {name: string; content: string | Uint8Array}[],
     run: {db: Db; command: string; keyHash: string; count: number},
   ): Promise<void> {
+    await this.begin(run)
+    this.write(files)
+    await this.seal()
+  }
+
+  /**
+   * Staging in steps (a bulk run, batch by batch): the journal first, so
+   * whatever file of the run may exist is covered by it.
+   */
+  async begin(run: {db: Db; command: string; keyHash: string; count: number}): Promise<void> {
     const database = await databaseIdentity(run.db)
+    const dir = await journalDir()
     guard(this)
     this.staged = true
-    try {
-      this.phase = 'staged'
-      this.writeFiles(files)
-      const dir = await journalDir()
+    this.phase = 'staged'
+    this.failing(() => {
       this.madeDirs = mkdirSync(dir, {recursive: true, mode: 0o700})
       const journal: Journal = {
         version: 1,
@@ -209,12 +233,64 @@ export abstract class Pending {
       this.journalFile = path.join(dir, `${this.runId}.json`)
       writeNew(this.journalFile, `${JSON.stringify(journal)}\n`)
       fsyncPath(dir)
+    })
+  }
+
+  /** Whole files under their temporary names, each fsynced (after begin()). */
+  write(files: {name: string; content: string | Uint8Array}[]): void {
+    this.failing(() => {
+      for (const f of files) {
+        const fd = this.openTemp(f.name)
+        try {
+          writeAll(fd, f.content)
+          fsyncSync(fd)
+        } finally {
+          closeSync(fd)
+        }
+      }
+    })
+  }
+
+  /** More of a file under its temporary name (created by the first call; fsynced by seal()). */
+  append(name: string, chunk: string | Uint8Array): void {
+    this.failing(() => {
+      let fd = this.appending.get(name)
+      if (fd === undefined) {
+        fd = this.openTemp(name)
+        this.appending.set(name, fd)
+      }
+      writeAll(fd, chunk)
+    })
+  }
+
+  /** Everything of the run is written: fsync and close what was appended to, sync the folder. */
+  async seal(): Promise<void> {
+    this.failing(() => {
+      for (const fd of this.appending.values()) fsyncSync(fd)
+      this.closeAppending()
+      this.syncFolder()
+    })
+    await stopPoint('staged')
+  }
+
+  /** A staging step failed: everything of the run goes, and the error says which file. */
+  private failing(step: () => void): void {
+    try {
+      step()
     } catch (error) {
       this.abort()
       if (error instanceof ConflictError || error instanceof ValidationError) throw error
       throw new KeyFileError(this.path, (error as NodeJS.ErrnoException).code)
     }
-    await stopPoint('staged')
+  }
+
+  private closeAppending(): void {
+    for (const fd of this.appending.values()) {
+      try {
+        closeSync(fd)
+      } catch {}
+    }
+    this.appending.clear()
   }
 
   /** COMMIT may now be sent: from here a signal waits for its outcome instead of removing files. */
@@ -239,6 +315,7 @@ export abstract class Pending {
       return
     }
     if (this.phase === 'done') return
+    this.closeAppending()
     this.discard()
     this.dropJournal()
     this.finish('removed')
@@ -256,7 +333,10 @@ export abstract class Pending {
   /** The run ended before anything was staged: undo what opening the destination made. */
   protected unused(): void {}
 
-  protected abstract writeFiles(files: {name: string; content: string | Uint8Array}[]): void
+  /** Create the temporary file for `name` (never overwriting) and open it for writing. */
+  protected abstract openTemp(name: string): number
+  /** Make the new entries durable (fsync the folder they are in). */
+  protected abstract syncFolder(): void
   protected abstract journalPlace(): Pick<Journal, 'kind' | 'path' | 'pending'>
   protected abstract place(): void
   protected abstract discard(): void
@@ -294,12 +374,15 @@ export class PendingFile extends Pending {
     this.pendingPath = path.join(path.dirname(full), `.${path.basename(full)}.${this.runId}${PENDING}`)
   }
 
-  protected writeFiles(files: {name: string; content: string | Uint8Array}[]): void {
+  protected openTemp(): number {
     if (existsSync(this.path))
       throw new ConflictError(
         `${this.what} ${this.path} appeared meanwhile; it is never overwritten. Nothing was changed.`,
       )
-    writeNew(this.pendingPath, files[0].content)
+    return openNew(this.pendingPath)
+  }
+
+  protected syncFolder(): void {
     fsyncPath(path.dirname(this.path))
   }
 
@@ -379,11 +462,13 @@ export class PendingDir extends Pending {
     return path.join(this.path, name)
   }
 
-  protected writeFiles(files: {name: string; content: string | Uint8Array}[]): void {
-    for (const f of files) {
-      writeNew(this.at(`.${f.name}${PENDING}`), f.content)
-      this.names.push(f.name)
-    }
+  protected openTemp(name: string): number {
+    const fd = openNew(this.at(`.${name}${PENDING}`))
+    this.names.push(name)
+    return fd
+  }
+
+  protected syncFolder(): void {
     if (this.fd !== undefined) {
       try {
         fsyncSync(this.fd)

@@ -51,36 +51,82 @@ export async function readFirstLine(
   return Buffer.concat(chunks).toString('utf8').trim()
 }
 
-/** The whole of a file, or of stdin for `-`, as UTF-8: at most `maxBytes` (exit 2 beyond). */
-export async function readInputText(file: string, maxBytes: number): Promise<{text: string; source: string}> {
-  const {ValidationError} = await import('../errors.js')
+/** The input of a run, in the tool's own 0600 copy (read more than once), and how to name it. */
+export interface SpooledInput {
+  path: string
+  source: string
+  /** Remove the copy (also done if the process exits first). */
+  remove(): void
+}
+
+/**
+ * A file, or stdin for `-`, copied into a private temporary file (a 0700
+ * folder, the file 0600) so it can be read more than once and cannot change
+ * between the reads: at most `maxBytes` (exit 2 beyond). The copy goes when
+ * the run ends, however it ends short of SIGKILL.
+ */
+export async function spoolInput(file: string, maxBytes: number): Promise<SpooledInput> {
+  const fs = await import('node:fs')
+  const os = await import('node:os')
+  const path = await import('node:path')
+  const {pipeline} = await import('node:stream/promises')
   const tooBig = (source: string) =>
     new ValidationError(`${source} is larger than ${Math.round(maxBytes / 1048576)} MiB; split it.`)
+  let input: NodeJS.ReadableStream & AsyncIterable<Buffer | string>
+  let source: string
   if (file === '-') {
     if (process.stdin.isTTY) {
       throw new ValidationError("Reading '-' means stdin, which is a terminal: pipe the file in, or name it.")
     }
-    const chunks: Buffer[] = []
-    let size = 0
-    for await (const chunk of process.stdin) {
-      size += (chunk as Buffer).length
-      if (size > maxBytes) throw tooBig('stdin')
-      chunks.push(chunk as Buffer)
+    input = process.stdin
+    source = 'stdin'
+  } else {
+    let fd: number
+    try {
+      fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK)
+    } catch (error) {
+      throw new ValidationError(
+        `Cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'}): check the path.`,
+      )
     }
-    return {text: Buffer.concat(chunks).toString('utf8'), source: 'stdin'}
+    const st = fs.fstatSync(fd)
+    if (!st.isFile()) {
+      fs.closeSync(fd)
+      throw new ValidationError(`${file} is not a file.`)
+    }
+    if (st.size > maxBytes) {
+      fs.closeSync(fd)
+      throw tooBig(file)
+    }
+    input = fs.createReadStream('', {fd})
+    source = file
   }
-  const {readFileSync, statSync} = await import('node:fs')
-  let size: number
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'openmemory-input-'))
+  const copy = path.join(dir, 'input.csv')
+  const remove = () => {
+    process.removeListener('exit', remove)
+    fs.rmSync(dir, {recursive: true, force: true})
+  }
+  process.on('exit', remove)
   try {
-    const st = statSync(file)
-    if (!st.isFile()) throw new ValidationError(`${file} is not a file.`)
-    size = st.size
+    let size = 0
+    await pipeline(
+      input,
+      async function* (chunks: AsyncIterable<Buffer | string>) {
+        for await (const chunk of chunks) {
+          size += chunk.length
+          if (size > maxBytes) throw tooBig(source)
+          yield chunk
+        }
+      },
+      fs.createWriteStream(copy, {flags: 'wx', mode: 0o600}),
+    )
   } catch (error) {
+    remove()
     if (error instanceof ValidationError) throw error
     throw new ValidationError(
-      `Cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'}): check the path.`,
+      `Cannot read ${source} (${(error as NodeJS.ErrnoException).code ?? 'error'}): check the path.`,
     )
   }
-  if (size > maxBytes) throw tooBig(file)
-  return {text: readFileSync(file, 'utf8'), source: file}
+  return {path: copy, source, remove}
 }

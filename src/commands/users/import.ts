@@ -6,7 +6,7 @@ import {defaultContext} from '../../services/context.js'
 import {KEY_LENGTH} from '../../services/keys.js'
 import {deliveryFlags} from '../../ui/bulk-keys.js'
 import {mcpTargetFlags} from '../../ui/key-output.js'
-import {readInputText} from '../../ui/stdin.js'
+import {spoolInput} from '../../ui/stdin.js'
 
 export type {UsersImportResult}
 
@@ -74,7 +74,7 @@ Keys go to exactly one of --key-dir, --keys-out or --seal-to with --out; they ar
       this.io(),
       () => this.connect(),
       {
-        read: () => readInputText(args.file, MAX_INPUT_BYTES),
+        read: () => spoolInput(args.file, MAX_INPUT_BYTES),
         skipExisting: flags['skip-existing'],
         reuseDeletedId: flags['reuse-deleted-id'],
         includeInactive: flags['include-inactive'],
