@@ -191,7 +191,7 @@ export async function* readImportCsv(
  * step (one scan of users each), so few large steps; what a step holds is
  * a few MB.
  */
-export const IMPORT_BATCH = 5000
+export const IMPORT_BATCH = 2000
 
 /** What the first pass over the file found: what to create, what to skip, and the problems. */
 export interface ImportFilePlan {

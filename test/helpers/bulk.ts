@@ -47,7 +47,10 @@ export function ageIdentity(dir: string): {identityFile: string; recipient: stri
 
 /** `age -d -i key.txt FILE`, parsed as the userId,apiKey CSV it holds. */
 export function ageDecryptKeys(identityFile: string, file: string): {userId: string; apiKey: string}[] {
-  const plain = execFileSync('age', ['-d', '-i', identityFile, file], {encoding: 'utf8'})
+  const plain = execFileSync('age', ['-d', '-i', identityFile, file], {
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+  })
   return parse(plain, {columns: true}) as {userId: string; apiKey: string}[]
 }
 
