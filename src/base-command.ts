@@ -170,7 +170,7 @@ export abstract class BaseCommand extends Command {
     if (!noEmbeddedDatabase(dataDir)) return
     const {DatabaseUnavailableError} = await import('./errors.js')
     throw new DatabaseUnavailableError(
-      `No database to work on: --database-url, OPENMEMORY_DATABASE_URL and DATABASE_URL are unset, and there is no embedded database at ${dataDir} (OPENMEMORY_DATA_DIR); from cron, export the variable (set -a; . /etc/openmemory.env; set +a). Nothing was created.`,
+      `No database to work on: --database-url, OPENMEMORY_DATABASE_URL and DATABASE_URL are unset, and there is no embedded database at ${dataDir} (OPENMEMORY_DATA_DIR); from cron, export the variable (set -a; . /etc/openmemory/env; set +a). Nothing was created.`,
     )
   }
 
