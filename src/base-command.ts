@@ -350,10 +350,15 @@ export abstract class BaseCommand extends Command {
     return closest(typed.replace(/=.*$/, ''), names)
   }
 
-  protected async finally(err: Error | undefined): Promise<void> {
+  /** Close the database if it is open; the next connect() opens it again. */
+  protected async disconnect(): Promise<void> {
     const database = this.database
     this.database = undefined
     if (database) await database.close().catch(() => {})
+  }
+
+  protected async finally(err: Error | undefined): Promise<void> {
+    await this.disconnect()
     await super.finally(err)
   }
 }

@@ -9,6 +9,7 @@ export default class Interactive extends BaseCommand {
   static description =
     `What 'openmemory' with no arguments opens on a terminal (stdin and stderr). It names the target database (password masked) and offers create, list, show, deactivate, reactivate, rotate key, revoke key, delete, count memories, prune inactive users and database status, returning to the menu after each.
 Every input is checked as it is typed with the same rules as the arguments; users are chosen from a list you filter by typing. Destructive actions show what will change and ask, defaulting to No; prune shows its dry run first. Ctrl-C or Esc leaves at once (exit 130).
+The database is opened for each action and closed after it, so a menu waiting for a choice holds no lock: other commands run meanwhile without waiting.
 Without a terminal, 'openmemory' with no arguments prints the help, and this command exits 2.`
 
   static examples = [
@@ -40,8 +41,11 @@ Without a terminal, 'openmemory' with no arguments prints the help, and this com
       )
     }
     const {runMenu} = await import('../interactive/menu.js')
+    // Opened once first, so a wrong URL or a damaged embedded database fails before the menu shows;
+    // then per action (the menu releases it while it waits).
+    const {target} = await this.connect()
     await runMenu({
-      database: await this.connect(),
+      connection: {target, open: () => this.connect(), release: () => this.disconnect()},
       log: (line) => this.log(line),
       warn: (line) => this.note(line),
     })

@@ -1,12 +1,14 @@
 /**
  * The interactive session (`openmemory` with no arguments on a terminal): a
- * menu of the commands' operations on one open database, returning to the
- * menu after each. The menu only gathers input (every answer checked with
+ * menu of the commands' operations, returning to the menu after each. The
+ * database is opened when an action starts and closed when it ends, so a menu
+ * waiting for a choice holds no connection and no embedded-database lock:
+ * another command run meanwhile is never kept waiting by a menu nobody uses. The menu only gathers input (every answer checked with
  * the arguments' rules as it is typed) and runs the commands' own flows
  * (src/flows/), so it shows every message, note, warning and error the
  * command shows and refuses what the command refuses.
  */
-import type {Database} from '../db/client.js'
+import type {Database, DatabaseTarget} from '../db/client.js'
 import {InterruptedError, mapDatabaseError} from '../errors.js'
 import {CREATE_STEPS, createFlow, createInput, deletedIdStatus} from '../flows/create.js'
 import {deactivateFlow} from '../flows/deactivate.js'
@@ -29,8 +31,20 @@ import {askKeyFile, askSteps, askText, choose, confirm, pickUser} from '../ui/pr
 import {dbStatusLines, memoryCountTable, userDetails, userTable} from '../ui/render.js'
 import {sanitize} from '../ui/sanitize.js'
 
+/** How the menu reaches its database: opened per action, released between them. */
+export interface MenuConnection {
+  target: DatabaseTarget
+  open(): Promise<Database>
+  release(): Promise<void>
+}
+
+/** A connection that stays open for the whole session (an already open database the caller closes). */
+export function heldConnection(database: Database): MenuConnection {
+  return {target: database.target, open: async () => database, release: async () => {}}
+}
+
 export interface MenuSession {
-  database: Database
+  connection: MenuConnection
   /** Results (stdout). */
   log: (line: string) => void
   /** Progress, warnings and errors (stderr). */
@@ -42,7 +56,9 @@ export interface MenuSession {
 /** How many users "List users" shows; `openmemory users list` shows them all. */
 export const MENU_LIST_LIMIT = 50
 
-type Action = (s: MenuSession) => Promise<void>
+/** What an action works with: the session and the database opened for it. */
+type ActionSession = MenuSession & {database: Database}
+type Action = (s: ActionSession) => Promise<void>
 
 export const MENU: {name: string; value: string; run?: Action}[] = [
   {name: 'Create user', value: 'create', run: createAction},
@@ -65,11 +81,11 @@ export const MENU: {name: string; value: string; run?: Action}[] = [
  * Ctrl-C or Esc at any prompt leaves (InterruptedError, exit 130).
  */
 export async function runMenu(session: MenuSession): Promise<void> {
-  session.warn(
-    `openmemory: ${sanitize(session.database.target.display)} (from ${session.database.target.source})`,
-  )
+  const {target} = session.connection
+  session.warn(`openmemory: ${sanitize(target.display)} (from ${target.source})`)
   let last = MENU[0].value
   for (;;) {
+    await session.connection.release()
     session.warn('')
     const choice = await choose(
       'What do you want to do?',
@@ -80,22 +96,22 @@ export async function runMenu(session: MenuSession): Promise<void> {
     const item = MENU.find((m) => m.value === choice)
     if (!item?.run) return
     try {
-      await item.run(session)
+      await item.run({...session, database: await session.connection.open()})
     } catch (error) {
       if (error instanceof InterruptedError) throw error
-      const known = mapDatabaseError(error, session.database.target.display)
+      const known = mapDatabaseError(error, target.display)
       if (!known) throw error
       session.warn(formatError(known.message))
     }
   }
 }
 
-function ctx(s: MenuSession, command: string): ServiceContext {
+function ctx(s: ActionSession, command: string): ServiceContext {
   return s.context ? s.context(command) : defaultContext(command)
 }
 
 /** The flows' io on the menu: the session's streams, and every confirmation asked (never --yes). */
-function io(s: MenuSession): FlowIO {
+function io(s: ActionSession): FlowIO {
   return {
     json: false,
     log: s.log,
@@ -108,7 +124,7 @@ function io(s: MenuSession): FlowIO {
   }
 }
 
-async function createAction(s: MenuSession): Promise<void> {
+async function createAction(s: ActionSession): Promise<void> {
   const input = createInput(await askSteps(CREATE_STEPS))
   await validateCreateUser(input)
   // The deleted-id guard of `users create`: refused unless the operator says to reuse the id.
@@ -128,7 +144,7 @@ async function createAction(s: MenuSession): Promise<void> {
   )
 }
 
-async function listAction(s: MenuSession): Promise<void> {
+async function listAction(s: ActionSession): Promise<void> {
   const users = await listUsers(
     s.database.db,
     {sort: 'user-id', limit: MENU_LIST_LIMIT},
@@ -144,12 +160,12 @@ async function listAction(s: MenuSession): Promise<void> {
   }
 }
 
-async function showAction(s: MenuSession): Promise<void> {
+async function showAction(s: ActionSession): Promise<void> {
   const userId = await pickUser(s.database.db)
   s.log(userDetails(await showUser(s.database.db, userId)))
 }
 
-async function deactivateAction(s: MenuSession): Promise<void> {
+async function deactivateAction(s: ActionSession): Promise<void> {
   const userId = await pickUser(s.database.db)
   await deactivateFlow(
     io(s),
@@ -168,28 +184,28 @@ async function deactivateAction(s: MenuSession): Promise<void> {
   )
 }
 
-async function reactivateAction(s: MenuSession): Promise<void> {
+async function reactivateAction(s: ActionSession): Promise<void> {
   const userId = await pickUser(s.database.db)
   await reactivateFlow(io(s), s.database.db, {userId}, ctx(s, 'users reactivate'))
 }
 
-async function rotateAction(s: MenuSession): Promise<void> {
+async function rotateAction(s: ActionSession): Promise<void> {
   const userId = await pickUser(s.database.db)
   const keyFile = await askKeyFile()
   await rotateFlow(io(s), s.database.db, {userId}, {'key-file': keyFile}, ctx(s, 'keys rotate'))
 }
 
-async function revokeAction(s: MenuSession): Promise<void> {
+async function revokeAction(s: ActionSession): Promise<void> {
   const userId = await pickUser(s.database.db)
   await revokeFlow(io(s), s.database.db, {userId}, ctx(s, 'keys revoke'))
 }
 
-async function deleteAction(s: MenuSession): Promise<void> {
+async function deleteAction(s: ActionSession): Promise<void> {
   const userId = await pickUser(s.database.db)
   await deleteFlow(io(s), s.database.db, {userId}, ctx(s, 'users delete'))
 }
 
-async function countAction(s: MenuSession): Promise<void> {
+async function countAction(s: ActionSession): Promise<void> {
   const scope = await choose('Count memories of', [
     {name: 'Every user', value: 'all' as const},
     {name: 'One user, per app', value: 'one' as const},
@@ -201,7 +217,7 @@ async function countAction(s: MenuSession): Promise<void> {
   s.log(memoryCountTable(r))
 }
 
-async function pruneAction(s: MenuSession): Promise<void> {
+async function pruneAction(s: ActionSession): Promise<void> {
   const days = parseDays(
     await askText({
       name: 'days',
@@ -220,6 +236,6 @@ async function pruneAction(s: MenuSession): Promise<void> {
   await pruneFlow(io(s), s.database, {days, mode}, ctx(s, 'prune-inactive'))
 }
 
-async function statusAction(s: MenuSession): Promise<void> {
+async function statusAction(s: ActionSession): Promise<void> {
   s.log(dbStatusLines(await dbStatus(s.database)))
 }

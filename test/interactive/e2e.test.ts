@@ -2,6 +2,9 @@
  * Interactive mode end to end: the built bin/run.js in a tmux pseudo-terminal
  * against PostgreSQL, checked in the database afterwards.
  */
+import {mkdtempSync} from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 import {type Database, runMigrations} from '../../src/db/client.js'
 import {rows} from '../../src/db/sql.js'
@@ -162,5 +165,31 @@ describe('interactive mode in a terminal (built binary, tmux)', () => {
     expect(r.exitCode).toBe(0)
     expect(r.stdout).toContain('USAGE')
     expect(r.stdout).toContain('$ openmemory [COMMAND]')
+  })
+})
+
+describe('interactive mode on the embedded database (built binary, tmux)', () => {
+  const sessions: TmuxSession[] = []
+  afterEach(() => {
+    for (const s of sessions.splice(0)) s.kill()
+  })
+
+  it('a menu waiting for a choice holds no lock: another command runs at once, and the menu sees its work', async () => {
+    const dataDir = path.join(mkdtempSync(path.join(os.tmpdir(), 'om-idle-menu-')), 'data')
+    const env = {OPENMEMORY_DATA_DIR: dataDir, DATABASE_URL: '', OPENMEMORY_DATABASE_URL: ''}
+    expect((await runBin(['db', 'migrate'], {env})).exitCode).toBe(0)
+    const t = new TmuxSession({...env, NO_COLOR: '1'})
+    sessions.push(t)
+    await t.waitFor('What do you want to do?')
+    // Before: the menu held the database for the whole session; this waited 15 s and exited 75.
+    const other = await runBin(['users', 'create', 'idle_ok', '--json'], {env})
+    expect(other.exitCode, other.stderr).toBe(0)
+    // The menu opens the database again for its next action, and sees the new user.
+    t.type('list')
+    t.press('Enter')
+    await t.waitFor('idle_ok')
+    t.type('quit')
+    t.press('Enter')
+    await t.waitFor('EXIT=0')
   })
 })

@@ -10,7 +10,7 @@ import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi} fr
 import type {Database} from '../../src/db/client.js'
 import {runMigrations} from '../../src/db/client.js'
 import {InterruptedError} from '../../src/errors.js'
-import {runMenu} from '../../src/interactive/menu.js'
+import {heldConnection, runMenu} from '../../src/interactive/menu.js'
 import {defaultContext} from '../../src/services/context.js'
 import {deleteUser} from '../../src/services/lifecycle.js'
 import {createUser} from '../../src/services/users.js'
@@ -59,7 +59,11 @@ describe('interactive menu', () => {
   })
 
   const start = () => {
-    const session = runMenu({database, log: (l) => out.push(l), warn: (l) => err.push(l)})
+    const session = runMenu({
+      connection: heldConnection(database),
+      log: (l) => out.push(l),
+      warn: (l) => err.push(l),
+    })
     session.catch(() => {}) // awaited by the test; never an unhandled rejection meanwhile
     return session
   }
