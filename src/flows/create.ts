@@ -9,6 +9,7 @@ import {emailProblem} from '../services/email.js'
 import {
   type CreateUserInput,
   createUser,
+  creationConflict,
   findCreationConflicts,
   type UsersCreateResult,
   validateCreateUser,
@@ -16,7 +17,7 @@ import {
 import {nameProblem, titleCase, userIdProblem} from '../services/validation.js'
 import {type KeyDelivery, type KeyFlags, KeyOutput} from '../ui/key-output.js'
 import {settleInterrupted} from '../ui/pending.js'
-import type {InputStep} from '../ui/prompts.js'
+import type {InputStep, StepChecks} from '../ui/prompts.js'
 import {creationMessage} from '../ui/render.js'
 import type {FlowIO} from './io.js'
 
@@ -35,6 +36,21 @@ export const CREATE_STEPS: readonly InputStep[] = [
     validate: (v) => (v.trim() === '' ? undefined : emailProblem(v)),
   },
 ]
+
+/**
+ * The database's refusals of CREATE_STEPS, asked as each answer is given (the
+ * menu): a userId that exists, an email another user has. The same rule the
+ * creation applies (creationConflict); a deleted userId is asked about after.
+ */
+export function createChecks(db: Db): StepChecks {
+  const conflict = async (userId: string, email: string | null) =>
+    creationConflict({userId, email}, await findCreationConflicts(db, [{userId, email}]), true)?.message
+  return {
+    userId: (value) => conflict(value, null),
+    email: (value, answers) =>
+      value.trim() === '' ? Promise.resolve(undefined) : conflict(answers.userId ?? '', value.trim()),
+  }
+}
 
 /** The new user's input from the answers to CREATE_STEPS. */
 export function createInput(answers: Record<string, string>): {userId: string; name: string; email?: string} {

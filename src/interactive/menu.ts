@@ -10,7 +10,7 @@
  */
 import type {Database, DatabaseTarget} from '../db/client.js'
 import {InterruptedError, mapDatabaseError} from '../errors.js'
-import {CREATE_STEPS, createFlow, createInput, deletedIdStatus} from '../flows/create.js'
+import {CREATE_STEPS, createChecks, createFlow, createInput, deletedIdStatus} from '../flows/create.js'
 import {deactivateFlow} from '../flows/deactivate.js'
 import {deleteFlow} from '../flows/delete.js'
 import type {FlowIO} from '../flows/io.js'
@@ -27,7 +27,7 @@ import {listUsers, validateCreateUser} from '../services/users.js'
 import {daysProblem, parseDays} from '../services/validation.js'
 import {formatError, formatWarning} from '../ui/format.js'
 import {progressBar} from '../ui/progress.js'
-import {askKeyFile, askSteps, askText, choose, confirm, pickUser} from '../ui/prompts.js'
+import {askKeyFile, askSteps, askText, choose, confirm, pause, pickUser} from '../ui/prompts.js'
 import {dbStatusLines, memoryCountTable, userDetails, userTable} from '../ui/render.js'
 import {sanitize} from '../ui/sanitize.js'
 
@@ -125,7 +125,9 @@ function io(s: ActionSession): FlowIO {
 }
 
 async function createAction(s: ActionSession): Promise<void> {
-  const input = createInput(await askSteps(CREATE_STEPS))
+  // Each answer is checked as it is given, the database's refusals (a taken userId, a used
+  // email) included: a refusal keeps what was typed.
+  const input = createInput(await askSteps(CREATE_STEPS, {checks: createChecks(s.database.db)}))
   await validateCreateUser(input)
   // The deleted-id guard of `users create`: refused unless the operator says to reuse the id.
   const deletedAt = await deletedIdStatus(s.database.db, input.userId)
@@ -135,13 +137,19 @@ async function createAction(s: ActionSession): Promise<void> {
       `userId '${input.userId}' belonged to a user this tool deleted (${deletedAt}); a new '${input.userId}' would find the old user's memories through search unless its vector-store points were deleted (Qdrant: delete points by filter on payload user_id). Reuse it anyway?`,
     ))
   const keyFile = await askKeyFile()
-  await createFlow(
+  const result = await createFlow(
     io(s),
     async () => s.database.db,
     {...input, reuseDeletedId},
     {'key-file': keyFile},
     ctx(s, 'users create'),
   )
+  if (result.apiKey) await keyShown()
+}
+
+/** A key shown on screen stays until Enter: the menu redrawn at once would scroll it away. */
+function keyShown(): Promise<void> {
+  return pause('Store the key now; press Enter to return to the menu.')
 }
 
 async function listAction(s: ActionSession): Promise<void> {
@@ -192,7 +200,14 @@ async function reactivateAction(s: ActionSession): Promise<void> {
 async function rotateAction(s: ActionSession): Promise<void> {
   const userId = await pickUser(s.database.db)
   const keyFile = await askKeyFile()
-  await rotateFlow(io(s), s.database.db, {userId}, {'key-file': keyFile}, ctx(s, 'keys rotate'))
+  const result = await rotateFlow(
+    io(s),
+    s.database.db,
+    {userId},
+    {'key-file': keyFile},
+    ctx(s, 'keys rotate'),
+  )
+  if ('apiKey' in result && result.apiKey) await keyShown()
 }
 
 async function revokeAction(s: ActionSession): Promise<void> {

@@ -77,6 +77,8 @@ export async function askText(opts: {
   json?: boolean
   default?: string
   validate?: (value: string) => string | undefined
+  /** A check that needs the database (a taken userId): run on Enter, its refusal keeps the input. */
+  check?: (value: string) => Promise<string | undefined>
   hint?: string
 }): Promise<string> {
   if (!isInteractive(opts.json)) throw new MissingInputError(opts.name, opts.hint)
@@ -86,7 +88,7 @@ export async function askText(opts: {
       {
         message: terminalSafe(opts.message),
         default: opts.default,
-        validate: (v: string) => opts.validate?.(v) ?? true,
+        validate: async (v: string) => opts.validate?.(v) ?? (await opts.check?.(v)) ?? true,
         // Validate as it is typed: the rule's message shows beside the value
         // until it is valid (Enter still refuses an invalid value).
         transformer: (value: string, {isFinal}: {isFinal: boolean}) => {
@@ -100,6 +102,18 @@ export async function askText(opts: {
       },
       context,
     ),
+  )
+}
+
+/**
+ * Wait for Enter (a new key on screen stays there until the operator has
+ * stored it). Esc or Ctrl-C leave as at any prompt.
+ */
+export async function pause(message: string): Promise<void> {
+  if (!isInteractive()) return
+  const {input} = await import('@inquirer/prompts')
+  await guard((context) =>
+    input({message: terminalSafe(message), transformer: () => '', theme: {prefix: ''}}, context),
   )
 }
 
@@ -251,22 +265,30 @@ export interface InputStep {
   validate: (value: string) => string | undefined
 }
 
+/** Checks of a flow's steps that need the database, by step name, given the answers so far. */
+export type StepChecks = Record<
+  string,
+  (value: string, answers: Record<string, string>) => Promise<string | undefined>
+>
+
 /**
  * Ask a flow's input steps in order (the flow owns them: see src/flows/);
  * no terminal or --json: exit 2 naming the first one.
  */
 export async function askSteps(
   steps: readonly InputStep[],
-  opts: {json?: boolean; hint?: string} = {},
+  opts: {json?: boolean; hint?: string; checks?: StepChecks} = {},
 ): Promise<Record<string, string>> {
   const answers: Record<string, string> = {}
   for (const step of steps) {
+    const check = opts.checks?.[step.name]
     answers[step.name] = await askText({
       name: step.name,
       message: step.message,
       json: opts.json,
       default: step.default?.(answers),
       validate: step.validate,
+      check: check ? (value) => check(value, answers) : undefined,
       hint: opts.hint,
     })
   }

@@ -17,7 +17,7 @@ describe('interactive mode in a terminal (built binary, tmux)', () => {
   let td: TestDatabase
   let database: Database
   const sessions: TmuxSession[] = []
-  const open = (args: string[] = []) => {
+  const open = (args: string[] = [], size: {columns?: number; rows?: number} = {}) => {
     const s = new TmuxSession(
       {
         DATABASE_URL: td.url!.replace('postgres@', 'postgres:e2epass@'),
@@ -25,6 +25,7 @@ describe('interactive mode in a terminal (built binary, tmux)', () => {
         OPENMEMORY_DATABASE_URL: '',
       },
       args,
+      size,
     )
     sessions.push(s)
     return s
@@ -66,6 +67,8 @@ describe('interactive mode in a terminal (built binary, tmux)', () => {
     await t.waitFor('API key: mem_lab_')
     const key = t.screen().match(/API key: (mem_lab_[a-z0-9]{32})/)![1]
     await t.waitFor('This key is shown once and cannot be recovered')
+    await t.waitFor('press Enter to return to the menu')
+    t.press('Enter')
     await t.waitFor('What do you want to do?', {times: 2})
     t.type('q')
     t.press('Enter')
@@ -93,6 +96,46 @@ describe('interactive mode in a terminal (built binary, tmux)', () => {
       keys: 1,
     })
     expect(await serverAuthenticates(database, key)).toBe('nina')
+  })
+
+  it('at 80x24: a taken userId is refused at its prompt with the input kept; a new key waits for Enter', async () => {
+    expect((await runBin(['users', 'create', 'taken_id'], {env: {DATABASE_URL: td.url}})).exitCode).toBe(0)
+    const t = open([], {columns: 80, rows: 24})
+    await t.waitFor('What do you want to do?')
+    t.press('Enter') // Create user
+    await t.waitFor('userId')
+    t.type('taken_id')
+    t.press('Enter')
+    await t.waitFor("User 'taken_id' already exists")
+    // Still at the userId prompt, with what was typed: no other question was asked.
+    expect(t.screen()).toMatch(/userId taken_id/)
+    expect(t.screen()).not.toContain('Display name')
+    t.press('BSpace', 'BSpace')
+    t.type('ok')
+    t.press('Enter')
+    await t.waitFor('Display name')
+    t.press('Enter')
+    await t.waitFor('Email')
+    t.press('Enter')
+    await t.waitFor('Where should the new key go?')
+    t.press('Enter')
+    await t.waitFor('press Enter to return to the menu')
+    await new Promise((r) => setTimeout(r, 500))
+    // The key is shown and the menu has not come back to scroll it away.
+    const shown = t.screen()
+    expect(shown).toMatch(/API key: mem_lab_[a-z0-9]{32}/)
+    expect(shown.slice(shown.indexOf('API key:'))).not.toContain('What do you want to do?')
+    t.press('Enter')
+    await t.waitFor('What do you want to do?', {times: 2})
+    t.type('q')
+    t.press('Enter')
+    await t.waitFor('EXIT=0')
+    expect(
+      await rows(
+        database.db,
+        (await import('drizzle-orm')).sql`select 1 from users where user_id = 'taken_ok'`,
+      ),
+    ).toHaveLength(1)
   })
 
   it('cancelling at a delete confirmation changes nothing', async () => {

@@ -21,6 +21,8 @@ import {createTestDatabase, resetTables, type TestDatabase} from '../helpers/dat
 import {count, serverAuthenticates} from '../helpers/server-rule.js'
 import {fakeTerminal, KEYS, type Terminal} from './harness.js'
 
+const KEY_PAUSE = 'press Enter to return to the menu'
+
 describe('interactive menu', () => {
   let td: TestDatabase
   let database: Database
@@ -111,6 +113,12 @@ describe('interactive menu', () => {
     await step('Email', 'not-an-email', KEYS.enter)
     await step(MESSAGES.email, ...Array(12).fill(KEYS.backspace), 'dora@example.com', KEYS.enter)
     await step('Where should the new key go?', KEYS.enter)
+    // The key stays on screen until Enter: the menu does not come back before.
+    at = await term.waitFor(KEY_PAUSE, {after: at})
+    await new Promise((r) => setTimeout(r, 300))
+    expect(term.screen().slice(at)).not.toContain('What do you want to do?')
+    at += 1
+    await term.type(KEYS.enter)
     await quit()
     await session
     expect(out).toContain("Created user dora (Dora <dora@example.com>) with app 'default'.")
@@ -227,6 +235,7 @@ describe('interactive menu', () => {
     await step(/filter\) joe\s*\n❯ joe/, KEYS.enter)
     await step('Where should the new key go?', KEYS.enter)
     await step('Replace the key of joe? The current key (', 'y', KEYS.enter)
+    await step(KEY_PAUSE, KEYS.enter)
     await quit()
     await session
     expect(out.some((l) => l.startsWith('Rotated the key of joe (old key '))).toBe(true)
@@ -283,6 +292,7 @@ describe('interactive menu', () => {
     await step('Email', KEYS.enter)
     await step('belonged to a user this tool deleted', 'y', KEYS.enter)
     await step('Where should the new key go?', KEYS.enter)
+    await step(KEY_PAUSE, KEYS.enter)
     await quit()
     await session
     expect(out).toContain("Created user nia (Nia) with app 'default'.")
@@ -298,18 +308,27 @@ describe('interactive menu', () => {
     expect(err.some((l) => l.includes('There are no users yet'))).toBe(true)
   })
 
-  it('returns to the menu after a refused operation (conflict), naming it', async () => {
-    await seed('max')
+  it('refuses a taken userId and a used email at their prompts, keeping what was typed', async () => {
+    await createUser(database.db, {userId: 'max', email: 'max@example.com'}, defaultContext('test'))
     const session = start()
     await menu('Create user')
     await step('userId', 'max', KEYS.enter)
+    // Refused at the prompt (not after every question), the typed value still there to correct.
+    await step("User 'max' already exists", KEYS.backspace, KEYS.backspace, 'ia', KEYS.enter)
     await step('Display name', KEYS.enter)
-    await step('Email', KEYS.enter)
+    await step('Email', 'MAX@example.com', KEYS.enter)
+    await step(
+      "Email MAX@example.com is already used by user 'max'",
+      ...Array(15).fill(KEYS.backspace),
+      'mia@example.com',
+      KEYS.enter,
+    )
     await step('Where should the new key go?', KEYS.enter)
+    await step(KEY_PAUSE, KEYS.enter)
     await quit()
     await session
-    expect(err.some((l) => l.includes("User 'max' already exists"))).toBe(true)
-    expect(await count(database, 'users')).toBe(1)
+    expect(out).toContain("Created user mia (Mia <mia@example.com>) with app 'default'.")
+    expect(await count(database, 'users')).toBe(2)
   })
 
   it('leaves with InterruptedError on Esc at a prompt', async () => {

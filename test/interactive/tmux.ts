@@ -20,14 +20,28 @@ export class TmuxSession {
    * `rawOutput`: a file that receives every byte the program writes to the
    * terminal (tmux pipe-pane), attached before the program starts.
    */
-  constructor(env: Record<string, string>, args: string[] = [], opts: {rawOutput?: string} = {}) {
+  constructor(
+    env: Record<string, string>,
+    args: string[] = [],
+    opts: {rawOutput?: string; columns?: number; rows?: number} = {},
+  ) {
     const exports = Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}`)
     const go = opts.rawOutput ? `${opts.rawOutput}.go` : undefined
     // With raw capture, the program waits until the pipe is attached (a file appears), never a fixed time.
     const wait = go ? `while [ ! -e ${shellQuote(go)} ]; do sleep 0.05; done; ` : ''
     // The exit code stays on screen after the CLI ends; remain-on-exit keeps the pane readable.
     const command = `${wait}env ${exports.join(' ')} ${shellQuote(process.execPath)} ${shellQuote(BIN)} ${args.map(shellQuote).join(' ')}; echo "EXIT=$?"; sleep 600`
-    this.tmux(['new-session', '-d', '-s', this.name, '-x', '200', '-y', '50', command])
+    this.tmux([
+      'new-session',
+      '-d',
+      '-s',
+      this.name,
+      '-x',
+      String(opts.columns ?? 200),
+      '-y',
+      String(opts.rows ?? 50),
+      command,
+    ])
     if (opts.rawOutput && go) {
       this.tmux(['pipe-pane', '-o', '-t', this.name, `cat >> ${shellQuote(opts.rawOutput)}`])
       writeFileSync(go, '')
