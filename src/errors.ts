@@ -143,12 +143,19 @@ export class ServerTimeoutError extends OpenMemoryError {
   }
 }
 
-/** Ctrl-C or Esc at a prompt: exit 130, quietly. */
+/** Ctrl-C at a prompt (or Esc outside the menu, see BackError): exit 130, quietly. */
 export class InterruptedError extends OpenMemoryError {
   constructor() {
     super('Interrupted.', {code: 'INTERRUPTED', exitCode: ExitCode.interrupted})
   }
 }
+
+/**
+ * Esc at a prompt: one step back. A flow's steps go back to the one before,
+ * the menu back to its choice; anywhere else (a command asking for a missing
+ * input) it leaves like Ctrl-C, exit 130.
+ */
+export class BackError extends InterruptedError {}
 
 /**
  * A check ran and found a problem (`users test`, `db verify`): exit 1. The

@@ -9,7 +9,7 @@
  * command shows and refuses what the command refuses.
  */
 import type {Database, DatabaseTarget} from '../db/client.js'
-import {InterruptedError, mapDatabaseError} from '../errors.js'
+import {BackError, InterruptedError, mapDatabaseError} from '../errors.js'
 import {CREATE_STEPS, createChecks, createFlow, createInput, deletedIdStatus} from '../flows/create.js'
 import {deactivateFlow} from '../flows/deactivate.js'
 import {deleteFlow} from '../flows/delete.js'
@@ -78,7 +78,8 @@ export const MENU: {name: string; value: string; run?: Action}[] = [
 /**
  * Show the target and the menu until Quit. A refused operation (not found,
  * conflict, invalid input, busy) prints its one line and returns to the menu;
- * Ctrl-C or Esc at any prompt leaves (InterruptedError, exit 130).
+ * Esc goes back one step (from an action's first question, to the menu);
+ * Ctrl-C at any prompt leaves (InterruptedError, exit 130).
  */
 export async function runMenu(session: MenuSession): Promise<void> {
   const {target} = session.connection
@@ -87,17 +88,24 @@ export async function runMenu(session: MenuSession): Promise<void> {
   for (;;) {
     await session.connection.release()
     session.warn('')
-    const choice = await choose(
-      'What do you want to do?',
-      MENU.map(({name, value}) => ({name, value})),
-      {default: last},
-    )
+    let choice: string
+    try {
+      choice = await choose(
+        'What do you want to do?',
+        MENU.map(({name, value}) => ({name, value})),
+        {default: last},
+      )
+    } catch (error) {
+      if (error instanceof BackError) continue // Esc at the menu: nowhere further back; stay
+      throw error
+    }
     last = choice
     const item = MENU.find((m) => m.value === choice)
     if (!item?.run) return
     try {
       await item.run({...session, database: await session.connection.open()})
     } catch (error) {
+      if (error instanceof BackError) continue // Esc at an action's first question: back to the menu
       if (error instanceof InterruptedError) throw error
       const known = mapDatabaseError(error, target.display)
       if (!known) throw error

@@ -7,7 +7,7 @@
 import {emitKeypressEvents} from 'node:readline'
 import type {Separator as PromptSeparator} from '@inquirer/prompts'
 import type {Db} from '../db/client.js'
-import {InterruptedError, MissingInputError, NotFoundError, ValidationError} from '../errors.js'
+import {BackError, InterruptedError, MissingInputError, NotFoundError, ValidationError} from '../errors.js'
 import {colors} from './format.js'
 import {sanitize, terminalSafe} from './sanitize.js'
 
@@ -44,8 +44,9 @@ interface PromptContext {
 }
 
 /**
- * Run one prompt: Esc aborts it, and Ctrl-C or Esc become InterruptedError.
- * (Inquirer handles Ctrl-C itself; Esc is watched here on the same input.)
+ * Run one prompt: Ctrl-C becomes InterruptedError, Esc BackError (one step
+ * back; outside the menu it leaves as Ctrl-C does). Inquirer handles Ctrl-C
+ * itself; Esc is watched here on the same input and aborts the prompt.
  */
 async function guard<T>(run: (context: PromptContext) => Promise<T>): Promise<T> {
   const input = streams.input ?? process.stdin
@@ -63,6 +64,7 @@ async function guard<T>(run: (context: PromptContext) => Promise<T>): Promise<T>
     })
   } catch (error) {
     const name = (error as Error).name
+    if (name === 'AbortPromptError' && controller.signal.aborted) throw new BackError()
     if (name === 'ExitPromptError' || name === 'AbortPromptError') throw new InterruptedError()
     throw error
   } finally {
@@ -280,17 +282,29 @@ export async function askSteps(
   opts: {json?: boolean; hint?: string; checks?: StepChecks} = {},
 ): Promise<Record<string, string>> {
   const answers: Record<string, string> = {}
-  for (const step of steps) {
+  const earlier: Record<string, string> = {}
+  // Esc goes back one step, its earlier answer offered again; from the first, back to the caller.
+  for (let i = 0; i < steps.length; ) {
+    const step = steps[i] as InputStep
     const check = opts.checks?.[step.name]
-    answers[step.name] = await askText({
-      name: step.name,
-      message: step.message,
-      json: opts.json,
-      default: step.default?.(answers),
-      validate: step.validate,
-      check: check ? (value) => check(value, answers) : undefined,
-      hint: opts.hint,
-    })
+    try {
+      answers[step.name] = await askText({
+        name: step.name,
+        message: step.message,
+        json: opts.json,
+        default: earlier[step.name] ?? step.default?.(answers),
+        validate: step.validate,
+        check: check ? (value) => check(value, answers) : undefined,
+        hint: opts.hint,
+      })
+      i++
+    } catch (error) {
+      if (!(error instanceof BackError) || i === 0) throw error
+      i--
+      const back = (steps[i] as InputStep).name
+      earlier[back] = answers[back] as string
+      delete answers[back]
+    }
   }
   return answers
 }

@@ -169,13 +169,15 @@ describe('interactive mode in a terminal (built binary, tmux)', () => {
     expect(await serverAuthenticates(database, JSON.parse(created.stdout).apiKey)).toBe('oscar')
   })
 
-  it('Esc at a prompt leaves with exit 130 and writes nothing', async () => {
-    const t = open()
+  it('Esc at the first question goes back to the menu; Ctrl-C then leaves with 130, nothing written', async () => {
+    const t = open([], {columns: 80, rows: 24})
     await t.waitFor('What do you want to do?')
     t.press('Enter')
     await t.waitFor('userId')
     t.type('pat')
     t.press('Escape')
+    await t.waitFor('What do you want to do?', {times: 2})
+    t.press('C-c')
     await t.waitFor('EXIT=130')
     expect(
       await rows(database.db, (await import('drizzle-orm')).sql`select 1 from users where user_id = 'pat'`),

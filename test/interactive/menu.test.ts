@@ -331,10 +331,17 @@ describe('interactive menu', () => {
     expect(await count(database, 'users')).toBe(2)
   })
 
-  it('leaves with InterruptedError on Esc at a prompt', async () => {
+  it('Esc goes back one question (its answer offered again), and from the first back to the menu', async () => {
     const session = start()
     await menu('Create user')
-    await step('userId', 'ne', KEYS.escape)
+    await step('userId', 'ned', KEYS.enter)
+    await step('Display name', KEYS.escape)
+    // Back at userId with "ned" as the default: Enter keeps it.
+    await step(/userId \(ned\)/, KEYS.enter)
+    await step('Display name', KEYS.escape)
+    await step(/userId \(ned\)/, KEYS.escape)
+    // From the first question: the menu again, nothing written, the session still running.
+    await step('What do you want to do?', KEYS.ctrlC)
     await expect(session).rejects.toBeInstanceOf(InterruptedError)
     expect(await count(database, 'users')).toBe(0)
   })
