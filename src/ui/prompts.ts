@@ -85,19 +85,27 @@ export async function askText(opts: {
 }): Promise<string> {
   if (!isInteractive(opts.json)) throw new MissingInputError(opts.name, opts.hint)
   const {input} = await import('@inquirer/prompts')
+  // A refusal is shown once, beside the value (not again below it): the rule's as it is typed,
+  // the database's (check) from the Enter that asked it until the value changes.
+  let refused: {value: string; problem: string} | undefined
+  const problemOf = (value: string) =>
+    opts.validate?.(value) ?? (refused?.value === value ? refused.problem : undefined)
   return guard((context) =>
     input(
       {
         message: terminalSafe(opts.message),
         default: opts.default,
-        validate: async (v: string) => opts.validate?.(v) ?? (await opts.check?.(v)) ?? true,
-        // Validate as it is typed: the rule's message shows beside the value
-        // until it is valid (Enter still refuses an invalid value).
+        validate: async (v: string) => {
+          const problem = opts.validate?.(v) ?? (await opts.check?.(v))
+          refused = problem ? {value: v, problem} : undefined
+          return problem ?? true
+        },
+        theme: {style: {error: () => ''}},
         transformer: (value: string, {isFinal}: {isFinal: boolean}) => {
           // What is typed is echoed: escaped, so a pasted escape sequence stays inert.
           const shown = sanitize(value)
-          if (isFinal || value === '' || !opts.validate) return shown
-          const problem = opts.validate(value)
+          if (isFinal || value === '' || (!opts.validate && !refused)) return shown
+          const problem = problemOf(value)
           const c = colors(process.stderr)
           return problem ? `${shown}  ${c.red(`✗ ${problem}`)}` : `${shown}  ${c.green('✓')}`
         },

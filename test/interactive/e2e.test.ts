@@ -104,11 +104,20 @@ describe('interactive mode in a terminal (built binary, tmux)', () => {
     await t.waitFor('What do you want to do?')
     t.press('Enter') // Create user
     await t.waitFor('userId')
+    t.type('X')
+    t.press('Enter')
+    await t.waitFor('a new userId must be 3 to 20 characters')
+    await new Promise((r) => setTimeout(r, 300))
+    // The rule's message once, beside the value (it was also repeated below it).
+    expect(t.screen().split('a new userId must be 3 to 20 characters').length - 1).toBe(1)
+    t.press('BSpace')
     t.type('taken_id')
     t.press('Enter')
     await t.waitFor("User 'taken_id' already exists")
     // Still at the userId prompt, with what was typed: no other question was asked.
     expect(t.screen()).toMatch(/userId taken_id/)
+    // Shown once, beside the value, not repeated below it.
+    expect(t.screen().split("User 'taken_id' already exists").length - 1).toBe(1)
     expect(t.screen()).not.toContain('Display name')
     t.press('BSpace', 'BSpace')
     t.type('ok')
