@@ -53,8 +53,8 @@ export interface MenuSession {
   context?: (command: string) => ServiceContext
 }
 
-/** How many users "List users" shows; `openmemory users list` shows them all. */
-export const MENU_LIST_LIMIT = 50
+/** How many users "List users" shows (in pages); `openmemory users list` shows them all. */
+export const MENU_LIST_LIMIT = 500
 
 /** What an action works with: the session and the database opened for it. */
 type ActionSession = MenuSession & {database: Database}
@@ -170,9 +170,28 @@ async function listAction(s: ActionSession): Promise<void> {
     s.log('No users found.')
     return
   }
-  s.log(userTable(users))
+  await paged(s, userTable(users))
   if (users.length === MENU_LIST_LIMIT) {
     s.warn(`The first ${MENU_LIST_LIMIT} users (A-Z); 'openmemory users list' shows them all.`)
+  }
+}
+
+/**
+ * A table in pages of the terminal's height, its header repeated on each; Enter
+ * shows the next page, Esc stops (back to the menu).
+ */
+async function paged(s: ActionSession, table: string): Promise<void> {
+  if (!process.stdout.isTTY) {
+    s.log(table) // tab-separated into a pipe or file: no pages
+    return
+  }
+  const [head = '', rule = '', ...body] = table.split('\n')
+  // Room for the header, its rule, the question below and the line it leaves.
+  const per = Math.max(1, (process.stdout.rows || process.stderr.rows || 24) - 4)
+  for (let i = 0; i < body.length; i += per) {
+    s.log([head, rule, ...body.slice(i, i + per)].join('\n'))
+    const end = Math.min(i + per, body.length)
+    if (end < body.length) await pause(`${end} of ${body.length} users; Enter for more, Esc to stop.`)
   }
 }
 

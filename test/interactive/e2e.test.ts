@@ -2,7 +2,7 @@
  * Interactive mode end to end: the built bin/run.js in a tmux pseudo-terminal
  * against PostgreSQL, checked in the database afterwards.
  */
-import {mkdtempSync} from 'node:fs'
+import {mkdtempSync, writeFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
@@ -145,6 +145,38 @@ describe('interactive mode in a terminal (built binary, tmux)', () => {
         (await import('drizzle-orm')).sql`select 1 from users where user_id = 'taken_ok'`,
       ),
     ).toHaveLength(1)
+  })
+
+  it('at 80x24: List users comes in pages of the screen, the header on each; Esc stops', async () => {
+    const csv = [
+      'userId,name,email',
+      ...Array.from({length: 45}, (_, i) => `pg_${String(i).padStart(2, '0')},P,`),
+    ]
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'om-pages-')), 'u.csv')
+    writeFileSync(file, `${csv.join('\n')}\n`)
+    const imported = await runBin(['users', 'import', file, '--keys-out', `${file}.keys`], {
+      env: {DATABASE_URL: td.url},
+    })
+    expect(imported.exitCode, imported.stderr).toBe(0)
+    const t = open([], {columns: 80, rows: 24})
+    await t.waitFor('What do you want to do?')
+    t.type('list')
+    t.press('Enter')
+    await t.waitFor('Enter for more, Esc to stop.')
+    // The visible screen holds the header and the page; nothing scrolled off the top.
+    const first = t.visible()
+    expect(first).toContain('USER ID')
+    expect(first).toMatch(/pg_00/)
+    expect(first).not.toMatch(/pg_44/)
+    t.press('Enter')
+    await t.waitFor('Enter for more, Esc to stop.', {times: 2})
+    const second = t.visible()
+    expect(second).toContain('USER ID')
+    expect(second).not.toMatch(/pg_00/)
+    t.press('Escape')
+    await t.waitFor('What do you want to do?', {times: 2})
+    t.press('C-c')
+    await t.waitFor('EXIT=130')
   })
 
   it('cancelling at a delete confirmation changes nothing', async () => {

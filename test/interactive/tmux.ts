@@ -57,6 +57,11 @@ export class TmuxSession {
     return execFileSync('tmux', ['-S', this.socket, ...args], {encoding: 'utf8', ...opts})
   }
 
+  /** What the terminal shows now (no scrollback). */
+  visible(): string {
+    return this.tmux(['capture-pane', '-p', '-J', '-t', this.name])
+  }
+
   screen(): string {
     return this.tmux(['capture-pane', '-p', '-J', '-S', '-500', '-t', this.name])
   }
