@@ -16,15 +16,15 @@ const ROOT_EXAMPLES = [
   ['List users (tab-separated when piped)', 'openmemory users list --sort last-active'],
   [
     'Point at the server database',
-    'DATABASE_URL=postgresql://openmemory:…@db:5432/openmemory openmemory db status',
+    'DATABASE_URL=postgresql://openmemory:…@db/openmemory openmemory db status',
   ],
   [
     'Nightly from cron: deactivate users idle for 90 days',
-    'openmemory prune-inactive --days 90 --yes --json >>/var/log/openmemory.log 2>&1',
+    'openmemory prune-inactive --days 90 --yes --json >>prune.log 2>&1',
   ],
   [
     'Mail the findings of an integrity audit, only when there are some',
-    'out=$(openmemory db verify --quiet 2>&1) || printf "%s\\n" "$out" | mail -s "openmemory audit" ops@example.com',
+    'out=$(openmemory db verify --quiet 2>&1) \\\n    || printf "%s\\n" "$out" | mail -s "openmemory audit" ops@example.com',
   ],
   ['Help on one command', 'openmemory help users create'],
   ['Interactive mode (on a terminal)', 'openmemory'],

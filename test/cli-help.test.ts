@@ -3,11 +3,11 @@
  * built CLI (a child process without a terminal).
  */
 import {execFileSync} from 'node:child_process'
-import {mkdtempSync, rmSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
-import {runBin} from './helpers/run.js'
+import {CLI_ROOT, runBin} from './helpers/run.js'
 
 describe('help, version and typos', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'om-help-'))
@@ -150,5 +150,41 @@ describe('help, version and typos', () => {
     const script = await runBin(['autocomplete', 'script', 'zsh'], {env})
     expect(script.exitCode).toBe(0)
     expect(script.stdout).toContain('OPENMEMORY_AC_ZSH_SETUP_PATH')
+  })
+})
+
+describe('help at 80 columns', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'om-help80-'))
+  const env = {
+    OPENMEMORY_DATA_DIR: path.join(dir, 'pgdata'),
+    XDG_CACHE_HOME: path.join(dir, 'cache'),
+    NODE_ENV: 'production',
+    COLUMNS: '80',
+    DATABASE_URL: undefined,
+    OPENMEMORY_DATABASE_URL: undefined,
+  }
+  afterAll(() => rmSync(dir, {recursive: true, force: true}))
+  const manifest = JSON.parse(readFileSync(path.join(CLI_ROOT, 'oclif.manifest.json'), 'utf8')) as {
+    commands: Record<string, {hidden?: boolean}>
+  }
+  const commands = Object.entries(manifest.commands)
+    .filter(([, c]) => !c.hidden)
+    .map(([id]) => id.split(':'))
+  const topics = [...new Set(commands.filter((c) => c.length > 1).map((c) => c[0] as string))].map((t) => [t])
+
+  it('covers the root, every topic and every command', () => {
+    expect(commands.length).toBeGreaterThanOrEqual(19)
+    expect(topics.map((t) => t[0])).toEqual(expect.arrayContaining(['users', 'keys', 'db']))
+  })
+
+  it.each([
+    [[] as string[]],
+    ...topics.map((t) => [t]),
+    ...commands.map((c) => [c]),
+  ])('openmemory %s --help fits in 80 columns', async (words) => {
+    const r = await runBin([...words, '--help'], {env})
+    expect(r.exitCode, r.stderr).toBe(0)
+    const wide = r.stdout.split('\n').filter((line) => [...line].length > 80)
+    expect(wide, `lines over 80 columns in 'openmemory ${words.join(' ')} --help'`).toEqual([])
   })
 })

@@ -14,7 +14,10 @@ Without a terminal, 'openmemory' with no arguments prints the help, and this com
 
   static examples = [
     '<%= config.bin %>',
-    '<%= config.bin %> <%= command.id %> --database-url postgres://openmemory@db:5432/openmemory',
+    {
+      description: 'The menu for a server database.',
+      command: '<%= config.bin %> <%= command.id %> --database-url postgres://openmemory@db:5432/openmemory',
+    },
   ]
 
   static enableJsonFlag = false

@@ -43,7 +43,11 @@ On a terminal it shows the count and asks before changing anything; without a te
   static examples = [
     '<%= config.bin %> <%= command.id %> --days 90 --dry-run',
     '<%= config.bin %> <%= command.id %> --days 90 --yes',
-    '<%= config.bin %> <%= command.id %> --days 365 --mode delete --exclude admin --exclude ops --yes --json',
+    {
+      description: 'From a script: delete users idle for a year, except two, and print the result as JSON.',
+      command:
+        '<%= config.bin %> <%= command.id %> --days 365 --mode delete --exclude admin --exclude ops --yes --json',
+    },
   ]
 
   static flags = {

@@ -25,7 +25,11 @@ The embedded database is migrated automatically.`
 
   static examples = [
     '<%= config.bin %> <%= command.id %>',
-    'DATABASE_URL=postgresql://openmemory:***@db:5432/openmemory <%= config.bin %> <%= command.id %>',
+    {
+      description: 'A server database, named by the variable the server itself reads.',
+      command:
+        'DATABASE_URL=postgresql://openmemory:***@db:5432/openmemory <%= config.bin %> <%= command.id %>',
+    },
     '<%= config.bin %> <%= command.id %> --json',
   ]
 

@@ -5,7 +5,7 @@ import {type DbVerifyResult, verifyDatabase} from '../../services/verify.js'
 import {formatCheck} from '../../ui/checks.js'
 
 export default class DbVerify extends BaseCommand {
-  static summary = 'Audit user isolation and integrity: cross-user memories, orphans, half-deactivated users.'
+  static summary = 'Audit isolation and integrity: cross-user memories, orphans, half-deactivations.'
 
   static description =
     `Read-only. Each check is one query over the whole database (fast on millions of memories), all in one consistent snapshot. Prints every check with its count and up to five sample ids (memory, app and key ids; userIds for user checks; key fingerprints for duplicate hashes):
@@ -24,7 +24,11 @@ Exit codes: 0 no errors (notices allowed unless --strict); 1 an error found (the
   static examples = [
     '<%= config.bin %> <%= command.id %>',
     "<%= config.bin %> <%= command.id %> --json | jq '.checks[] | select(.count > 0)'",
-    'out=$(<%= config.bin %> <%= command.id %> --quiet 2>&1) || printf "%s\\n" "$out" | mail -s "openmemory audit found problems" ops@example.com',
+    {
+      description: 'From cron: mail the findings, and nothing on a clean night.',
+      command:
+        'out=$(<%= config.bin %> <%= command.id %> --quiet 2>&1) || printf "%s\\n" "$out" | mail -s openmemory-audit ops@example.com',
+    },
   ]
 
   static flags = {

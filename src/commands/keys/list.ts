@@ -16,7 +16,11 @@ export default class KeysList extends BaseCommand {
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --json',
     '<%= config.bin %> <%= command.id %> --older-than 90d',
-    '<%= config.bin %> <%= command.id %> --jsonl | jq -r "select(.keyStatus == \\"revoked\\") | .userId"',
+    {
+      description: 'The users whose key is revoked.',
+      command:
+        '<%= config.bin %> <%= command.id %> --jsonl | jq -r \'select(.keyStatus == "revoked") | .userId\'',
+    },
   ]
 
   static flags = {

@@ -33,7 +33,11 @@ With --older-than and no userId, a rotation policy: every active key created lon
     '<%= config.bin %> <%= command.id %> charlie --key-file ./charlie.key',
     '<%= config.bin %> <%= command.id %> charlie --json | jq -r .apiKey',
     '<%= config.bin %> <%= command.id %> --older-than 90d --dry-run',
-    '<%= config.bin %> <%= command.id %> --older-than 90d --yes --seal-to operator.age.pub --out keys-$(date +%F).age',
+    {
+      description: 'Every key older than 90 days, the new keys sealed with age to your own public key.',
+      command:
+        '<%= config.bin %> <%= command.id %> --older-than 90d --yes --seal-to operator.age.pub --out keys-$(date +%F).age',
+    },
   ]
 
   static args = {userId: userIdArg}

@@ -22,7 +22,10 @@ On a terminal, a missing userId (and then name and email) is asked for.`
   static examples = [
     '<%= config.bin %> <%= command.id %> charlie "Charlie Brown" charlie@example.com',
     '<%= config.bin %> <%= command.id %> dana --key-file ./dana.key',
-    '<%= config.bin %> <%= command.id %> erin --mcp-config --api-url https://memory.example.com',
+    {
+      description: "Also print the MCP client's configuration for the new key.",
+      command: '<%= config.bin %> <%= command.id %> erin --mcp-config --api-url https://memory.example.com',
+    },
     '<%= config.bin %> <%= command.id %> frank --json | jq -r .apiKey',
   ]
 

@@ -16,8 +16,7 @@ export default class UsersImport extends BaseCommand {
   static writes = true
   static createsDatabase = true
 
-  static summary =
-    'Create many users from a CSV, all or nothing, and deliver their keys to files or sealed with age.'
+  static summary = 'Create many users from a CSV, all or nothing; their keys to files or sealed.'
 
   static description =
     `The CSV has a header row with the columns 'users list --format csv' writes: userId, name and email are required (name and email cells may be empty), app or apps (names joined with ;) is optional, other columns are ignored.
@@ -28,9 +27,20 @@ Keys go to exactly one of --key-dir, --keys-out or --seal-to with --out; they ar
 
   static examples = [
     '<%= config.bin %> <%= command.id %> team.csv --dry-run',
-    '<%= config.bin %> <%= command.id %> team.csv --key-dir ./team-keys --mcp-config --api-url https://memory.example.com',
-    '<%= config.bin %> <%= command.id %> team.csv --seal-to operator.age.pub --out team-keys.age',
-    'openmemory users list --format csv | <%= config.bin %> <%= command.id %> - --skip-existing --keys-out new-keys.csv --json',
+    {
+      description: 'One key file per user in a new folder, with an MCP client configuration beside each.',
+      command:
+        '<%= config.bin %> <%= command.id %> team.csv --key-dir ./team-keys --mcp-config --api-url https://memory.example.com',
+    },
+    {
+      description: 'The keys sealed with age to your own public key.',
+      command: '<%= config.bin %> <%= command.id %> team.csv --seal-to operator.age.pub --out team-keys.age',
+    },
+    {
+      description: "Another database's users, from its export on standard input.",
+      command:
+        'openmemory users list --format csv | <%= config.bin %> <%= command.id %> - --skip-existing --keys-out new-keys.csv --json',
+    },
   ]
 
   static args = {

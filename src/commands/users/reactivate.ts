@@ -8,7 +8,7 @@ import {userIdArg} from '../../ui/user-id-arg.js'
 export default class UsersReactivate extends BaseCommand {
   static writes = true
 
-  static summary = "Restore a deactivated user's access: exactly the key and apps deactivation switched off."
+  static summary = "Restore a deactivated user's access: the key and apps deactivation switched off."
 
   static examples = [
     '<%= config.bin %> <%= command.id %> charlie',

@@ -26,7 +26,11 @@ Exit codes: 0 every step passed; 1 a step failed (the message names it and why);
 
   static examples = [
     '<%= config.bin %> <%= command.id %> charlie < charlie.key',
-    '<%= config.bin %> <%= command.id %> charlie --api-url https://memory.example.com < charlie.key',
+    {
+      description: 'Against a server that is not on this host.',
+      command:
+        '<%= config.bin %> <%= command.id %> charlie --api-url https://memory.example.com < charlie.key',
+    },
     'pass show openmemory/charlie | <%= config.bin %> <%= command.id %> charlie --no-write',
     '<%= config.bin %> <%= command.id %> charlie --json < charlie.key | jq .steps',
   ]
