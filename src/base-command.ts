@@ -14,7 +14,7 @@ import {
 import {waitFlag} from './flags.js'
 import type {FlowIO} from './flows/io.js'
 import {DURATION_GRAMMAR} from './services/duration.js'
-import {colorEnabled, formatWarning, writeLine} from './ui/format.js'
+import {colorEnabled, fitToStream, formatWarning, writeLine} from './ui/format.js'
 import {progressBar} from './ui/progress.js'
 import {assertCanConfirm, confirmDestructive} from './ui/prompts.js'
 import {errorJson, reportError, runTimes} from './ui/report.js'
@@ -204,11 +204,25 @@ export abstract class BaseCommand extends Command {
    * this is the net under every path, new ones included.
    */
   public log(message = '', ...args: unknown[]): void {
-    super.log(terminalSafe(String(message), {color: colorEnabled(process.stdout)}), ...args)
+    super.log(
+      fitToStream(terminalSafe(String(message), {color: colorEnabled(process.stdout)}), process.stdout),
+      ...args,
+    )
   }
 
   public logToStderr(message = '', ...args: unknown[]): void {
-    super.logToStderr(terminalSafe(String(message), {color: colorEnabled(process.stderr)}), ...args)
+    super.logToStderr(
+      fitToStream(terminalSafe(String(message), {color: colorEnabled(process.stderr)}), process.stderr),
+      ...args,
+    )
+  }
+
+  /**
+   * Text a human copies whole (a new key, CSV on a terminal): made terminal-safe
+   * like every write, but never wrapped to the width.
+   */
+  protected logWhole(message: string): void {
+    super.log(terminalSafe(message, {color: colorEnabled(process.stdout)}))
   }
 
   /** A warning on stderr: "Warning: …" for a human, one JSON line under --json. */
@@ -244,7 +258,7 @@ export abstract class BaseCommand extends Command {
       warn: (text) => {
         this.warn(text)
       },
-      secret: (text) => this.log(text),
+      secret: (text) => this.logWhole(text),
       confirm: (q) => confirmDestructive({...q, json}),
       assertCanConfirm: (q) => assertCanConfirm({...q, json}),
       progress: (label) => progressBar(label, !json),
@@ -262,7 +276,7 @@ export abstract class BaseCommand extends Command {
    */
   protected logData(text: string): void {
     if (this.jsonEnabled()) return
-    if (process.stdout.isTTY) this.log(text)
+    if (process.stdout.isTTY) this.logWhole(text)
     else ux.stdout(text)
   }
 

@@ -50,6 +50,7 @@ Without a terminal, 'openmemory' with no arguments prints the help, and this com
     await runMenu({
       connection: {target, open: () => this.connect(), release: () => this.disconnect()},
       log: (line) => this.log(line),
+      secret: (line) => this.logWhole(line),
       warn: (line) => this.note(line),
     })
   }

@@ -52,8 +52,8 @@ export const rotateByAgeFlow: BulkFlow<RotateByAgeInput, KeysRotatePolicyResult>
       io.log(
         renderTable(old, [
           {header: 'USER ID', value: (k) => k.userId},
-          {header: 'FINGERPRINT', value: (k) => k.keyFingerprint},
-          {header: 'CREATED', value: (k) => formatDate(k.createdAt, 'unknown')},
+          {header: 'FINGERPRINT', value: (k) => k.keyFingerprint, fixed: true},
+          {header: 'CREATED', value: (k) => formatDate(k.createdAt, 'unknown'), fixed: true},
         ]),
       )
     }

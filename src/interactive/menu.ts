@@ -23,7 +23,7 @@ import {showUser} from '../services/lifecycle.js'
 import {countMemories} from '../services/memories.js'
 import {PRUNE_MODES, type PruneMode} from '../services/prune.js'
 import {dbStatus} from '../services/status.js'
-import {listUsers, validateCreateUser} from '../services/users.js'
+import {listUsers, type UserListItem, validateCreateUser} from '../services/users.js'
 import {daysProblem, parseDays} from '../services/validation.js'
 import {formatError, formatWarning} from '../ui/format.js'
 import {progressBar} from '../ui/progress.js'
@@ -49,6 +49,8 @@ export interface MenuSession {
   log: (line: string) => void
   /** Progress, warnings and errors (stderr). */
   warn: (line: string) => void
+  /** A new key (stdout), never wrapped to the width; `log` when not given. */
+  secret?: (line: string) => void
   /** The service context per operation (tests inject the clock and key generator). */
   context?: (command: string) => ServiceContext
 }
@@ -125,7 +127,7 @@ function io(s: ActionSession): FlowIO {
     log: s.log,
     note: s.warn,
     warn: (text) => s.warn(formatWarning(text)),
-    secret: s.log,
+    secret: s.secret ?? s.log,
     confirm: (q) => confirm(q.message),
     assertCanConfirm: () => {},
     progress: (label) => progressBar(label, true),
@@ -170,28 +172,34 @@ async function listAction(s: ActionSession): Promise<void> {
     s.log('No users found.')
     return
   }
-  await paged(s, userTable(users))
+  await paged(s, users)
   if (users.length === MENU_LIST_LIMIT) {
     s.warn(`The first ${MENU_LIST_LIMIT} users (A-Z); 'openmemory users list' shows them all.`)
   }
 }
 
 /**
- * A table in pages of the terminal's height, its header repeated on each; Enter
- * shows the next page, Esc stops (back to the menu).
+ * Users in pages of the terminal's height, the table's header on each (a row
+ * may take more than one line where its cells wrap to the width); Enter shows
+ * the next page, Esc stops (back to the menu).
  */
-async function paged(s: ActionSession, table: string): Promise<void> {
+async function paged(s: ActionSession, users: UserListItem[]): Promise<void> {
   if (!process.stdout.isTTY) {
-    s.log(table) // tab-separated into a pipe or file: no pages
+    s.log(userTable(users)) // tab-separated into a pipe or file: no pages
     return
   }
-  const [head = '', rule = '', ...body] = table.split('\n')
-  // Room for the header, its rule, the question below and the line it leaves.
-  const per = Math.max(1, (process.stdout.rows || process.stderr.rows || 24) - 4)
-  for (let i = 0; i < body.length; i += per) {
-    s.log([head, rule, ...body.slice(i, i + per)].join('\n'))
-    const end = Math.min(i + per, body.length)
-    if (end < body.length) await pause(`${end} of ${body.length} users; Enter for more, Esc to stop.`)
+  // Room for the question below and the line it leaves.
+  const height = Math.max(3, (process.stdout.rows || process.stderr.rows || 24) - 2)
+  for (let i = 0; i < users.length; ) {
+    let count = Math.min(users.length - i, height - 2)
+    let table = userTable(users.slice(i, i + count))
+    while (count > 1 && table.split('\n').length > height) {
+      count--
+      table = userTable(users.slice(i, i + count))
+    }
+    s.log(table)
+    i += count
+    if (i < users.length) await pause(`${i} of ${users.length} users; Enter for more, Esc to stop.`)
   }
 }
 

@@ -388,7 +388,8 @@ function openTerminal(): BulkKeySink {
       out.secret(
         renderTable(held, [
           {header: 'USER ID', value: (k) => k.userId},
-          {header: 'API KEY', value: (k) => c.bold(k.apiKey)},
+          // A key is copied whole: never wrapped (the user id column gives way).
+          {header: 'API KEY', value: (k) => c.bold(k.apiKey), fixed: true},
         ]),
       )
       held = []

@@ -41,14 +41,22 @@ interface PromptContext {
   input?: NodeJS.ReadableStream
   output: NodeJS.WritableStream
   signal: AbortSignal
+  clearPromptOnDone: boolean
 }
 
 /**
  * Run one prompt: Ctrl-C becomes InterruptedError, Esc BackError (one step
  * back; outside the menu it leaves as Ctrl-C does). Inquirer handles Ctrl-C
  * itself; Esc is watched here on the same input and aborts the prompt.
+ * The prompt is erased when it ends, so Ctrl-C or Esc leave no half-typed
+ * answer that looks accepted; an answer is then written as the line
+ * `✔ question answer` (`answered` gives the answer as shown; none for a pause).
  */
-async function guard<T>(run: (context: PromptContext) => Promise<T>): Promise<T> {
+async function guard<T>(
+  run: (context: PromptContext) => Promise<T>,
+  answered?: {message: string; shown: (answer: T) => string},
+): Promise<T> {
+  const output = streams.output ?? process.stderr
   const input = streams.input ?? process.stdin
   const controller = new AbortController()
   const onKey = (_: string, key?: {name?: string}) => {
@@ -57,11 +65,17 @@ async function guard<T>(run: (context: PromptContext) => Promise<T>): Promise<T>
   emitKeypressEvents(input)
   input.on('keypress', onKey)
   try {
-    return await run({
+    const answer = await run({
       input: streams.input,
-      output: streams.output ?? process.stderr,
+      output,
       signal: controller.signal,
+      clearPromptOnDone: true,
     })
+    if (answered) {
+      const c = colors(process.stderr)
+      output.write(`${c.green('✔')} ${c.bold(answered.message)} ${c.cyan(answered.shown(answer))}\n`)
+    }
+    return answer
   } catch (error) {
     const name = (error as Error).name
     if (name === 'AbortPromptError' && controller.signal.aborted) throw new BackError()
@@ -90,28 +104,31 @@ export async function askText(opts: {
   let refused: {value: string; problem: string} | undefined
   const problemOf = (value: string) =>
     opts.validate?.(value) ?? (refused?.value === value ? refused.problem : undefined)
-  return guard((context) =>
-    input(
-      {
-        message: terminalSafe(opts.message),
-        default: opts.default,
-        validate: async (v: string) => {
-          const problem = opts.validate?.(v) ?? (await opts.check?.(v))
-          refused = problem ? {value: v, problem} : undefined
-          return problem ?? true
+  const message = terminalSafe(opts.message)
+  return guard(
+    (context) =>
+      input(
+        {
+          message,
+          default: opts.default,
+          validate: async (v: string) => {
+            const problem = opts.validate?.(v) ?? (await opts.check?.(v))
+            refused = problem ? {value: v, problem} : undefined
+            return problem ?? true
+          },
+          theme: {style: {error: () => ''}},
+          transformer: (value: string, {isFinal}: {isFinal: boolean}) => {
+            // What is typed is echoed: escaped, so a pasted escape sequence stays inert.
+            const shown = sanitize(value)
+            if (isFinal || value === '' || (!opts.validate && !refused)) return shown
+            const problem = problemOf(value)
+            const c = colors(process.stderr)
+            return problem ? `${shown}  ${c.red(`✗ ${problem}`)}` : `${shown}  ${c.green('✓')}`
+          },
         },
-        theme: {style: {error: () => ''}},
-        transformer: (value: string, {isFinal}: {isFinal: boolean}) => {
-          // What is typed is echoed: escaped, so a pasted escape sequence stays inert.
-          const shown = sanitize(value)
-          if (isFinal || value === '' || (!opts.validate && !refused)) return shown
-          const problem = problemOf(value)
-          const c = colors(process.stderr)
-          return problem ? `${shown}  ${c.red(`✗ ${problem}`)}` : `${shown}  ${c.green('✓')}`
-        },
-      },
-      context,
-    ),
+        context,
+      ),
+    {message, shown: sanitize},
   )
 }
 
@@ -135,8 +152,10 @@ export async function confirm(
   if (!isInteractive(opts.json))
     throw new MissingInputError('confirmation', 'pass --yes to run without a terminal')
   const prompts = await import('@inquirer/prompts')
-  return guard((context) =>
-    prompts.confirm({message: terminalSafe(message), default: opts.default ?? false}, context),
+  const shownMessage = terminalSafe(message)
+  return guard(
+    (context) => prompts.confirm({message: shownMessage, default: opts.default ?? false}, context),
+    {message: shownMessage, shown: (yes) => (yes ? 'Yes' : 'No')},
   )
 }
 
@@ -199,26 +218,29 @@ export async function pickUser(db: Db, opts: {message?: string; json?: boolean} 
     ])
   }
   const {search, Separator} = await import('@inquirer/prompts')
-  return guard((context) =>
-    search<string>(
-      {
-        message: opts.message ?? 'User (type to filter)',
-        pageSize: 10,
-        source: async (term) => {
-          const found = await searchUsers(db, term ?? '', PICK_LIMIT)
-          const choices: (PromptSeparator | {value: string; short: string; name: string})[] = found.map(
-            (u) => ({
-              value: u.userId,
-              short: sanitize(u.userId),
-              name: `${sanitize(u.userId)}${u.name ? `  ${sanitize(u.name)}` : ''}${u.email ? ` <${sanitize(u.email)}>` : ''}${u.deactivated ? '  (deactivated)' : ''}`,
-            }),
-          )
-          if (found.length === PICK_LIMIT) choices.push(new Separator('  … more: type to narrow the list'))
-          return choices
+  const message = opts.message ?? 'User (type to filter)'
+  return guard(
+    (context) =>
+      search<string>(
+        {
+          message,
+          pageSize: 10,
+          source: async (term) => {
+            const found = await searchUsers(db, term ?? '', PICK_LIMIT)
+            const choices: (PromptSeparator | {value: string; short: string; name: string})[] = found.map(
+              (u) => ({
+                value: u.userId,
+                short: sanitize(u.userId),
+                name: `${sanitize(u.userId)}${u.name ? `  ${sanitize(u.name)}` : ''}${u.email ? ` <${sanitize(u.email)}>` : ''}${u.deactivated ? '  (deactivated)' : ''}`,
+              }),
+            )
+            if (found.length === PICK_LIMIT) choices.push(new Separator('  … more: type to narrow the list'))
+            return choices
+          },
         },
-      },
-      context,
-    ),
+        context,
+      ),
+    {message, shown: sanitize},
   )
 }
 
@@ -230,16 +252,20 @@ export async function choose<T>(
 ): Promise<T> {
   if (!isInteractive()) throw new MissingInputError('choice')
   const {select} = await import('@inquirer/prompts')
-  return guard((context) =>
-    select<T>(
-      {
-        message: terminalSafe(message),
-        choices: choices.map((c) => ({...c, name: sanitize(c.name)})),
-        default: opts.default,
-        pageSize: opts.pageSize ?? choices.length,
-      },
-      context,
-    ),
+  const shownMessage = terminalSafe(message)
+  const shown = choices.map((c) => ({...c, name: sanitize(c.name)}))
+  return guard(
+    (context) =>
+      select<T>(
+        {
+          message: shownMessage,
+          choices: shown,
+          default: opts.default,
+          pageSize: opts.pageSize ?? choices.length,
+        },
+        context,
+      ),
+    {message: shownMessage, shown: (answer) => shown.find((c) => c.value === answer)?.name ?? ''},
   )
 }
 

@@ -17,16 +17,27 @@ import type {UserListItem, UsersCreateResult} from '../services/users.js'
 import {type Column, colors, formatDate, renderTable} from './format.js'
 import {sanitize as s} from './sanitize.js'
 
+/** A key state's longest word, "(deactivated)": the narrowest a state column wraps to. */
+const STATE_WIDTH = '(deactivated)'.length
+
+/** A userId up to this long is never wrapped while the table can fit another way (it is copied whole). */
+const ID_WIDTH = 20
+
 /** `users list`: one row per user. */
 export const USER_COLUMNS: Column<UserListItem>[] = [
-  {header: 'USER ID', value: (u) => u.userId},
+  {header: 'USER ID', value: (u) => u.userId, min: ID_WIDTH},
   {header: 'NAME', value: (u) => u.name ?? ''},
   {header: 'EMAIL', value: (u) => u.email ?? ''},
-  {header: 'KEY', value: (u) => (u.deactivated ? `${u.keyStatus} (deactivated)` : u.keyStatus)},
-  {header: 'MEMORIES', value: (u) => u.activeMemoryCount, align: 'right'},
-  {header: 'APPS', value: (u) => u.appNames.join(', ')},
-  {header: 'CREATED', value: (u) => formatDate(u.createdAt, '')},
-  {header: 'LAST ACTIVE', value: (u) => formatDate(u.lastActiveAt)},
+  // A state wraps at its space ("revoked" over "(deactivated)"), never mid-word.
+  {
+    header: 'KEY',
+    value: (u) => (u.deactivated ? `${u.keyStatus} (deactivated)` : u.keyStatus),
+    min: STATE_WIDTH,
+  },
+  {header: 'MEMORIES', value: (u) => u.activeMemoryCount, align: 'right', drop: 3},
+  {header: 'APPS', value: (u) => u.appNames.join(', '), drop: 1},
+  {header: 'CREATED', value: (u) => formatDate(u.createdAt, ''), fixed: true, drop: 2},
+  {header: 'LAST ACTIVE', value: (u) => formatDate(u.lastActiveAt), fixed: true, drop: 4},
 ]
 
 export function userTable(users: UserListItem[]): string {
@@ -35,21 +46,25 @@ export function userTable(users: UserListItem[]): string {
 
 /** `keys list`: one row per key, by fingerprint. */
 export const KEY_COLUMNS: Column<KeyListItem>[] = [
-  {header: 'USER ID', value: (k) => k.userId},
-  {header: 'FINGERPRINT', value: (k) => k.keyFingerprint},
-  {header: 'STATUS', value: (k) => (k.deactivated ? `${k.keyStatus} (deactivated)` : k.keyStatus)},
-  {header: 'CREATED', value: (k) => formatDate(k.createdAt, '')},
-  {header: 'LAST USED', value: (k) => formatDate(k.lastUsedAt)},
+  {header: 'USER ID', value: (k) => k.userId, min: ID_WIDTH},
+  {header: 'FINGERPRINT', value: (k) => k.keyFingerprint, fixed: true},
+  {
+    header: 'STATUS',
+    value: (k) => (k.deactivated ? `${k.keyStatus} (deactivated)` : k.keyStatus),
+    min: STATE_WIDTH,
+  },
+  {header: 'CREATED', value: (k) => formatDate(k.createdAt, ''), fixed: true, drop: 1},
+  {header: 'LAST USED', value: (k) => formatDate(k.lastUsedAt), fixed: true},
 ]
 
 /** `audit list`: one row per affected user of a change. */
 export const AUDIT_COLUMNS: Column<AuditRecord>[] = [
-  {header: 'TIME', value: (r) => formatDate(r.recordedAt)},
-  {header: 'BY', value: (r) => `${r.osUser}@${r.host}`},
+  {header: 'TIME', value: (r) => formatDate(r.recordedAt), fixed: true},
+  {header: 'BY', value: (r) => `${r.osUser}@${r.host}`, drop: 2},
   {header: 'COMMAND', value: (r) => r.command},
-  {header: 'USER ID', value: (r) => r.userId ?? ''},
-  {header: 'OUTCOME', value: (r) => r.outcome},
-  {header: 'DETAILS', value: (r) => JSON.stringify(r.details)},
+  {header: 'USER ID', value: (r) => r.userId ?? '', min: ID_WIDTH},
+  {header: 'OUTCOME', value: (r) => r.outcome, fixed: true},
+  {header: 'DETAILS', value: (r) => JSON.stringify(r.details), drop: 1},
 ]
 
 /** `users show`: the user, their key, and a table of apps with memory counts by state. */
@@ -187,7 +202,7 @@ export function memoryCountTable(r: MemoriesCountResult): string {
 
 export function memoryCountColumns(states: string[], byApp: boolean): Column<MemoryCountRow>[] {
   return [
-    {header: 'USER ID', value: (x) => x.userId},
+    {header: 'USER ID', value: (x) => x.userId, min: ID_WIDTH},
     ...(byApp ? [{header: 'APP', value: (x: MemoryCountRow) => x.appName ?? ''}] : []),
     ...states.map((s) => ({
       header: s.toUpperCase(),

@@ -5,7 +5,7 @@
  * (an unknown command, `help` on an unknown subject).
  */
 import type {OpenMemoryError} from '../errors.js'
-import {formatError} from './format.js'
+import {fitToStream, formatError} from './format.js'
 import {jsonText, sanitize} from './sanitize.js'
 
 /** `startedAt` (ISO, milliseconds) and `durationMs`: every run's JSON carries them. */
@@ -37,9 +37,11 @@ export function reportError(error: OpenMemoryError, opts: {json: boolean; starte
   } else if (error.lines && error.lines.length > 0) {
     // A list (bad rows by line): one line each, each escaped on its own.
     const [first, ...rest] = error.lines
-    process.stderr.write(`${[formatError(first as string), ...rest.map((l) => sanitize(l))].join('\n')}\n`)
+    process.stderr.write(
+      `${fitToStream([formatError(first as string), ...rest.map((l) => sanitize(l))].join('\n'), process.stderr)}\n`,
+    )
   } else {
-    process.stderr.write(`${formatError(error.message)}\n`)
+    process.stderr.write(`${fitToStream(formatError(error.message), process.stderr)}\n`)
   }
 }
 

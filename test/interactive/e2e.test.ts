@@ -168,8 +168,14 @@ describe('interactive mode in a terminal (built binary, tmux)', () => {
     expect(first).toContain('USER ID')
     expect(first).toMatch(/pg_00/)
     expect(first).not.toMatch(/pg_44/)
+    const shownFirst = /(\d+) of \d+ users/.exec(first)?.[1]
+    expect(shownFirst).toBeDefined()
     t.press('Enter')
-    await t.waitFor('Enter for more, Esc to stop.', {times: 2})
+    // The next page's question (the answered one is erased): a different count.
+    await t.waitUntil('the second page', () => {
+      const shown = /(\d+) of \d+ users/.exec(t.visible())?.[1]
+      return shown !== undefined && shown !== shownFirst
+    })
     const second = t.visible()
     expect(second).toContain('USER ID')
     expect(second).not.toMatch(/pg_00/)
@@ -218,10 +224,35 @@ describe('interactive mode in a terminal (built binary, tmux)', () => {
     t.type('pat')
     t.press('Escape')
     await t.waitFor('What do you want to do?', {times: 2})
+    // The abandoned prompt is erased, not left on screen as if answered.
+    expect(t.screen()).not.toContain('userId pat')
     t.press('C-c')
     await t.waitFor('EXIT=130')
     expect(
       await rows(database.db, (await import('drizzle-orm')).sql`select 1 from users where user_id = 'pat'`),
+    ).toHaveLength(0)
+  })
+
+  it('at 80x24: Ctrl-C while typing leaves with 130 and a clean screen: no half-typed answer shown as accepted', async () => {
+    const t = open([], {columns: 80, rows: 24})
+    await t.waitFor('What do you want to do?')
+    t.press('Enter')
+    await t.waitFor('userId')
+    t.type('rita')
+    t.press('Enter')
+    await t.waitFor('Display name')
+    t.type('half_typed')
+    await t.waitFor('half_typed')
+    t.press('C-c')
+    await t.waitFor('EXIT=130')
+    const screen = t.screen()
+    // Answered questions stay as answered; the cancelled one is erased (it stayed as
+    // "? Display name half_typed ✓", looking accepted).
+    expect(screen).toContain('✔ userId rita')
+    expect(screen).not.toContain('half_typed')
+    expect(screen).not.toMatch(/^\? /m)
+    expect(
+      await rows(database.db, (await import('drizzle-orm')).sql`select 1 from users where user_id = 'rita'`),
     ).toHaveLength(0)
   })
 
@@ -264,7 +295,7 @@ describe('interactive mode on the embedded database (built binary, tmux)', () =>
     const dataDir = path.join(mkdtempSync(path.join(os.tmpdir(), 'om-idle-menu-')), 'data')
     const env = {OPENMEMORY_DATA_DIR: dataDir, DATABASE_URL: '', OPENMEMORY_DATABASE_URL: ''}
     expect((await runBin(['db', 'migrate'], {env})).exitCode).toBe(0)
-    const t = new TmuxSession({...env, NO_COLOR: '1'})
+    const t = new TmuxSession({...env, NO_COLOR: '1'}, [], {columns: 80, rows: 24})
     sessions.push(t)
     await t.waitFor('What do you want to do?')
     // Before: the menu held the database for the whole session; this waited 15 s and exited 75.

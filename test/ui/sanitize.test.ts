@@ -10,7 +10,7 @@ import type {KeysRotateResult} from '../../src/services/key-lifecycle.js'
 import type {DeactivateResult, DeleteResult, UsersShowResult} from '../../src/services/lifecycle.js'
 import type {MemoriesCountResult} from '../../src/services/memories.js'
 import type {UserListItem} from '../../src/services/users.js'
-import {formatError, renderTable, tsvRow} from '../../src/ui/format.js'
+import {displayWidth, fitToStream, formatError, renderTable, tsvRow} from '../../src/ui/format.js'
 import {
   AUDIT_COLUMNS,
   creationMessage,
@@ -195,7 +195,11 @@ function renderAll(v: string, stream: NodeJS.WriteStream): string[] {
 }
 
 describe('output sanitiser', () => {
-  const saved = {NO_COLOR: process.env.NO_COLOR, FORCE_COLOR: process.env.FORCE_COLOR}
+  const saved = {
+    NO_COLOR: process.env.NO_COLOR,
+    FORCE_COLOR: process.env.FORCE_COLOR,
+    COLUMNS: process.env.COLUMNS,
+  }
   const tty = process.stdout.isTTY
   const errTty = process.stderr.isTTY
   beforeEach(() => {
@@ -251,6 +255,8 @@ describe('output sanitiser', () => {
       process.stdout.isTTY = mode.isTTY
       process.stderr.isTTY = mode.isTTY
       if (!mode.color) process.env.NO_COLOR = '1'
+      // Wide enough that nothing wraps: the line breaks counted are the data's (fitting to 80 is below).
+      process.env.COLUMNS = '100000'
       const stream = {isTTY: mode.isTTY} as NodeJS.WriteStream
       fc.assert(
         fc.property(hostile, (v) => {
@@ -265,6 +271,23 @@ describe('output sanitiser', () => {
       )
     })
   }
+
+  it(`every renderer, as written to an 80-column terminal, has no line wider than 80 (${RUNS} cases)`, () => {
+    process.stdout.isTTY = true
+    process.stderr.isTTY = true
+    process.env.COLUMNS = '80'
+    const stream = {isTTY: true} as NodeJS.WriteStream
+    fc.assert(
+      fc.property(hostile, fc.integer({min: 0, max: 120}), (v, repeat) => {
+        for (const out of renderAll(v.repeat(Math.max(1, repeat % 7)), stream)) {
+          const written = fitToStream(out, stream)
+          expectClean(written, true)
+          for (const line of written.split('\n')) expect(displayWidth(line), written).toBeLessThanOrEqual(80)
+        }
+      }),
+      {numRuns: RUNS},
+    )
+  })
 
   it(`JSON output is exact and writes none of them raw (${RUNS} cases)`, () => {
     fc.assert(
