@@ -20,6 +20,8 @@ await esbuild.build({
   // Every file package.json's oclif section names: the entry, the command list, the help class, the hooks.
   entryPoints: {
     cli: 'src/cli.ts',
+    // `--version` before oclif loads (bin/run.js).
+    version: 'src/version.ts',
     commands: 'src/commands.ts',
     help: 'src/help.ts',
     'hooks/command-not-found': 'src/hooks/command-not-found.ts',

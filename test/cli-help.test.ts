@@ -47,6 +47,29 @@ describe('help, version and typos', () => {
     expect(r.stdout).toMatch(/^openmemory\/\d+\.\d+\.\d+ /)
   })
 
+  it("--version before oclif loads prints oclif's own line (config.userAgent), for every version flag", async () => {
+    const {Config} = await import('@oclif/core')
+    const config = await Config.load(CLI_ROOT)
+    const pjson = JSON.parse(readFileSync(path.join(CLI_ROOT, 'package.json'), 'utf8'))
+    const flags = ['--version', ...pjson.oclif.additionalVersionFlags]
+    expect(flags.length).toBeGreaterThan(1)
+    // The command `version` goes through oclif (plugin-version): the reference line.
+    const viaOclif = await runBin(['version'], {env})
+    expect(viaOclif.stdout).toBe(`${config.userAgent}\n`)
+    for (const flag of flags) {
+      const r = await runBin([flag], {env})
+      expect(r.stdout).toBe(`${config.userAgent}\n`)
+      expect(r.stderr).toBe('')
+    }
+    // Not a version flag first: oclif answers (the fast path only reads the first argument).
+    const {fastVersion} = await import(path.join(CLI_ROOT, 'dist/version.js'))
+    const pkg = new URL(`file://${path.join(CLI_ROOT, 'package.json')}`)
+    expect(fastVersion(['--help'], pkg)).toBeUndefined()
+    expect(fastVersion(['users', '--version'], pkg)).toBeUndefined()
+    expect(fastVersion([], pkg)).toBeUndefined()
+    expect(fastVersion(['-v', 'x'], pkg)).toBe(config.userAgent)
+  })
+
   it('shows examples and the environment variables on the root help', async () => {
     const r = await runBin(['help'], {env})
     const examples = r.stdout.indexOf('EXAMPLES')
