@@ -152,7 +152,7 @@ const BORDERLESS = {
  * The width human output fits: COLUMNS when set (even when the terminal is
  * wider), else the terminal's, else 80.
  */
-export function terminalWidth(stream: NodeJS.WriteStream = process.stdout): number {
+export function terminalWidth(stream: NodeJS.WriteStream): number {
   const columns = Number(process.env.COLUMNS)
   if (Number.isInteger(columns) && columns > 0) return columns
   return stream.columns && stream.columns > 0 ? stream.columns : 80

@@ -5,6 +5,7 @@
 import {mkdtempSync, writeFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import {sql} from 'drizzle-orm'
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 import {type Database, runMigrations} from '../../src/db/client.js'
 import {rows} from '../../src/db/sql.js'
@@ -29,6 +30,18 @@ describe('interactive mode in a terminal (built binary, tmux)', () => {
     )
     sessions.push(s)
     return s
+  }
+
+  /** Whether the database holds a user with this userId. */
+  const hasUser = async (userId: string) =>
+    (await rows(database.db, sql`select 1 from users where user_id = ${userId}`)).length === 1
+  /** A menu at 80x24 at the first question of Create user. */
+  const atCreate = async () => {
+    const t = open([], {columns: 80, rows: 24})
+    await t.waitFor('What do you want to do?')
+    t.press('Enter') // Create user
+    await t.waitFor('userId')
+    return t
   }
 
   beforeAll(async () => {
@@ -82,7 +95,7 @@ describe('interactive mode in a terminal (built binary, tmux)', () => {
       keys: number
     }>(
       database.db,
-      (await import('drizzle-orm')).sql`
+      sql`
         select u.user_id, u.name, u.email,
           (select count(*)::int from apps a where a.owner_id = u.id and a.name = 'default') as apps,
           (select count(*)::int from api_keys k where k.user_id = u.id and k.is_active) as keys
@@ -100,10 +113,7 @@ describe('interactive mode in a terminal (built binary, tmux)', () => {
 
   it('at 80x24: a taken userId is refused at its prompt with the input kept; a new key waits for Enter', async () => {
     expect((await runBin(['users', 'create', 'taken_id'], {env: {DATABASE_URL: td.url}})).exitCode).toBe(0)
-    const t = open([], {columns: 80, rows: 24})
-    await t.waitFor('What do you want to do?')
-    t.press('Enter') // Create user
-    await t.waitFor('userId')
+    const t = await atCreate()
     t.type('X')
     t.press('Enter')
     await t.waitFor('a new userId must be 3 to 20 characters')
@@ -139,12 +149,7 @@ describe('interactive mode in a terminal (built binary, tmux)', () => {
     t.type('q')
     t.press('Enter')
     await t.waitFor('EXIT=0')
-    expect(
-      await rows(
-        database.db,
-        (await import('drizzle-orm')).sql`select 1 from users where user_id = 'taken_ok'`,
-      ),
-    ).toHaveLength(1)
+    expect(await hasUser('taken_ok')).toBe(true)
   })
 
   it('at 80x24: List users comes in pages of the screen, the header on each; Esc stops', async () => {
@@ -217,10 +222,7 @@ describe('interactive mode in a terminal (built binary, tmux)', () => {
   })
 
   it('Esc at the first question goes back to the menu; Ctrl-C then leaves with 130, nothing written', async () => {
-    const t = open([], {columns: 80, rows: 24})
-    await t.waitFor('What do you want to do?')
-    t.press('Enter')
-    await t.waitFor('userId')
+    const t = await atCreate()
     t.type('pat')
     t.press('Escape')
     await t.waitFor('What do you want to do?', {times: 2})
@@ -228,16 +230,11 @@ describe('interactive mode in a terminal (built binary, tmux)', () => {
     expect(t.screen()).not.toContain('userId pat')
     t.press('C-c')
     await t.waitFor('EXIT=130')
-    expect(
-      await rows(database.db, (await import('drizzle-orm')).sql`select 1 from users where user_id = 'pat'`),
-    ).toHaveLength(0)
+    expect(await hasUser('pat')).toBe(false)
   })
 
   it('at 80x24: Ctrl-C while typing leaves with 130 and a clean screen: no half-typed answer shown as accepted', async () => {
-    const t = open([], {columns: 80, rows: 24})
-    await t.waitFor('What do you want to do?')
-    t.press('Enter')
-    await t.waitFor('userId')
+    const t = await atCreate()
     t.type('rita')
     t.press('Enter')
     await t.waitFor('Display name')
@@ -251,9 +248,7 @@ describe('interactive mode in a terminal (built binary, tmux)', () => {
     expect(screen).toContain('✔ userId rita')
     expect(screen).not.toContain('half_typed')
     expect(screen).not.toMatch(/^\? /m)
-    expect(
-      await rows(database.db, (await import('drizzle-orm')).sql`select 1 from users where user_id = 'rita'`),
-    ).toHaveLength(0)
+    expect(await hasUser('rita')).toBe(false)
   })
 
   it('a lifecycle command missing its userId offers the searchable list', async () => {
