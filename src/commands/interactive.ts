@@ -9,7 +9,7 @@ export default class Interactive extends BaseCommand {
   static description =
     `What 'openmemory' with no arguments opens on a terminal (stdin and stderr). It names the target database (password masked) and offers create, list, show, deactivate, reactivate, rotate key, revoke key, delete, count memories, prune inactive users and database status, returning to the menu after each.
 Every input is checked as it is typed with the same rules as the arguments; users are chosen from a list you filter by typing. Destructive actions show what will change and ask, defaulting to No; prune shows its dry run first. Esc goes back one question (from the first, back to the menu); Ctrl-C leaves at once (exit 130).
-The database is opened for each action and closed after it, so a menu waiting for a choice holds no lock: other commands run meanwhile without waiting.
+The database is open only while the tool works, never while it waits for you (at the menu or at a question), so other commands run meanwhile without waiting.
 Without a terminal, 'openmemory' with no arguments prints the help, and this command exits 2.`
 
   static examples = [

@@ -29,6 +29,12 @@ export type Schema = typeof schema
 /** A database or a transaction: services accept either. */
 export type Db = PgDatabase<PgQueryResultHKT, Schema>
 
+/**
+ * Run a query on a database that may have to be opened for it first (the
+ * menu closes its database while a prompt waits: src/interactive/lease.ts).
+ */
+export type WithDb = <T>(fn: (db: Db) => Promise<T>) => Promise<T>
+
 export type TargetSource =
   | '--database-url'
   | 'OPENMEMORY_DATABASE_URL'

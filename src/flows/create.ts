@@ -2,7 +2,7 @@
  * Create one user (`users create`, the menu's "Create user"): validate, open
  * the key file, create through the one creation path, deliver the key once.
  */
-import type {Db} from '../db/client.js'
+import type {Db, WithDb} from '../db/client.js'
 import {FailedAfterCommitError} from '../errors.js'
 import type {ServiceContext} from '../services/context.js'
 import {emailProblem} from '../services/email.js'
@@ -42,9 +42,10 @@ export const CREATE_STEPS: readonly InputStep[] = [
  * menu): a userId that exists, an email another user has. The same rule the
  * creation applies (creationConflict); a deleted userId is asked about after.
  */
-export function createChecks(db: Db): StepChecks {
+export function createChecks(use: WithDb): StepChecks {
   const conflict = async (userId: string, email: string | null) =>
-    creationConflict({userId, email}, await findCreationConflicts(db, [{userId, email}]), true)?.message
+    creationConflict({userId, email}, await use((db) => findCreationConflicts(db, [{userId, email}])), true)
+      ?.message
   return {
     userId: (value) => conflict(value, null),
     email: (value, answers) =>

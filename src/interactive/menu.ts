@@ -8,7 +8,7 @@
  * (src/flows/), so it shows every message, note, warning and error the
  * command shows and refuses what the command refuses.
  */
-import type {Database, DatabaseTarget} from '../db/client.js'
+import type {Database, DatabaseTarget, WithDb} from '../db/client.js'
 import {BackError, InterruptedError, mapDatabaseError} from '../errors.js'
 import {CREATE_STEPS, createChecks, createFlow, createInput, deletedIdStatus} from '../flows/create.js'
 import {deactivateFlow} from '../flows/deactivate.js'
@@ -27,9 +27,19 @@ import {listUsers, type UserListItem, validateCreateUser} from '../services/user
 import {daysProblem, parseDays} from '../services/validation.js'
 import {formatError, formatWarning} from '../ui/format.js'
 import {progressBar} from '../ui/progress.js'
-import {askKeyFile, askSteps, askText, choose, confirm, pause, pickUser} from '../ui/prompts.js'
+import {
+  askKeyFile,
+  askSteps,
+  askText,
+  choose,
+  confirm,
+  pause,
+  pickUser,
+  setPromptHooks,
+} from '../ui/prompts.js'
 import {dbStatusLines, memoryCountTable, userDetails, userTable} from '../ui/render.js'
 import {sanitize} from '../ui/sanitize.js'
+import {ActionLease} from './lease.js'
 
 /** How the menu reaches its database: opened per action, released between them. */
 export interface MenuConnection {
@@ -58,8 +68,11 @@ export interface MenuSession {
 /** How many users "List users" shows (in pages); `openmemory users list` shows them all. */
 export const MENU_LIST_LIMIT = 500
 
-/** What an action works with: the session and the database opened for it. */
-type ActionSession = MenuSession & {database: Database}
+/**
+ * What an action works with: the session and its database, closed while the
+ * action waits at a prompt (ActionLease); `use` for a query a prompt makes.
+ */
+type ActionSession = MenuSession & {database: Database; use: WithDb}
 type Action = (s: ActionSession) => Promise<void>
 
 export const MENU: {name: string; value: string; run?: Action}[] = [
@@ -104,14 +117,20 @@ export async function runMenu(session: MenuSession): Promise<void> {
     last = choice
     const item = MENU.find((m) => m.value === choice)
     if (!item?.run) return
+    const lease = new ActionLease(session.connection)
+    setPromptHooks(lease)
     try {
-      await item.run({...session, database: await session.connection.open()})
+      await lease.ready()
+      await item.run({...session, database: lease.database, use: lease.use})
     } catch (error) {
       if (error instanceof BackError) continue // Esc at an action's first question: back to the menu
       if (error instanceof InterruptedError) throw error
       const known = mapDatabaseError(error, target.display)
       if (!known) throw error
       session.warn(formatError(known.message))
+    } finally {
+      setPromptHooks(undefined)
+      await lease.close()
     }
   }
 }
@@ -137,7 +156,7 @@ function io(s: ActionSession): FlowIO {
 async function createAction(s: ActionSession): Promise<void> {
   // Each answer is checked as it is given, the database's refusals (a taken userId, a used
   // email) included: a refusal keeps what was typed.
-  const input = createInput(await askSteps(CREATE_STEPS, {checks: createChecks(s.database.db)}))
+  const input = createInput(await askSteps(CREATE_STEPS, {checks: createChecks(s.use)}))
   await validateCreateUser(input)
   // The deleted-id guard of `users create`: refused unless the operator says to reuse the id.
   const deletedAt = await deletedIdStatus(s.database.db, input.userId)
@@ -204,12 +223,12 @@ async function paged(s: ActionSession, users: UserListItem[]): Promise<void> {
 }
 
 async function showAction(s: ActionSession): Promise<void> {
-  const userId = await pickUser(s.database.db)
+  const userId = await pickUser(s.use)
   s.log(userDetails(await showUser(s.database.db, userId)))
 }
 
 async function deactivateAction(s: ActionSession): Promise<void> {
-  const userId = await pickUser(s.database.db)
+  const userId = await pickUser(s.use)
   await deactivateFlow(
     io(s),
     s.database.db,
@@ -228,12 +247,12 @@ async function deactivateAction(s: ActionSession): Promise<void> {
 }
 
 async function reactivateAction(s: ActionSession): Promise<void> {
-  const userId = await pickUser(s.database.db)
+  const userId = await pickUser(s.use)
   await reactivateFlow(io(s), s.database.db, {userId}, ctx(s, 'users reactivate'))
 }
 
 async function rotateAction(s: ActionSession): Promise<void> {
-  const userId = await pickUser(s.database.db)
+  const userId = await pickUser(s.use)
   const keyFile = await askKeyFile()
   const result = await rotateFlow(
     io(s),
@@ -246,12 +265,12 @@ async function rotateAction(s: ActionSession): Promise<void> {
 }
 
 async function revokeAction(s: ActionSession): Promise<void> {
-  const userId = await pickUser(s.database.db)
+  const userId = await pickUser(s.use)
   await revokeFlow(io(s), s.database.db, {userId}, ctx(s, 'keys revoke'))
 }
 
 async function deleteAction(s: ActionSession): Promise<void> {
-  const userId = await pickUser(s.database.db)
+  const userId = await pickUser(s.use)
   await deleteFlow(io(s), s.database.db, {userId}, ctx(s, 'users delete'))
 }
 
@@ -263,7 +282,7 @@ async function countAction(s: ActionSession): Promise<void> {
   const r =
     scope === 'all'
       ? await countMemories(s.database.db, {})
-      : await countMemories(s.database.db, {userId: await pickUser(s.database.db), byApp: true})
+      : await countMemories(s.database.db, {userId: await pickUser(s.use), byApp: true})
   s.log(memoryCountTable(r))
 }
 

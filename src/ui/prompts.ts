@@ -6,7 +6,7 @@
  */
 import {emitKeypressEvents} from 'node:readline'
 import type {Separator as PromptSeparator} from '@inquirer/prompts'
-import type {Db} from '../db/client.js'
+import type {Db, WithDb} from '../db/client.js'
 import {BackError, InterruptedError, MissingInputError, NotFoundError, ValidationError} from '../errors.js'
 import {colors} from './format.js'
 import {sanitize, terminalSafe} from './sanitize.js'
@@ -24,6 +24,20 @@ export interface PromptStreams {
 }
 
 let streams: PromptStreams = {}
+
+/** What runs around every prompt (the menu closes its database while one waits: src/interactive/lease.ts). */
+export interface PromptHooks {
+  beforePrompt(): Promise<void>
+  /** After an answer, before the caller goes on. */
+  afterPrompt(): Promise<void>
+}
+
+let hooks: PromptHooks | undefined
+
+/** Run these around every prompt from now on; undefined: none. */
+export function setPromptHooks(next: PromptHooks | undefined): void {
+  hooks = next
+}
 
 /** Route every prompt through these streams (tests); `{}` restores the terminal. */
 export function setPromptStreams(next: PromptStreams): void {
@@ -62,6 +76,7 @@ async function guard<T>(
   const onKey = (_: string, key?: {name?: string}) => {
     if (key?.name === 'escape') controller.abort()
   }
+  await hooks?.beforePrompt()
   emitKeypressEvents(input)
   input.on('keypress', onKey)
   try {
@@ -75,6 +90,7 @@ async function guard<T>(
       const c = colors(process.stderr)
       output.write(`${c.green('✔')} ${c.bold(answered.message)} ${c.cyan(answered.shown(answer))}\n`)
     }
+    await hooks?.afterPrompt()
     return answer
   } catch (error) {
     const name = (error as Error).name
@@ -196,7 +212,10 @@ export async function requireUserId(
 ): Promise<string> {
   if (value !== undefined) return value
   if (!isInteractive(json)) throw new MissingInputError('userId', usage)
-  if (source) return pickUser(await source())
+  if (source) {
+    const db = await source()
+    return pickUser((fn) => fn(db))
+  }
   const {userRefProblem} = await import('../services/validation.js')
   return askText({name: 'userId', message: 'userId', json, validate: userRefProblem, hint: usage})
 }
@@ -209,10 +228,10 @@ export const PICK_LIMIT = 15
  * (userId prefix, or part of the name or email): a bounded query per
  * keystroke, never all users. NotFoundError when there are no users at all.
  */
-export async function pickUser(db: Db, opts: {message?: string; json?: boolean} = {}): Promise<string> {
+export async function pickUser(use: WithDb, opts: {message?: string; json?: boolean} = {}): Promise<string> {
   if (!isInteractive(opts.json)) throw new MissingInputError('userId')
   const {searchUsers} = await import('../services/users.js')
-  if ((await searchUsers(db, '', 1)).length === 0) {
+  if ((await use((db) => searchUsers(db, '', 1))).length === 0) {
     throw new NotFoundError("There are no users yet: create one first ('openmemory users create').", [
       'openmemory users create',
     ])
@@ -226,7 +245,7 @@ export async function pickUser(db: Db, opts: {message?: string; json?: boolean} 
           message,
           pageSize: 10,
           source: async (term) => {
-            const found = await searchUsers(db, term ?? '', PICK_LIMIT)
+            const found = await use((db) => searchUsers(db, term ?? '', PICK_LIMIT))
             const choices: (PromptSeparator | {value: string; short: string; name: string})[] = found.map(
               (u) => ({
                 value: u.userId,
