@@ -298,16 +298,21 @@ export async function askKeyFile(): Promise<string | undefined> {
     {name: 'Write it to a new file (mode 0600)', value: 'file' as const},
   ])
   if (where === 'screen') return undefined
-  const {existsSync} = await import('node:fs')
+  // The rule the key output applies before writing (a new path in a private, writable
+  // directory), asked on Enter: a refused path keeps what was typed.
+  const {checkNewPath} = await import('./pending.js')
   return askText({
     name: 'key file',
     message: 'Key file path',
-    validate: (v) =>
-      v.trim() === ''
-        ? 'Type a path for the new file.'
-        : existsSync(v.trim())
-          ? `${v.trim()} already exists; it is never overwritten. Choose a new path.`
-          : undefined,
+    validate: (v) => (v.trim() === '' ? 'Type a path for the new file.' : undefined),
+    check: async (v) => {
+      try {
+        await checkNewPath(v.trim(), 'Key file')
+        return undefined
+      } catch (error) {
+        return (error as Error).message
+      }
+    },
   }).then((v) => v.trim())
 }
 

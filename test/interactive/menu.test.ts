@@ -2,7 +2,7 @@
  * The interactive session's flows, driven key by key through the real
  * prompts (fake terminal streams) against PostgreSQL.
  */
-import {mkdtempSync, readFileSync, rmSync, statSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {sql} from 'drizzle-orm'
@@ -155,6 +155,35 @@ describe('interactive menu', () => {
     const key = readFileSync(file, 'utf8').trim()
     expect(await serverAuthenticates(database, key)).toBe('fay')
     expect(out.join('\n')).not.toContain(key)
+  })
+
+  it('refuses a key-file path at its prompt (missing directory, existing file), keeping what was typed', async () => {
+    const missing = path.join(dir, 'no-such-dir', 'gil.key')
+    const taken = path.join(dir, 'taken.key')
+    writeFileSync(taken, 'x')
+    const file = path.join(dir, 'gil.key')
+    const session = start()
+    await menu('Create user')
+    await step('userId', 'gil', KEYS.enter)
+    await step('Display name', KEYS.enter)
+    await step('Email', KEYS.enter)
+    await step('Where should the new key go?', KEYS.down, KEYS.enter)
+    await step('Key file path', missing, KEYS.enter)
+    // Still at the path question, the path kept: erase it and type another.
+    await step(
+      /no-such-dir\s+does\s+not\s+exist/,
+      ...Array(missing.length).fill(KEYS.backspace),
+    )
+    await term.type(taken, KEYS.enter)
+    await step(
+      /already\s+exists;\s+it\s+is\s+never\s+overwritten/,
+      ...Array(taken.length).fill(KEYS.backspace),
+    )
+    expect(await count(database, 'users')).toBe(0)
+    await term.type(file, KEYS.enter)
+    await quit()
+    await session
+    expect(await serverAuthenticates(database, readFileSync(file, 'utf8').trim())).toBe('gil')
   })
 
   it('picks a user from a list filtered as one types, then shows them', async () => {
