@@ -170,10 +170,7 @@ describe('interactive menu', () => {
     await step('Where should the new key go?', KEYS.down, KEYS.enter)
     await step('Key file path', missing, KEYS.enter)
     // Still at the path question, the path kept: erase it and type another.
-    await step(
-      /no-such-dir\s+does\s+not\s+exist/,
-      ...Array(missing.length).fill(KEYS.backspace),
-    )
+    await step(/no-such-dir\s+does\s+not\s+exist/, ...Array(missing.length).fill(KEYS.backspace))
     await term.type(taken, KEYS.enter)
     await step(
       /already\s+exists;\s+it\s+is\s+never\s+overwritten/,
