@@ -15,6 +15,7 @@ import {
 import {resolveUserRefs} from '../services/user-lookup.js'
 import {DAYS_MAX, LIMIT_MAX, parseUserRef} from '../services/validation.js'
 import {
+  copyListing,
   jsonlSink,
   jsonSink,
   lineSink,
@@ -24,6 +25,7 @@ import {
   type Sink,
   writeListing,
 } from '../ui/listing.js'
+import {inactiveCopySql} from '../ui/listing-sql.js'
 import {pruneVerb} from '../ui/render.js'
 
 export type PruneInactiveResult = PruneFlowResult
@@ -118,16 +120,25 @@ On a terminal it shows the count and asks before changing anything; without a te
         startedAt: this.startedAt.toISOString(),
         durationMs: Date.now() - started,
       }
+      const wrap = {head, key: 'userIds'}
+      const copied = await copyListing(
+        {
+          read: database.copy,
+          jsonWrap: wrap,
+          statement: (format, limit) => inactiveCopySql(format, cutoff, {...input, limit}),
+        },
+        listing,
+      )
       const sink: Sink<PruneUser> = json
-        ? jsonSink((u) => u.userId, {wrap: {head, key: 'userIds'}})
+        ? jsonSink((u) => u.userId, {wrap})
         : flags.jsonl
           ? jsonlSink()
           : lineSink((u) => u.userId)
-      const r = await writeListing(
-        streamInactive(database, {...input, limit: listing.queryLimit}, cutoff),
-        sink,
-        {page: listing.page},
-      )
+      const r =
+        copied ??
+        (await writeListing(streamInactive(database, {...input, limit: listing.queryLimit}, cutoff), sink, {
+          page: listing.page,
+        }))
       if (r.more) this.log(moreLine(plan.matchedCount - r.rows))
       if (!r.closed) {
         this.note(

@@ -13,6 +13,7 @@ import {fileURLToPath} from 'node:url'
 import {type SQL, sql as sqlTag} from 'drizzle-orm'
 import type {PgDatabase, PgQueryResultHKT} from 'drizzle-orm/pg-core'
 import {BusyError, mapDatabaseError, ValidationError} from '../errors.js'
+import {type CopyReader, pooledCopy, postgresCopy} from './copy.js'
 import {
   connectTimeoutSeconds,
   DEFAULT_LOCK_TIMEOUT_MS,
@@ -120,6 +121,8 @@ export interface Database {
   readonly pooled: boolean
   /** Rows in chunks as the database produces them; use through `streamRows` (db/stream.ts). */
   cursor: RowCursor
+  /** `COPY (statement) TO STDOUT` as bytes (db/copy.ts): the machine formats of listings. */
+  copy: CopyReader
   /**
    * Take a named run lock (a lease row, see runLease). Returns false, at
    * once, when another run holds it.
@@ -275,6 +278,9 @@ async function connectOnce(
     cursor: pooled
       ? pooledCursor(client, db, `set local lock_timeout = ${lockTimeoutMs}`)
       : postgresCursor(client, db),
+    copy: pooled
+      ? pooledCopy(client, db, `set local lock_timeout = ${lockTimeoutMs}`)
+      : postgresCopy(client, db),
     acquireRunLock: lease.acquire,
     releaseRunLock: lease.release,
     async close() {

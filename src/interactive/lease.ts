@@ -71,6 +71,7 @@ export class ActionLease {
         return open().pooled
       },
       cursor: (query, chunkSize) => open().cursor(query, chunkSize),
+      copy: (query, format) => open().copy(query, format),
       acquireRunLock: async (name) => {
         const taken = await open().acquireRunLock(name)
         if (taken) this.pinned++

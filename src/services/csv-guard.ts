@@ -7,8 +7,18 @@
  * starts with ', gets one leading '. unguardCell(guardCell(x)) === x for any
  * string x.
  */
-const RISKY = /^[=+\-@\t\r'\uFF1D\uFF0B\uFF0D\uFF20]/
-const GUARDED = /^'[=+\-@\t\r'\uFF1D\uFF0B\uFF0D\uFF20]/
+import {type SQL, sql} from 'drizzle-orm'
+import {textLiteral} from '../db/format-sql.js'
+
+/**
+ * The first characters that make a cell risky, as one regular expression
+ * class that JavaScript and PostgreSQL's advanced regular expressions read
+ * alike (escapes \t, \r, \uXXXX; the hyphen last), so the guard PostgreSQL
+ * applies to the CSV it writes (guardCellSql, for COPY) is this very rule.
+ */
+export const RISKY_START = "[=+@\\t\\r'\\uFF1D\\uFF0B\\uFF0D\\uFF20-]"
+const RISKY = new RegExp(`^${RISKY_START}`)
+const GUARDED = new RegExp(`^'${RISKY_START}`)
 
 export function guardCell(value: string): string {
   return RISKY.test(value) ? `'${value}` : value
@@ -16,4 +26,9 @@ export function guardCell(value: string): string {
 
 export function unguardCell(value: string): string {
   return GUARDED.test(value) ? value.slice(1) : value
+}
+
+/** guardCell in SQL: the same class (RISKY_START), as an escape string literal. */
+export function guardCellSql(value: SQL): SQL {
+  return sql`(case when (${value}) ~ ${textLiteral(`^${RISKY_START}`)} then '''' || (${value}) else (${value}) end)`
 }

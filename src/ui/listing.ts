@@ -15,6 +15,7 @@ import {pipeline} from 'node:stream/promises'
 import {Flags} from '@oclif/core'
 import {ListingInterruptedError} from '../errors.js'
 import {guardCell} from '../services/csv-guard.js'
+import {type CopySource, runCopyListing} from './copy-listing.js'
 import {type Column, renderTable, tsvHeader, tsvRow} from './format.js'
 import {jsonSafe, sanitize, terminalSafe} from './sanitize.js'
 import {type StreamOut, stdout} from './stdout.js'
@@ -206,6 +207,39 @@ export function jsonlSink<R>(toJson: (r: R) => unknown = (r) => r, opts: {out?: 
 
 const MARK = '\u0000openmemory-rows\u0000'
 
+/** jsonSink's wrapping: the array is the `key` property of an object with `head` before it and `tail` after. */
+export interface JsonWrap {
+  head: Record<string, unknown>
+  key: string
+  tail?: () => Record<string, unknown>
+}
+
+/**
+ * The text around a streamed JSON array's elements, byte for byte what
+ * `JSON.stringify(value, null, 2)` prints around them: `open`, then each
+ * element after `\n` (the first) or `,\n` and `inner`, its lines after the
+ * first indented by `inner`; `close(count)` ends it (computed last, for totals).
+ */
+export function jsonFrame(wrap?: JsonWrap): {open: string; inner: string; close: (count: number) => string} {
+  const quoted = JSON.stringify(MARK)
+  const split = (value: unknown): [string, string] => {
+    const text = jsonSafe(JSON.stringify(value, null, 2))
+    const at = text.indexOf(quoted)
+    return [text.slice(0, at), text.slice(at + quoted.length)]
+  }
+  const before = wrap ? split({...wrap.head, [wrap.key]: MARK})[0] : ''
+  const indent = wrap ? '  ' : ''
+  return {
+    open: `${before}[`,
+    inner: `${indent}  `,
+    close(count) {
+      const end = count === 0 ? ']' : `\n${indent}]`
+      const after = wrap ? split({[wrap.key]: MARK, ...wrap.tail?.()})[1] : ''
+      return `${end}${after}\n`
+    },
+  }
+}
+
 /**
  * A JSON array, streamed, byte for byte what `JSON.stringify(value, null, 2)`
  * and a newline print (oclif's --json output). With `wrap`, the array is the
@@ -214,24 +248,13 @@ const MARK = '\u0000openmemory-rows\u0000'
  */
 export function jsonSink<R>(
   toJson: (r: R) => unknown = (r) => r,
-  opts: {
-    wrap?: {head: Record<string, unknown>; key: string; tail?: () => Record<string, unknown>}
-    out?: StreamOut
-  } = {},
+  opts: {wrap?: JsonWrap; out?: StreamOut} = {},
 ): Sink<R> {
-  const quoted = JSON.stringify(MARK)
-  const split = (value: unknown): [string, string] => {
-    const text = jsonSafe(JSON.stringify(value, null, 2))
-    const at = text.indexOf(quoted)
-    return [text.slice(0, at), text.slice(at + quoted.length)]
-  }
-  const wrap = opts.wrap
-  const before = wrap ? split({...wrap.head, [wrap.key]: MARK})[0] : ''
-  const indent = wrap ? '  ' : ''
-  const inner = `${indent}  `
+  const frame = jsonFrame(opts.wrap)
+  const {inner} = frame
   let count = 0
   const sink = textSink<R>(opts.out ?? stdout(), {
-    head: () => `${before}[`,
+    head: () => frame.open,
     rows(rows) {
       let text = ''
       for (const r of rows) {
@@ -241,11 +264,7 @@ export function jsonSink<R>(
       }
       return text
     },
-    tail() {
-      const close = count === 0 ? ']' : `\n${indent}]`
-      const after = wrap ? split({[wrap.key]: MARK, ...wrap.tail?.()})[1] : ''
-      return `${close}${after}\n`
-    },
+    tail: () => frame.close(count),
   })
   // Interrupted: the array (and its wrapping) is closed, so the output stays one valid document.
   return {...sink, abort: sink.end}
@@ -329,10 +348,34 @@ export interface Listing<R> {
   sink?: (format: ListingFormat) => Sink<R> | Promise<Sink<R>> | undefined
   /** The rows, for the plan's query limit (called first, before the sink is chosen). */
   rows: (plan: ListingPlan) => AsyncIterable<R[]> | Promise<AsyncIterable<R[]>>
+  /**
+   * On PostgreSQL, the machine formats made by the database and streamed as
+   * bytes (ui/copy-listing.ts), for every format it gives a statement for;
+   * a terminal always gets the row path (copyListing).
+   */
+  copy?: CopySource
   /** How many rows there are without a limit (only asked for a terminal's "N more"). */
   count: () => Promise<number>
   /** Where the "N more" line goes. */
   log: (line: string) => void
+}
+
+/**
+ * The COPY path when it applies: every row wanted (no terminal page), not a
+ * terminal, and a statement for the format; undefined otherwise (the row
+ * path). OPENMEMORY_LISTING_PATH=rows takes the row path everywhere (the
+ * tests compare both); =copy fails a listing that would not take COPY.
+ */
+export async function copyListing(
+  copy: CopySource | undefined,
+  plan: ListingPlan,
+): Promise<ListingOutcome | undefined> {
+  const path = process.env.OPENMEMORY_LISTING_PATH
+  if (path === 'rows' || plan.page !== undefined || process.stdout.isTTY) return undefined
+  const statement = await copy?.statement(plan.format, plan.queryLimit)
+  if (copy && statement) return runCopyListing(copy, plan.format, statement)
+  if (path === 'copy') throw new Error(`no COPY statement for this listing as ${plan.format}`)
+  return undefined
 }
 
 /**
@@ -347,6 +390,8 @@ export async function runListing<R>(listing: Listing<R>): Promise<ListingOutcome
     limit: flags.limit,
     all: flags.all,
   })
+  const copied = await copyListing(listing.copy, plan)
+  if (copied) return copied
   const rows = await listing.rows(plan)
   const columns = typeof listing.columns === 'function' ? listing.columns() : listing.columns
   const own = await listing.sink?.(plan.format)

@@ -21,9 +21,9 @@ export class StreamOut {
   }
 
   /** Write, waiting for the reader when its buffer is full. False once the reader has gone. */
-  async write(text: string): Promise<boolean> {
+  async write(text: string | Uint8Array): Promise<boolean> {
     if (this.closed) return false
-    if (text === '') return true
+    if (text.length === 0) return true
     let flushed: boolean
     try {
       flushed = this.stream.write(text)

@@ -4,7 +4,9 @@ import {integerFlag, sinceFlag} from '../../flags.js'
 import {type AuditRecord, countAudit, streamAudit} from '../../services/audit.js'
 import {AGE_UNITS_HELP, DURATION_GRAMMAR} from '../../services/duration.js'
 import {LIMIT_MAX, parseUserRef} from '../../services/validation.js'
+import {tsvHeader} from '../../ui/format.js'
 import {listingFlags, runListing} from '../../ui/listing.js'
+import {AUDIT_DETAILS_CELL, auditCopySql} from '../../ui/listing-sql.js'
 import {AUDIT_COLUMNS} from '../../ui/render.js'
 
 export default class AuditList extends BaseCommand {
@@ -43,6 +45,12 @@ export default class AuditList extends BaseCommand {
       flags,
       columns: AUDIT_COLUMNS,
       empty: 'No audit records.',
+      copy: {
+        read: database.copy,
+        tsvHeader: tsvHeader(AUDIT_COLUMNS),
+        jsonCells: [AUDIT_DETAILS_CELL],
+        statement: (format, limit) => auditCopySql(format, {userId, since, limit}),
+      },
       rows: (plan) => streamAudit(database, {userId, since, limit: plan.queryLimit}),
       count: () => countAudit(database.db, {userId, since}),
       log: (line) => this.log(line),

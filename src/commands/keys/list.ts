@@ -3,7 +3,9 @@ import {ageFlag, integerFlag} from '../../flags.js'
 import {AGE_UNITS_HELP, DURATION_GRAMMAR} from '../../services/duration.js'
 import {countKeys, type KeyListItem, streamKeys} from '../../services/key-lifecycle.js'
 import {LIMIT_MAX} from '../../services/validation.js'
+import {tsvHeader} from '../../ui/format.js'
 import {listingFlags, runListing} from '../../ui/listing.js'
+import {keysCopySql} from '../../ui/listing-sql.js'
 import {KEY_COLUMNS} from '../../ui/render.js'
 
 export default class KeysList extends BaseCommand {
@@ -41,6 +43,11 @@ export default class KeysList extends BaseCommand {
       flags,
       columns: KEY_COLUMNS,
       empty: 'No keys found.',
+      copy: {
+        read: database.copy,
+        tsvHeader: tsvHeader(KEY_COLUMNS),
+        statement: (format, limit) => keysCopySql(format, {limit, olderThan}),
+      },
       rows: (plan) => streamKeys(database, {limit: plan.queryLimit, olderThan}),
       count: () => countKeys(database.db, {olderThan}),
       log: (line) => this.log(line),

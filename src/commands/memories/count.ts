@@ -10,7 +10,9 @@ import {
   streamMemoryCounts,
 } from '../../services/memories.js'
 import {LIMIT_MAX} from '../../services/validation.js'
+import {tsvHeader, tsvRow} from '../../ui/format.js'
 import {jsonSink, listingFlags, runListing} from '../../ui/listing.js'
+import {memoriesCopySql} from '../../ui/listing-sql.js'
 import {memoryCountColumns, memoryTotalsRow} from '../../ui/render.js'
 import {runTimes} from '../../ui/report.js'
 import {existingUserArg} from '../../ui/user-id-arg.js'
@@ -45,6 +47,30 @@ export default class MemoriesCount extends BaseCommand {
     await runListing<MemoryCountRow>({
       json: this.jsonEnabled(),
       flags,
+      copy: {
+        read: database.copy,
+        get tsvHeader() {
+          return tsvHeader(memoryCountColumns(planned().states, planned().byApp))
+        },
+        // The TOTAL row: the sums of the state and total cells over the rows written.
+        footer: {
+          get sums() {
+            const first = planned().byApp ? 2 : 1
+            return [...planned().states.keys(), planned().states.length].map((i) => first + i)
+          },
+          lines: (sums) => {
+            const {states, byApp} = planned()
+            const byState = Object.fromEntries(states.map((s, i) => [s, sums[i] ?? 0]))
+            const total = memoryTotalsRow({byState, memoryCount: sums[states.length] ?? 0})
+            return `${tsvRow(memoryCountColumns(states, byApp), total)}\n`
+          },
+        },
+        statement: async (format, limit) => {
+          if (format !== 'text') return undefined
+          count = await planMemoryCount(database.db, {...input, limit})
+          return memoriesCopySql(format, count)
+        },
+      },
       rows: async (plan) => {
         count = await planMemoryCount(database.db, {...input, limit: plan.queryLimit})
         // A terminal page shows some rows but the totals of all: count those first.

@@ -5,7 +5,9 @@ import {integerFlag, listFormatFlag, userSortFlag} from '../../flags.js'
 import {defaultContext} from '../../services/context.js'
 import {countUsers, streamUsers, type UserListItem} from '../../services/users.js'
 import {DAYS_MAX, LIMIT_MAX} from '../../services/validation.js'
+import {tsvHeader} from '../../ui/format.js'
 import {csvSink, jsonSink, listingFlags, runListing} from '../../ui/listing.js'
+import {usersCopySql} from '../../ui/listing-sql.js'
 import {USER_COLUMNS} from '../../ui/render.js'
 import {CSV_COLUMNS, uiProfile, userCsvRecord} from '../../ui/user-export.js'
 
@@ -76,6 +78,14 @@ Sorting: user-id (A-Z, the default), created (newest first), last-active (most r
                 terminal: Boolean(process.stdout.isTTY),
               })
             : undefined,
+      copy: {
+        read: database.copy,
+        tsvHeader: tsvHeader(USER_COLUMNS),
+        statement: (f, limit) =>
+          format === 'ui-profile'
+            ? undefined
+            : usersCopySql(f, {...input, limit}, ctx.now(), {raw: flags['csv-raw']}),
+      },
       rows: (plan) => streamUsers(database, {...input, limit: plan.queryLimit}, ctx),
       count: () => countUsers(database.db, input, ctx),
       log: (line) => this.log(line),

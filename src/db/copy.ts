@@ -1,0 +1,188 @@
+/**
+ * Listings as bytes the database makes: `COPY (statement) TO STDOUT`,
+ * streamed through postgres.js (`.readable()`), so that for the machine
+ * formats Node moves buffers instead of building, mapping and serialising an
+ * object per row (db/stream.ts is the row path: terminal pages, the menu).
+ *
+ * COPY takes no bind parameters, so the statement's parameters are written
+ * into it as literals (`inlineStatement`): numbers as numbers, everything
+ * else as an escape string literal (E'…', backslash and quote escaped), which
+ * PostgreSQL reads the same whatever standard_conforming_strings says.
+ *
+ * Leaving the loop early (the reader went away) cancels the statement on the
+ * server and reads what was already on its way, so the connection is usable
+ * and closes at once.
+ */
+import type {SQL} from 'drizzle-orm'
+import type {Db} from './client.js'
+
+/** `csv`: PostgreSQL's CSV with a header line. `binary`: tuples of fields, read with `tuples`. */
+export type CopyFormat = 'csv' | 'binary'
+
+export type CopyReader = (query: SQL, format: CopyFormat) => AsyncGenerator<Buffer>
+
+interface PendingCopy {
+  readable(): Promise<NodeJS.ReadableStream & {destroy(error?: Error): void}>
+  cancel(): unknown
+}
+
+type Unsafe = (q: string, p?: never[]) => unknown
+
+/** The COPY statement that streams `query` in `format`. */
+export function copyStatement(db: Db, query: SQL, format: CopyFormat): string {
+  const options = format === 'csv' ? '(format csv, header)' : '(format binary)'
+  return `copy (${inlineStatement(db, query)}) to stdout with ${options}`
+}
+
+/** postgres.js, directly connected. */
+export function postgresCopy(client: {unsafe: Unsafe}, db: Db): CopyReader {
+  return (query, format) => readCopy(client.unsafe(copyStatement(db, query, format)) as PendingCopy)
+}
+
+/**
+ * Behind a pooler: in a read-only transaction whose first statement bounds
+ * its lock waits, which keeps the pooler's server session for the whole read
+ * (as pooledCursor does).
+ */
+export function pooledCopy(
+  client: {reserve(): Promise<{unsafe: Unsafe; release(): void}>},
+  db: Db,
+  setLocal: string,
+): CopyReader {
+  return async function* (query, format) {
+    const text = copyStatement(db, query, format)
+    const conn = await client.reserve()
+    let open = false
+    try {
+      await conn.unsafe('begin transaction read only')
+      open = true
+      await conn.unsafe(setLocal)
+      yield* readCopy(conn.unsafe(text) as PendingCopy)
+    } finally {
+      if (open) await Promise.resolve(conn.unsafe('rollback')).catch(() => {})
+      conn.release()
+    }
+  }
+}
+
+/** How long the end of a cancelled COPY is waited for before the connection is left to close. */
+const CANCEL_WAIT_MS = 2000
+
+async function* readCopy(pending: PendingCopy): AsyncGenerator<Buffer> {
+  const stream = await pending.readable()
+  let finished = false
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) yield chunk
+    finished = true
+  } finally {
+    if (!finished) {
+      // The reader went away (or the caller failed): stop the server, then read what was
+      // already sent until the cancellation's error ends the stream, within a bound.
+      pending.cancel()
+      stream.resume()
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, CANCEL_WAIT_MS)
+        const done = () => {
+          clearTimeout(timer)
+          resolve()
+        }
+        stream.once('end', done)
+        stream.once('error', done)
+        stream.once('close', done)
+      })
+    }
+  }
+}
+
+/**
+ * The statement's text with its parameters written in as literals (COPY
+ * takes none). Only strings, finite numbers, booleans and null occur in the
+ * tool's statements; anything else is a programming error.
+ */
+export function inlineStatement(db: Db, query: SQL): string {
+  const dialect = (db as unknown as {dialect: {sqlToQuery(q: SQL): {sql: string; params: unknown[]}}}).dialect
+  const {sql: text, params} = dialect.sqlToQuery(query)
+  return text.replace(/\$(\d+)/g, (_, n: string) => sqlLiteral(params[Number(n) - 1]))
+}
+
+export function sqlLiteral(value: unknown): string {
+  if (value === null || value === undefined) return 'null'
+  if (typeof value === 'boolean') return value ? 'true' : 'false'
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new Error(`not a finite number: ${value}`)
+    return `(${value})`
+  }
+  if (typeof value === 'bigint') return `(${value})`
+  if (typeof value === 'string') {
+    if (value.includes('\u0000')) throw new Error('a NUL character cannot be sent to PostgreSQL')
+    return `E'${value.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`
+  }
+  throw new Error(`cannot write a ${typeof value} into a COPY statement`)
+}
+
+const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1')
+
+/**
+ * The tuples of a binary COPY, in batches (one per chunk the driver gives),
+ * each tuple an array of its fields (null for SQL NULL). Fields are views of
+ * the driver's buffers: use them before asking for the next batch.
+ * The format: a 19-byte header (signature, flags, extension length), then per
+ * tuple an int16 field count and per field an int32 length (-1: NULL) and its
+ * bytes; an int16 -1 ends it.
+ */
+export async function* tuples(chunks: AsyncIterable<Buffer>): AsyncGenerator<(Buffer | null)[][]> {
+  let carry: Buffer | undefined
+  let headerDone = false
+  let ended = false
+  for await (const chunk of chunks) {
+    let buf = carry ? Buffer.concat([carry, chunk]) : chunk
+    carry = undefined
+    let pos = 0
+    if (!headerDone) {
+      if (buf.length < 19) {
+        carry = buf
+        continue
+      }
+      if (!buf.subarray(0, 11).equals(SIGNATURE)) throw new Error('not a binary COPY stream')
+      pos = 19 + buf.readInt32BE(15)
+      headerDone = true
+    }
+    const batch: (Buffer | null)[][] = []
+    while (pos + 2 <= buf.length) {
+      const count = buf.readInt16BE(pos)
+      if (count === -1) {
+        ended = true
+        pos += 2
+        break
+      }
+      let p = pos + 2
+      const fields: (Buffer | null)[] = []
+      let complete = true
+      for (let i = 0; i < count; i++) {
+        if (p + 4 > buf.length) {
+          complete = false
+          break
+        }
+        const len = buf.readInt32BE(p)
+        p += 4
+        if (len === -1) {
+          fields.push(null)
+          continue
+        }
+        if (p + len > buf.length) {
+          complete = false
+          break
+        }
+        fields.push(buf.subarray(p, p + len))
+        p += len
+      }
+      if (!complete) break
+      batch.push(fields)
+      pos = p
+    }
+    if (pos < buf.length && !ended) carry = buf.subarray(pos)
+    if (batch.length > 0) yield batch
+    buf = Buffer.alloc(0)
+  }
+  if (!ended && (carry !== undefined || headerDone)) throw new Error('the binary COPY stream ended early')
+}

@@ -1,0 +1,187 @@
+/**
+ * The machine formats of a listing as bytes PostgreSQL makes (db/copy.ts):
+ * Node frames and copies buffers instead of building an object per row.
+ * What each format needs from Node is only what the row path's sinks
+ * (ui/listing.ts) do on top of the text:
+ *
+ * - CSV: PostgreSQL's CSV with its header, formula guard and empty cells in
+ *   the statement (format-sql.ts, csv-guard.ts); written as it comes.
+ * - JSON / JSON Lines: one text field per row, the row's JSON; Node writes
+ *   the array's brackets and separators, and escapes what `jsonSafe` escapes
+ *   (only bytes of DEL and above can need it, so ASCII buffers pass as they are).
+ * - Tab-separated text: the table's cells as text fields; a cell of printable
+ *   ASCII is copied, any other goes through the one sanitiser.
+ */
+import {isAscii} from 'node:buffer'
+import type {SQL} from 'drizzle-orm'
+import {type CopyReader, tuples} from '../db/copy.js'
+import {ListingInterruptedError} from '../errors.js'
+import {type JsonWrap, jsonFrame, type ListingFormat, type ListingOutcome} from './listing.js'
+import {jsonSafe, sanitize} from './sanitize.js'
+import {type StreamOut, stdout} from './stdout.js'
+
+/** What a listing gives for the COPY path, per format (undefined: the row path). */
+export interface CopySource {
+  read: CopyReader
+  /**
+   * The statement for a format and LIMIT: CSV's columns (their names are the
+   * header), one JSON text field per row (JSON, JSON Lines), or the cells of
+   * a tab-separated line.
+   */
+  statement: (format: ListingFormat, limit: number | undefined) => SQL | undefined | Promise<SQL | undefined>
+  /** Tab-separated text's header line (without its newline); none when absent (a plain list). */
+  tsvHeader?: string
+  /** Cells of JSON text, shown as `JSON.stringify` writes the value (null as {}). */
+  jsonCells?: number[]
+  /** Lines under tab-separated text (totals, sanitised), given the sums of the `sums` cells over every row. */
+  footer?: {sums: number[]; lines: (sums: number[]) => string}
+  /** --json: the array's wrapping (jsonSink's wrap). */
+  jsonWrap?: JsonWrap
+}
+
+const FLUSH_AT = 64 * 1024
+
+/** Bytes gathered into blocks of about 64 KiB, each written with backpressure. */
+class Blocks {
+  private buf = Buffer.allocUnsafe(FLUSH_AT * 2)
+  private pos = 0
+
+  constructor(
+    private readonly out: StreamOut,
+    private readonly finish: (block: Buffer) => Buffer | string = (b) => b,
+  ) {}
+
+  put(bytes: Uint8Array): void {
+    this.room(bytes.length)
+    this.buf.set(bytes, this.pos)
+    this.pos += bytes.length
+  }
+
+  text(text: string): void {
+    this.room(Buffer.byteLength(text))
+    this.pos += this.buf.write(text, this.pos)
+  }
+
+  byte(b: number): void {
+    this.room(1)
+    this.buf[this.pos++] = b
+  }
+
+  get full(): boolean {
+    return this.pos >= FLUSH_AT
+  }
+
+  async flush(): Promise<boolean> {
+    if (this.pos === 0) return !this.out.closed
+    const block = this.buf.subarray(0, this.pos)
+    this.buf = Buffer.allocUnsafe(FLUSH_AT * 2)
+    this.pos = 0
+    return this.out.write(this.finish(block))
+  }
+
+  private room(n: number): void {
+    if (this.pos + n <= this.buf.length) return
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n))
+    this.buf.copy(bigger, 0, 0, this.pos)
+    this.buf = bigger
+  }
+}
+
+/** A block as `jsonSafe` leaves it: the same bytes when nothing in it can need an escape. */
+function jsonSafeBlock(block: Buffer): Buffer | string {
+  if (isAscii(block) && block.indexOf(0x7f) === -1) return block
+  return jsonSafe(block.toString('utf8'))
+}
+
+/** Is every byte printable ASCII (what `sanitize` leaves as it is)? */
+function printable(b: Buffer): boolean {
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i] as number
+    if (c < 0x20 || c > 0x7e) return false
+  }
+  return true
+}
+
+/** A cell's digits as a number (a count PostgreSQL wrote). */
+function integer(b: Buffer): number {
+  let n = 0
+  for (let i = 0; i < b.length; i++) n = n * 10 + ((b[i] as number) - 0x30)
+  return n
+}
+
+/**
+ * Stream one listing through COPY to stdout. The JSON array is closed when
+ * the database fails mid-stream (as jsonSink does); a reader that goes away
+ * cancels the statement.
+ */
+export async function runCopyListing(
+  source: CopySource,
+  format: ListingFormat,
+  statement: SQL,
+  opts: {out?: StreamOut} = {},
+): Promise<ListingOutcome> {
+  const out = opts.out ?? stdout()
+  let rows = 0
+  const chunks = source.read(statement, format === 'csv' ? 'csv' : 'binary')
+  const json = format === 'json' || format === 'jsonl'
+  const blocks = new Blocks(out, json ? jsonSafeBlock : undefined)
+  const frame = jsonFrame(source.jsonWrap)
+  const jsonCell = new Set(source.jsonCells ?? [])
+  const summed = source.footer?.sums ?? []
+  const sums = summed.map(() => 0)
+  const TAB = 0x09
+  const NL = 0x0a
+  const close = async () => {
+    if (format === 'json') blocks.text(frame.close(rows))
+    else if (format === 'text' && source.footer) blocks.text(source.footer.lines(sums))
+    await blocks.flush()
+  }
+  try {
+    if (format === 'csv') {
+      for await (const chunk of chunks) {
+        blocks.put(chunk)
+        if (blocks.full && !(await blocks.flush())) break
+      }
+    } else {
+      if (format === 'json') blocks.text(frame.open)
+      else if (format === 'text' && source.tsvHeader !== undefined) blocks.text(`${source.tsvHeader}\n`)
+      const first = `\n${frame.inner}`
+      const next = `,\n${frame.inner}`
+      for await (const batch of tuples(chunks)) {
+        for (const fields of batch) {
+          if (format === 'text') {
+            for (let i = 0; i < fields.length; i++) {
+              if (i > 0) blocks.byte(TAB)
+              const f = fields[i]
+              if (f == null) continue
+              if (jsonCell.has(i)) blocks.text(sanitize(JSON.stringify(JSON.parse(f.toString('utf8')) ?? {})))
+              else if (printable(f)) blocks.put(f)
+              else blocks.text(sanitize(f.toString('utf8')))
+            }
+            blocks.byte(NL)
+            for (let k = 0; k < summed.length; k++) {
+              const f = fields[summed[k] as number]
+              if (f) sums[k] = (sums[k] as number) + integer(f)
+            }
+          } else {
+            const f = fields[0] ?? Buffer.from('null')
+            if (format === 'json') blocks.text(rows === 0 ? first : next)
+            blocks.put(f)
+            if (format === 'jsonl') blocks.byte(NL)
+          }
+          rows++
+        }
+        if (blocks.full && !(await blocks.flush())) break
+      }
+    }
+  } catch (error) {
+    // The database, not the output, failed: keep what was written usable (JSON closed), then report it.
+    if (!out.closed) {
+      if (format === 'json') blocks.text(frame.close(rows))
+      await blocks.flush()
+    }
+    throw new ListingInterruptedError(error, rows)
+  }
+  if (!out.closed) await close()
+  return {rows, more: false, closed: out.closed}
+}
