@@ -222,6 +222,8 @@ async function csvText(records: string[][], columns?: string[]): Promise<string>
     header: columns !== undefined,
     columns,
     record_delimiter: 'unix',
+    // A cell holding a carriage return is quoted too (RFC 4180), as PostgreSQL's CSV quotes it.
+    quote_record_delimiter: true,
     cast: {string: guardCell},
   })
 }

@@ -289,6 +289,8 @@ export async function csvSink<R>(
     header: true,
     columns: [...columns],
     record_delimiter: 'unix',
+    // A cell holding a carriage return is quoted too (RFC 4180), as PostgreSQL's CSV quotes it.
+    quote_record_delimiter: true,
     cast: {string: (value: string) => (opts.raw ? value : guardCell(value))},
   })
   const shown = (text: string) => (opts.terminal ? terminalSafe(text) : text)

@@ -40,6 +40,8 @@ export function usersCsv(users: UserListItem[]): string {
     header: true,
     columns: [...CSV_COLUMNS],
     record_delimiter: 'unix',
+    // A cell holding a carriage return is quoted too (RFC 4180), as PostgreSQL's CSV quotes it.
+    quote_record_delimiter: true,
   })
 }
 
