@@ -13,6 +13,7 @@
  * server and reads what was already on its way, so the connection is usable
  * and closes at once.
  */
+import type {Readable} from 'node:stream'
 import type {SQL} from 'drizzle-orm'
 import type {Db} from './client.js'
 
@@ -22,8 +23,9 @@ export type CopyFormat = 'csv' | 'binary'
 export type CopyReader = (query: SQL, format: CopyFormat) => AsyncGenerator<Buffer>
 
 interface PendingCopy {
-  readable(): Promise<NodeJS.ReadableStream & {destroy(error?: Error): void}>
+  readable(): Promise<Readable>
   cancel(): unknown
+  active: boolean
 }
 
 type Unsafe = (q: string, p?: never[]) => unknown
@@ -59,7 +61,12 @@ export function pooledCopy(
       await conn.unsafe(setLocal)
       yield* readCopy(conn.unsafe(text) as PendingCopy)
     } finally {
-      if (open) await Promise.resolve(conn.unsafe('rollback')).catch(() => {})
+      // Bounded: a connection whose COPY did not end after its cancellation is left to close.
+      if (open)
+        await within(
+          CANCEL_WAIT_MS,
+          Promise.resolve(conn.unsafe('rollback')).catch(() => {}),
+        )
       conn.release()
     }
   }
@@ -72,26 +79,51 @@ async function* readCopy(pending: PendingCopy): AsyncGenerator<Buffer> {
   const stream = await pending.readable()
   let finished = false
   try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) yield chunk
+    // Not destroyed when the loop is left: the rest of the COPY is read below, so the driver's
+    // socket keeps flowing and the connection ends its statement.
+    for await (const chunk of stream.iterator({destroyOnReturn: false})) yield chunk as Buffer
     finished = true
   } finally {
-    if (!finished) {
+    if (!finished && !stream.readableEnded && !stream.destroyed) {
       // The reader went away (or the caller failed): stop the server, then read what was
       // already sent until the cancellation's error ends the stream, within a bound.
-      pending.cancel()
-      stream.resume()
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, CANCEL_WAIT_MS)
-        const done = () => {
-          clearTimeout(timer)
-          resolve()
-        }
-        stream.once('end', done)
-        stream.once('error', done)
-        stream.once('close', done)
+      // postgres.js marks a COPY's query inactive once its stream is handed over, and cancel()
+      // then only flags it: mark it active again so that the CancelRequest is sent.
+      pending.active = true
+      Promise.resolve(pending.cancel()).catch(() => {})
+      const ended = new Promise<void>((resolve) => {
+        stream.once('end', resolve)
+        stream.once('error', () => resolve())
+        stream.once('close', resolve)
       })
+      stream.resume()
+      await within(CANCEL_WAIT_MS, ended)
     }
+    resumeSocket(stream)
   }
+}
+
+/**
+ * postgres.js 3.4.9 pauses its socket when the COPY stream's buffer is full
+ * and resumes it only when the stream is read again; when the last CopyData
+ * and CopyDone arrive in one chunk, the stream ends with the socket paused
+ * and the connection's next statement waits forever (porsager/postgres#1016,
+ * not released). Asking the stream for more (its read is `socket.resume()`)
+ * once it has ended lets the connection go on; harmless when it is flowing.
+ */
+function resumeSocket(stream: Readable): void {
+  try {
+    ;(stream as unknown as {_read(size: number): void})._read(0)
+  } catch {
+    // The connection has closed: nothing to resume.
+  }
+}
+
+/** Wait for `promise`, or `ms` at most. */
+async function within(ms: number, promise: Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([promise, new Promise((resolve) => (timer = setTimeout(resolve, ms)))])
+  clearTimeout(timer)
 }
 
 /**

@@ -12,6 +12,7 @@
  * Also: the formula guard PostgreSQL applies (guardCellSql) agrees with the
  * one in JavaScript (guardCell) on arbitrary strings.
  */
+import {spawn} from 'node:child_process'
 import {sql} from 'drizzle-orm'
 import fc from 'fast-check'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -25,7 +26,7 @@ import {textLiteral} from '../../src/db/format-sql.js'
 import {rows} from '../../src/db/sql.js'
 import {guardCell, guardCellSql} from '../../src/services/csv-guard.js'
 import {createTestDatabase, DRIVERS, type TestDatabase} from '../helpers/databases.js'
-import {runCommand} from '../helpers/run.js'
+import {BIN, runCommand} from '../helpers/run.js'
 
 /** Text that every output has to carry exactly or escape the same way. */
 const HOSTILE = [
@@ -200,6 +201,64 @@ describe('the formula guard in SQL and in JavaScript', () => {
       const got = await rows<{i: number; g: string}>(d.db, select)
       expect(got).toHaveLength(inputs.length)
       for (const r of got) expect([inputs[r.i], r.g]).toEqual([inputs[r.i], guardCell(inputs[r.i] as string)])
+    } finally {
+      await d.close()
+    }
+  })
+})
+
+describe('a reader slower than the database', () => {
+  const USERS = 60_000
+  let td: TestDatabase
+  beforeAll(async () => {
+    td = await createTestDatabase('postgres', undefined, {migrated: true})
+    const d = await td.open()
+    try {
+      await d.db.execute(sql`insert into users (id, user_id, name, created_at, updated_at)
+        select gen_random_uuid(), 'idle' || lpad(g::text, 6, '0'), 'Idle ' || g,
+               timestamp '2025-01-01', timestamp '2025-01-01'
+        from generate_series(1, ${USERS}) g`)
+    } finally {
+      await d.close()
+    }
+  }, 120_000)
+  afterAll(async () => td?.drop())
+
+  // postgres.js leaves its socket paused when a COPY ends while its stream is full
+  // (db/copy.ts, resumeSocket): prune's next statement, giving back its run lock, then waited
+  // forever. A reader that stops for a while makes the stream full at the end.
+  it('prune --dry-run ends, its run lock given back, after a COPY read with backpressure', async () => {
+    const run = await new Promise<{code: number | null; lines: number; ms: number}>((resolve, reject) => {
+      const started = Date.now()
+      const child = spawn(process.execPath, [BIN, 'prune-inactive', '--days', '30', '--dry-run'], {
+        env: {
+          ...process.env,
+          OPENMEMORY_DATABASE_URL: td.url,
+          DATABASE_URL: '',
+          OPENMEMORY_LISTING_PATH: 'copy',
+        },
+        stdio: ['ignore', 'pipe', 'ignore'],
+      })
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000)
+      let out = ''
+      let paused = false
+      child.stdout.on('data', (d) => {
+        out += d
+        if (paused) return
+        paused = true
+        child.stdout.pause()
+        setTimeout(() => child.stdout.resume(), 800)
+      })
+      child.on('error', reject)
+      child.on('close', (code) => {
+        clearTimeout(timer)
+        resolve({code, lines: out.split('\n').filter(Boolean).length, ms: Date.now() - started})
+      })
+    })
+    expect(run).toMatchObject({code: 0, lines: USERS})
+    const d = await td.open()
+    try {
+      expect(await rows(d.db, sql`select name from openmemory_admin.run_locks`)).toEqual([])
     } finally {
       await d.close()
     }
