@@ -122,7 +122,10 @@ function resumeSocket(stream: Readable): void {
 /** Wait for `promise`, or `ms` at most. */
 async function within(ms: number, promise: Promise<unknown>): Promise<void> {
   let timer: NodeJS.Timeout | undefined
-  await Promise.race([promise, new Promise((resolve) => (timer = setTimeout(resolve, ms)))])
+  const elapsed = new Promise((resolve) => {
+    timer = setTimeout(resolve, ms)
+  })
+  await Promise.race([promise, elapsed])
   clearTimeout(timer)
 }
 
