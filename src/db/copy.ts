@@ -158,66 +158,87 @@ export function sqlLiteral(value: unknown): string {
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1')
 
 /**
- * The tuples of a binary COPY, in batches (one per chunk the driver gives),
- * each tuple an array of its fields (null for SQL NULL). Fields are views of
- * the driver's buffers: use them before asking for the next batch.
- * The format: a 19-byte header (signature, flags, extension length), then per
- * tuple an int16 field count and per field an int32 length (-1: NULL) and its
- * bytes; an int16 -1 ends it.
+ * Tuples of a binary COPY, without an object per row or field: `cells`
+ * holds, for each of `count` tuples, its field count, then each field's
+ * start and end in `bytes` (-1, -1 for SQL NULL). Valid until the next batch
+ * is asked for (the arrays are reused).
  */
-export async function* tuples(chunks: AsyncIterable<Buffer>): AsyncGenerator<(Buffer | null)[][]> {
+export interface Tuples {
+  bytes: Buffer
+  cells: Int32Array
+  count: number
+}
+
+/**
+ * The tuples of a binary COPY stream in batches, one per chunk the driver
+ * gives (a tuple cut between chunks is carried over). The format: a 19-byte
+ * header (signature, flags, extension length), then per tuple an int16 field
+ * count and per field an int32 length (-1: NULL) and its bytes; an int16 -1
+ * ends it.
+ */
+export async function* tupleBatches(chunks: AsyncIterable<Buffer>): AsyncGenerator<Tuples> {
   let carry: Buffer | undefined
   let headerDone = false
   let ended = false
+  let cells = new Int32Array(4096)
   for await (const chunk of chunks) {
-    let buf = carry ? Buffer.concat([carry, chunk]) : chunk
+    const bytes = carry ? Buffer.concat([carry, chunk]) : chunk
     carry = undefined
     let pos = 0
     if (!headerDone) {
-      if (buf.length < 19) {
-        carry = buf
+      if (bytes.length < 19) {
+        carry = bytes
         continue
       }
-      if (!buf.subarray(0, 11).equals(SIGNATURE)) throw new Error('not a binary COPY stream')
-      pos = 19 + buf.readInt32BE(15)
+      if (!bytes.subarray(0, 11).equals(SIGNATURE)) throw new Error('not a binary COPY stream')
+      pos = 19 + bytes.readInt32BE(15)
       headerDone = true
     }
-    const batch: (Buffer | null)[][] = []
-    while (pos + 2 <= buf.length) {
-      const count = buf.readInt16BE(pos)
-      if (count === -1) {
+    let used = 0
+    let count = 0
+    while (!ended && pos + 2 <= bytes.length) {
+      const fields = bytes.readInt16BE(pos)
+      if (fields === -1) {
         ended = true
         pos += 2
         break
       }
+      if (cells.length < used + 1 + 2 * fields) {
+        const bigger = new Int32Array(Math.max(cells.length * 2, used + 1 + 2 * fields))
+        bigger.set(cells.subarray(0, used))
+        cells = bigger
+      }
       let p = pos + 2
-      const fields: (Buffer | null)[] = []
+      let k = used + 1
       let complete = true
-      for (let i = 0; i < count; i++) {
-        if (p + 4 > buf.length) {
+      for (let i = 0; i < fields; i++) {
+        if (p + 4 > bytes.length) {
           complete = false
           break
         }
-        const len = buf.readInt32BE(p)
+        const len = bytes.readInt32BE(p)
         p += 4
         if (len === -1) {
-          fields.push(null)
+          cells[k++] = -1
+          cells[k++] = -1
           continue
         }
-        if (p + len > buf.length) {
+        if (p + len > bytes.length) {
           complete = false
           break
         }
-        fields.push(buf.subarray(p, p + len))
+        cells[k++] = p
+        cells[k++] = p + len
         p += len
       }
       if (!complete) break
-      batch.push(fields)
+      cells[used] = fields
+      used = k
+      count++
       pos = p
     }
-    if (pos < buf.length && !ended) carry = buf.subarray(pos)
-    if (batch.length > 0) yield batch
-    buf = Buffer.alloc(0)
+    if (!ended && pos < bytes.length) carry = bytes.subarray(pos)
+    if (count > 0) yield {bytes, cells, count}
   }
-  if (!ended && (carry !== undefined || headerDone)) throw new Error('the binary COPY stream ended early')
+  if (!ended) throw new Error('the binary COPY stream ended early')
 }

@@ -14,7 +14,7 @@
  */
 import {isAscii} from 'node:buffer'
 import type {SQL} from 'drizzle-orm'
-import {type CopyReader, tuples} from '../db/copy.js'
+import {type CopyReader, tupleBatches} from '../db/copy.js'
 import {ListingInterruptedError} from '../errors.js'
 import {type JsonWrap, jsonFrame, type ListingFormat, type ListingOutcome} from './listing.js'
 import {jsonSafe, sanitize} from './sanitize.js'
@@ -57,6 +57,11 @@ class Blocks {
     this.pos += bytes.length
   }
 
+  range(bytes: Buffer, start: number, end: number): void {
+    this.room(end - start)
+    this.pos += bytes.copy(this.buf, this.pos, start, end)
+  }
+
   text(text: string): void {
     this.room(Buffer.byteLength(text))
     this.pos += this.buf.write(text, this.pos)
@@ -93,9 +98,9 @@ function jsonSafeBlock(block: Buffer): Buffer | string {
   return jsonSafe(block.toString('utf8'))
 }
 
-/** Is every byte printable ASCII (what `sanitize` leaves as it is)? */
-function printable(b: Buffer): boolean {
-  for (let i = 0; i < b.length; i++) {
+/** Is every byte in [start, end) printable ASCII (what `sanitize` leaves as it is)? */
+function printable(b: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
     const c = b[i] as number
     if (c < 0x20 || c > 0x7e) return false
   }
@@ -103,9 +108,9 @@ function printable(b: Buffer): boolean {
 }
 
 /** A cell's digits as a number (a count PostgreSQL wrote). */
-function integer(b: Buffer): number {
+function integer(b: Buffer, start: number, end: number): number {
   let n = 0
-  for (let i = 0; i < b.length; i++) n = n * 10 + ((b[i] as number) - 0x30)
+  for (let i = start; i < end; i++) n = n * 10 + ((b[i] as number) - 0x30)
   return n
 }
 
@@ -147,26 +152,31 @@ export async function runCopyListing(
       else if (format === 'text' && source.tsvHeader !== undefined) blocks.text(`${source.tsvHeader}\n`)
       const first = `\n${frame.inner}`
       const next = `,\n${frame.inner}`
-      for await (const batch of tuples(chunks)) {
-        for (const fields of batch) {
+      for await (const {bytes, cells, count} of tupleBatches(chunks)) {
+        let k = 0
+        for (let t = 0; t < count; t++) {
+          const fields = cells[k++] as number
           if (format === 'text') {
-            for (let i = 0; i < fields.length; i++) {
+            for (let i = 0; i < fields; i++) {
+              const start = cells[k++] as number
+              const end = cells[k++] as number
               if (i > 0) blocks.byte(TAB)
-              const f = fields[i]
-              if (f == null) continue
-              if (jsonCell.has(i)) blocks.text(sanitize(JSON.stringify(JSON.parse(f.toString('utf8')) ?? {})))
-              else if (printable(f)) blocks.put(f)
-              else blocks.text(sanitize(f.toString('utf8')))
+              if (start < 0) continue
+              if (jsonCell.has(i))
+                blocks.text(sanitize(JSON.stringify(JSON.parse(bytes.toString('utf8', start, end)) ?? {})))
+              else if (printable(bytes, start, end)) blocks.range(bytes, start, end)
+              else blocks.text(sanitize(bytes.toString('utf8', start, end)))
+              const sum = summed.indexOf(i)
+              if (sum >= 0) sums[sum] = (sums[sum] as number) + integer(bytes, start, end)
             }
             blocks.byte(NL)
-            for (let k = 0; k < summed.length; k++) {
-              const f = fields[summed[k] as number]
-              if (f) sums[k] = (sums[k] as number) + integer(f)
-            }
           } else {
-            const f = fields[0] ?? Buffer.from('null')
+            const start = cells[k] as number
+            const end = cells[k + 1] as number
+            k += 2 * fields
             if (format === 'json') blocks.text(rows === 0 ? first : next)
-            blocks.put(f)
+            if (start < 0) blocks.text('null')
+            else blocks.range(bytes, start, end)
             if (format === 'jsonl') blocks.byte(NL)
           }
           rows++
