@@ -98,7 +98,8 @@ interface AuditRow {
   command: string
   target_user_id: string | null
   outcome: string
-  details: Record<string, unknown> | string | null
+  /** jsonb, parsed by the driver: any JSON value, though this tool writes objects. */
+  details: Record<string, unknown> | null
 }
 
 function auditRecord(r: AuditRow): AuditRecord {
@@ -110,7 +111,8 @@ function auditRecord(r: AuditRow): AuditRecord {
     command: r.command,
     userId: r.target_user_id,
     outcome: r.outcome,
-    details: (typeof r.details === 'string' ? JSON.parse(r.details) : r.details) ?? {},
+    // Already parsed (a jsonb string is a string, not JSON text to parse again).
+    details: r.details ?? {},
   }
 }
 

@@ -67,6 +67,15 @@ class Blocks {
     this.pos += this.buf.write(text, this.pos)
   }
 
+  /** Where the next byte goes: give it to `back` to take back what was written since. */
+  mark(): number {
+    return this.pos
+  }
+
+  back(mark: number): void {
+    this.pos = mark
+  }
+
   byte(b: number): void {
     this.room(1)
     this.buf[this.pos++] = b
@@ -107,6 +116,108 @@ function printable(b: Buffer, start: number, end: number): boolean {
   return true
 }
 
+const OPEN_OBJECT = 0x7b
+const CLOSE_OBJECT = 0x7d
+const OPEN_ARRAY = 0x5b
+const CLOSE_ARRAY = 0x5d
+const QUOTE = 0x22
+const BACKSLASH = 0x5c
+const SPACE = 0x20
+/** Containers deeper than this take the slow path. */
+const MAX_DEPTH = 64
+const inObject = new Uint8Array(MAX_DEPTH)
+
+/**
+ * PostgreSQL's jsonb text (`{"a": 1, "b": [true, null]}`) written as
+ * `JSON.stringify(JSON.parse(text))` writes it, straight into the block: the
+ * spaces jsonb puts after `:` and `,` left out. False, with nothing written,
+ * where JavaScript could write it otherwise or the sanitiser has work: a
+ * byte that is not printable ASCII, a key that is an array index (JavaScript
+ * lists those first), a number that is not an integer of at most 15 digits,
+ * a top-level null (shown as {}), or deep nesting. Within strings, jsonb's
+ * escapes of ASCII are JSON.stringify's.
+ */
+function compactJson(b: Buffer, start: number, end: number, blocks: Blocks): boolean {
+  const mark = blocks.mark()
+  const fail = () => {
+    blocks.back(mark)
+    return false
+  }
+  if (b[start] === 0x6e) return fail() // null
+  let depth = 0
+  let expectKey = false
+  let i = start
+  while (i < end) {
+    const c = b[i] as number
+    if (c < SPACE || c > 0x7e) return fail()
+    if (c === QUOTE) {
+      let j = i + 1
+      for (; j < end; j++) {
+        const d = b[j] as number
+        if (d < SPACE || d > 0x7e) return fail()
+        if (d === BACKSLASH) j++
+        else if (d === QUOTE) break
+      }
+      if (expectKey && indexLike(b, i + 1, j)) return fail()
+      blocks.range(b, i, j + 1)
+      i = j + 1
+      expectKey = false
+      continue
+    }
+    if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+      let j = i
+      while (j < end && numberByte(b[j] as number)) j++
+      if (!plainInteger(b, i, j)) return fail()
+      blocks.range(b, i, j)
+      i = j
+      continue
+    }
+    i++
+    if (c === SPACE) continue
+    if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
+      if (depth === MAX_DEPTH) return fail()
+      inObject[depth++] = c === OPEN_OBJECT ? 1 : 0
+      expectKey = c === OPEN_OBJECT
+    } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
+      depth--
+      expectKey = false
+    } else if (c === 0x2c) expectKey = depth > 0 && inObject[depth - 1] === 1
+    else if (c === 0x3a) expectKey = false
+    blocks.byte(c)
+  }
+  return true
+}
+
+/** A byte of a JSON number: digits, sign, point, exponent. */
+function numberByte(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2b || c === 0x2e || c === 0x65 || c === 0x45
+}
+
+/** Digits without a leading zero, or "0": a key JavaScript orders as an array index (or might). */
+function indexLike(b: Buffer, start: number, end: number): boolean {
+  if (end === start || end - start > 10) return false
+  if (b[start] === 0x30 && end - start > 1) return false
+  for (let i = start; i < end; i++) {
+    const c = b[i] as number
+    if (c < 0x30 || c > 0x39) return false
+  }
+  return true
+}
+
+/** 0, or an integer of 1 to 15 digits without a leading zero: one JavaScript writes back the same. */
+function plainInteger(b: Buffer, start: number, end: number): boolean {
+  let i = start
+  if (b[i] === 0x2d) i++
+  const digits = end - i
+  if (digits < 1 || digits > 15) return false
+  if (b[i] === 0x30) return digits === 1 && i === start
+  for (; i < end; i++) {
+    const c = b[i] as number
+    if (c < 0x30 || c > 0x39) return false
+  }
+  return true
+}
+
 /** A cell's digits as a number (a count PostgreSQL wrote). */
 function integer(b: Buffer, start: number, end: number): number {
   let n = 0
@@ -143,7 +254,16 @@ export async function runCopyListing(
   }
   try {
     if (format === 'csv') {
+      // Records are counted as they pass (a line break outside quotes ends one; the header is one).
+      let quoted = false
+      let records = 0
       for await (const chunk of chunks) {
+        for (let i = 0; i < chunk.length; i++) {
+          const c = chunk[i] as number
+          if (c === QUOTE) quoted = !quoted
+          else if (c === NL && !quoted) records++
+        }
+        rows = Math.max(0, records - 1)
         blocks.put(chunk)
         if (blocks.full && !(await blocks.flush())) break
       }
@@ -162,9 +282,10 @@ export async function runCopyListing(
               const end = cells[k++] as number
               if (i > 0) blocks.byte(TAB)
               if (start < 0) continue
-              if (jsonCell.has(i))
-                blocks.text(sanitize(JSON.stringify(JSON.parse(bytes.toString('utf8', start, end)) ?? {})))
-              else if (printable(bytes, start, end)) blocks.range(bytes, start, end)
+              if (jsonCell.has(i)) {
+                if (!compactJson(bytes, start, end, blocks))
+                  blocks.text(sanitize(JSON.stringify(JSON.parse(bytes.toString('utf8', start, end)) ?? {})))
+              } else if (printable(bytes, start, end)) blocks.range(bytes, start, end)
               else blocks.text(sanitize(bytes.toString('utf8', start, end)))
               const sum = summed.indexOf(i)
               if (sum >= 0) sums[sum] = (sums[sum] as number) + integer(bytes, start, end)

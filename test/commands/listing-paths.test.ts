@@ -94,7 +94,29 @@ async function seedHostile(database: Database): Promise<void> {
               ${i % 9 === 4 ? sql`null` : sql`${`u${n}-`} || ${t}`}, 'created',
               ${i % 5 === 3 ? sql`'null'::jsonb` : sql`jsonb_build_object('reason', ${t}, '10', 1, '2', 2.50, 'big', 12345678901234567890, 'list', jsonb_build_array(${t}, null, true))`})`)
   }
+  for (const [i, details] of DETAILS.entries()) {
+    await run(sql`insert into openmemory_admin.audit_log (at, os_user, host, command, target_user_id, outcome, details)
+      values (timestamptz '2025-11-01 00:00:00+00' + ${i} * interval '1 minute', 'ops', 'host', 'keys rotate',
+              'u001', 'changed', ${textLiteral(details)}::jsonb)`)
+  }
 }
+
+/** Audit details in ASCII that the COPY path compacts itself, and some that it must leave to JSON.parse. */
+const DETAILS = [
+  '{}',
+  '[]',
+  '{"a b": "x\\"y", "k\\\\": [1, -2, 0, true, false, null, {}, []], "01": {"n": -15}, "-1": "z"}',
+  '{"deep": {"deeper": [[{"x": "\\u0001\\t"}]]}, "n": 123456789012345}',
+  '{"e": 1e3}',
+  '{"f": 2.50}',
+  '{"g": 1234567890123456}',
+  '{"h": -0}',
+  '{"7": 1, "b": 2}',
+  '"just a string"',
+  '42',
+  'null',
+  '{"ü": "ñ"}',
+]
 
 type Cmd = Parameters<typeof runCommand>[0]
 const CASES: [string, Cmd, string[]][] = [
