@@ -16,6 +16,8 @@
 import type {Readable} from 'node:stream'
 import type {SQL} from 'drizzle-orm'
 import type {Db} from './client.js'
+import {quoteText} from './format-sql.js'
+import {readOnlySession, sqlText, within} from './stream.js'
 
 /** `csv`: PostgreSQL's CSV with a header line. `binary`: tuples of fields, read with `tuples`. */
 export type CopyFormat = 'csv' | 'binary'
@@ -47,28 +49,19 @@ export function postgresCopy(client: {unsafe: Unsafe}, db: Db): CopyReader {
  * (as pooledCursor does).
  */
 export function pooledCopy(
-  client: {reserve(): Promise<{unsafe: Unsafe; release(): void}>},
+  client: Parameters<typeof readOnlySession>[0],
   db: Db,
   setLocal: string,
 ): CopyReader {
-  return async function* (query, format) {
+  return (query, format) => {
     const text = copyStatement(db, query, format)
-    const conn = await client.reserve()
-    let open = false
-    try {
-      await conn.unsafe('begin transaction read only')
-      open = true
-      await conn.unsafe(setLocal)
-      yield* readCopy(conn.unsafe(text) as PendingCopy)
-    } finally {
-      // Bounded: a connection whose COPY did not end after its cancellation is left to close.
-      if (open)
-        await within(
-          CANCEL_WAIT_MS,
-          Promise.resolve(conn.unsafe('rollback')).catch(() => {}),
-        )
-      conn.release()
-    }
+    // The rollback waits as long as a cancelled COPY's end (a connection still busy is left to close).
+    return readOnlySession(
+      client,
+      setLocal,
+      (conn) => readCopy(conn.unsafe(text) as PendingCopy),
+      CANCEL_WAIT_MS,
+    )
   }
 }
 
@@ -119,24 +112,13 @@ function resumeSocket(stream: Readable): void {
   }
 }
 
-/** Wait for `promise`, or `ms` at most. */
-async function within(ms: number, promise: Promise<unknown>): Promise<void> {
-  let timer: NodeJS.Timeout | undefined
-  const elapsed = new Promise((resolve) => {
-    timer = setTimeout(resolve, ms)
-  })
-  await Promise.race([promise, elapsed])
-  clearTimeout(timer)
-}
-
 /**
  * The statement's text with its parameters written in as literals (COPY
  * takes none). Only strings, finite numbers, booleans and null occur in the
  * tool's statements; anything else is a programming error.
  */
 export function inlineStatement(db: Db, query: SQL): string {
-  const dialect = (db as unknown as {dialect: {sqlToQuery(q: SQL): {sql: string; params: unknown[]}}}).dialect
-  const {sql: text, params} = dialect.sqlToQuery(query)
+  const {sql: text, params} = sqlText(db, query)
   return text.replace(/\$(\d+)/g, (_, n: string) => sqlLiteral(params[Number(n) - 1]))
 }
 
@@ -150,7 +132,7 @@ export function sqlLiteral(value: unknown): string {
   if (typeof value === 'bigint') return `(${value})`
   if (typeof value === 'string') {
     if (value.includes('\u0000')) throw new Error('a NUL character cannot be sent to PostgreSQL')
-    return `E'${value.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`
+    return quoteText(value)
   }
   throw new Error(`cannot write a ${typeof value} into a COPY statement`)
 }

@@ -24,9 +24,14 @@ export interface JsonField {
   kind: JsonKind
 }
 
-/** A string as an SQL literal that means the same whatever standard_conforming_strings says. */
+/** A string as an SQL literal that means the same whatever standard_conforming_strings says: E'…'. */
+export function quoteText(text: string): string {
+  return `E'${text.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`
+}
+
+/** quoteText as a piece of a drizzle statement. */
 export function textLiteral(text: string): SQL {
-  return sql.raw(`E'${text.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`)
+  return sql.raw(quoteText(text))
 }
 
 function scalar(f: JsonField): SQL {

@@ -39,29 +39,60 @@ export function postgresCursor(client: {unsafe: (q: string, p: never[]) => unkno
  * first statement bounds its lock waits (`setLocal`); the transaction keeps
  * the pooler's server session for the whole read.
  */
-export function pooledCursor(
-  client: {reserve(): Promise<{unsafe: (q: string, p?: never[]) => unknown; release(): void}>},
-  db: Db,
-  setLocal: string,
-): RowCursor {
+export function pooledCursor(client: {reserve(): Promise<Reserved>}, db: Db, setLocal: string): RowCursor {
   return async function* <T>(query: SQL, chunkSize: number) {
     const {sql: text, params} = sqlText(db, query)
-    const conn = await client.reserve()
-    let open = false
-    try {
-      await conn.unsafe('begin transaction read only')
-      open = true
-      await conn.unsafe(setLocal)
+    yield* readOnlySession(client, setLocal, async function* (conn) {
       const pending = conn.unsafe(text, params as never[]) as {cursor(n: number): AsyncIterable<T[]>}
       for await (const rows of pending.cursor(chunkSize)) yield [...rows]
-    } finally {
-      if (open) await Promise.resolve(conn.unsafe('rollback')).catch(() => {})
-      conn.release()
-    }
+    })
   }
 }
 
-function sqlText(db: Db, query: SQL): {sql: string; params: unknown[]} {
+type Reserved = {unsafe: (q: string, p?: never[]) => unknown; release(): void}
+
+/**
+ * Behind a pooler, a read (a cursor, a COPY) on one reserved connection in a
+ * read-only transaction whose first statement (`setLocal`) bounds its lock
+ * waits: the transaction keeps the pooler's server session for the whole
+ * read. Rolled back and released afterwards; the rollback is waited for at
+ * most `rollbackWaitMs` (a connection still busy is left to close).
+ */
+export async function* readOnlySession<T>(
+  client: {reserve(): Promise<Reserved>},
+  setLocal: string,
+  read: (conn: Reserved) => AsyncGenerator<T>,
+  rollbackWaitMs = 2000,
+): AsyncGenerator<T> {
+  const conn = await client.reserve()
+  let open = false
+  try {
+    await conn.unsafe('begin transaction read only')
+    open = true
+    await conn.unsafe(setLocal)
+    yield* read(conn)
+  } finally {
+    if (open)
+      await within(
+        rollbackWaitMs,
+        Promise.resolve(conn.unsafe('rollback')).catch(() => {}),
+      )
+    conn.release()
+  }
+}
+
+/** Wait for `promise`, or `ms` at most. */
+export async function within(ms: number, promise: Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const elapsed = new Promise((resolve) => {
+    timer = setTimeout(resolve, ms)
+  })
+  await Promise.race([promise, elapsed])
+  clearTimeout(timer)
+}
+
+/** A statement's text and parameters as drizzle's PostgreSQL dialect renders them. */
+export function sqlText(db: Db, query: SQL): {sql: string; params: unknown[]} {
   const dialect = (db as unknown as {dialect: {sqlToQuery(q: SQL): {sql: string; params: unknown[]}}}).dialect
   return dialect.sqlToQuery(query)
 }

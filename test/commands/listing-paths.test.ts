@@ -25,7 +25,7 @@ import type {Database} from '../../src/db/client.js'
 import {textLiteral} from '../../src/db/format-sql.js'
 import {rows} from '../../src/db/sql.js'
 import {guardCell, guardCellSql} from '../../src/services/csv-guard.js'
-import {createTestDatabase, DRIVERS, type TestDatabase} from '../helpers/databases.js'
+import {commandDatabase, createTestDatabase, DRIVERS, type TestDatabase} from '../helpers/databases.js'
 import {BIN, runCommand} from '../helpers/run.js'
 
 /** Text that every output has to carry exactly or escape the same way. */
@@ -153,18 +153,7 @@ describe.each(DRIVERS)('COPY and row paths on %s', (driver) => {
   let env: Record<string, string | undefined>
   let argDb: string[]
   beforeAll(async () => {
-    td = await createTestDatabase(driver, undefined, {migrated: true})
-    const d = await td.open({migrate: true})
-    try {
-      await seedHostile(d)
-    } finally {
-      await d.close()
-    }
-    env =
-      driver === 'postgres'
-        ? {DATABASE_URL: undefined, OPENMEMORY_DATABASE_URL: undefined}
-        : {DATABASE_URL: undefined, OPENMEMORY_DATABASE_URL: undefined, OPENMEMORY_DATA_DIR: td.dataDir}
-    argDb = driver === 'postgres' ? ['--database-url', td.url!] : []
+    ;({td, env, argDb} = await commandDatabase(driver, seedHostile))
   }, 120_000)
   afterAll(async () => td?.drop())
 

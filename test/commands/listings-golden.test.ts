@@ -15,7 +15,7 @@ import KeysList from '../../src/commands/keys/list.js'
 import MemoriesCount from '../../src/commands/memories/count.js'
 import PruneInactive from '../../src/commands/prune-inactive.js'
 import UsersList from '../../src/commands/users/list.js'
-import {createTestDatabase, DRIVERS, type TestDatabase} from '../helpers/databases.js'
+import {commandDatabase, DRIVERS, type TestDatabase} from '../helpers/databases.js'
 import {seedListing} from '../helpers/listing-seed.js'
 import {runCommand} from '../helpers/run.js'
 
@@ -62,18 +62,7 @@ describe.each(DRIVERS)('listings over many chunks on %s', (driver) => {
   let env: Record<string, string | undefined>
   let argDb: string[]
   beforeAll(async () => {
-    td = await createTestDatabase(driver, undefined, {migrated: true})
-    const d = await td.open({migrate: true})
-    try {
-      await seedListing(d, ROWS)
-    } finally {
-      await d.close()
-    }
-    env =
-      driver === 'postgres'
-        ? {DATABASE_URL: undefined, OPENMEMORY_DATABASE_URL: undefined}
-        : {DATABASE_URL: undefined, OPENMEMORY_DATABASE_URL: undefined, OPENMEMORY_DATA_DIR: td.dataDir}
-    argDb = driver === 'postgres' ? ['--database-url', td.url!] : []
+    ;({td, env, argDb} = await commandDatabase(driver, (d) => seedListing(d, ROWS)))
   })
   afterAll(async () => td?.drop())
 

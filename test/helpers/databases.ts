@@ -291,3 +291,32 @@ export async function catalogSnapshot(
       join pg_namespace n on n.oid = t.typnamespace where n.nspname = ${schema} group by t.typname`),
   }
 }
+
+/** A migrated database that a command reaches through `env` and `argDb`. */
+export interface CommandDatabase {
+  td: TestDatabase
+  /** The environment of a command run against it (the other database variables unset). */
+  env: Record<string, string | undefined>
+  /** `--database-url` on PostgreSQL; nothing on the embedded database (OPENMEMORY_DATA_DIR is in env). */
+  argDb: string[]
+}
+
+/** A migrated database of `driver`, seeded by `seed`, for running commands against. */
+export async function commandDatabase(
+  driver: DriverName,
+  seed: (database: Database) => Promise<void>,
+): Promise<CommandDatabase> {
+  const td = await createTestDatabase(driver, undefined, {migrated: true})
+  const d = await td.open({migrate: true})
+  try {
+    await seed(d)
+  } finally {
+    await d.close()
+  }
+  const env: Record<string, string | undefined> = {
+    DATABASE_URL: undefined,
+    OPENMEMORY_DATABASE_URL: undefined,
+  }
+  if (driver === 'embedded') env.OPENMEMORY_DATA_DIR = td.dataDir
+  return {td, env, argDb: driver === 'postgres' ? ['--database-url', td.url as string] : []}
+}
