@@ -15,7 +15,9 @@ if (version !== undefined) process.stdout.write(`${version}\n`)
 else await run()
 
 async function run() {
-  const {execute, protectArgv} = await import('../dist/cli.js')
+  // The bundle with V8's code cache (bin/load-bundle.js).
+  const {loadBundle} = await import('./load-bundle.js')
+  const {execute, protectArgv} = loadBundle()
 
   // Secrets (--key, URL passwords) are replaced by placeholders before oclif, whose debug
   // output (DEBUG=*) prints process.argv and the command line, sees them; the base command

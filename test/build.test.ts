@@ -1,0 +1,102 @@
+/**
+ * The built CLI (the run's private build) starts from V8's code cache: the
+ * bundle is one CommonJS file compiled with the cache the build wrote
+ * (bin/load-bundle.js, scripts/build.mjs). A cache V8 will not take, or none,
+ * costs only speed, and dynamic imports still work from a cached script.
+ */
+import {spawnSync} from 'node:child_process'
+import {cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import {init as lexerReady, parse as lexImports} from 'es-module-lexer'
+import {describe, expect, it} from 'vitest'
+import {CLI_ROOT} from './helpers/run.js'
+
+/** Load the bundle as bin/run.js does, then run `code` with its exports; print the cache's fate. */
+function probe(root: string, code = '', env: Record<string, string> = {}) {
+  const script = `
+    import {loadBundle} from ${JSON.stringify(path.join(root, 'bin/load-bundle.js'))}
+    const bundle = loadBundle()
+    const {codeCache} = await import(${JSON.stringify(path.join(root, 'bin/load-bundle.js'))})
+    ${code}
+    console.log(JSON.stringify({codeCache}))`
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    env: {...process.env, DEBUG: '', ...env},
+  })
+  expect(r.stderr).toBe('')
+  expect(r.status).toBe(0)
+  return JSON.parse(r.stdout.trim().split('\n').at(-1) as string) as {codeCache: string}
+}
+
+/** A copy of the build whose dist/ can be changed (node_modules and drizzle shared). */
+function copyOfBuild(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'om-build-'))
+  for (const item of ['bin', 'dist', 'package.json', 'oclif.manifest.json'])
+    cpSync(path.join(CLI_ROOT, item), path.join(dir, item), {recursive: true})
+  for (const item of ['node_modules', 'drizzle']) symlinkSync(path.join(CLI_ROOT, item), path.join(dir, item))
+  return dir
+}
+
+function runBuilt(root: string, args: string[]) {
+  return spawnSync(process.execPath, [path.join(root, 'bin/run.js'), ...args], {
+    encoding: 'utf8',
+    env: {...process.env, DEBUG: ''},
+  })
+}
+
+describe('the built bundle', () => {
+  it('is compiled from the code cache the build wrote', () => {
+    expect(probe(CLI_ROOT).codeCache).toBe('accepted')
+  })
+
+  it('imports ES modules from the cached script (a Node 20 vm.Script loses its import callback)', () => {
+    // oclif's module loader imports the ES module plugins' commands: `version` is one.
+    const r = runBuilt(CLI_ROOT, ['version'])
+    expect(r.stderr).toBe('')
+    expect(r.stdout).toMatch(/^openmemory\/\d+\.\d+\.\d+ /)
+    // And a node: built-in through the same rewritten import(), in a fresh process from the cache.
+    const out = probe(
+      CLI_ROOT,
+      `const {Config} = bundle
+       const config = await Config.load({root: ${JSON.stringify(CLI_ROOT)}, userPlugins: false})
+       const help = await config.findCommand('help').load()
+       if (typeof help.run !== 'function') throw new Error('no help command')`,
+    )
+    expect(out.codeCache).toBe('accepted')
+  })
+
+  it('is ASCII only, and calls no import() but through Import', async () => {
+    const text = readFileSync(path.join(CLI_ROOT, 'dist/openmemory.cjs'), 'latin1')
+    expect(text).not.toMatch(/[^\0-\x7f]/)
+    await lexerReady
+    const dynamic = lexImports(text)[0].filter((i) => i.d > -1)
+    // The banner's fallback for a plain require() is the one import() left.
+    expect(dynamic).toHaveLength(1)
+    expect(text.slice(0, dynamic[0].se)).toMatch(/^var __omSourceUrl=.*;var Import=[^;]*import\(s\)$/)
+    expect(text.match(/\bImport\(/g)?.length).toBeGreaterThan(3)
+  })
+
+  it('still runs when V8 rejects the cache or there is none', () => {
+    const dir = copyOfBuild()
+    try {
+      writeFileSync(path.join(dir, 'dist/openmemory.cjs.cache'), Buffer.alloc(4096, 7))
+      expect(probe(dir).codeCache).toBe('rejected')
+      let r = runBuilt(dir, ['users', '--help'])
+      expect(r.status).toBe(0)
+      expect(r.stdout).toContain('users create')
+      rmSync(path.join(dir, 'dist/openmemory.cjs.cache'))
+      expect(probe(dir).codeCache).toBe('absent')
+      r = runBuilt(dir, ['version'])
+      expect(r.status).toBe(0)
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
+  it('maps stack traces to the sources under source maps (Node loads the bundle itself then)', () => {
+    expect(probe(CLI_ROOT, '', {NODE_OPTIONS: '--enable-source-maps'}).codeCache).toBe(
+      'not used (source maps)',
+    )
+  })
+})
