@@ -14,6 +14,15 @@ import {USER_SORTS} from './services/users.js'
 import {show} from './services/validation.js'
 import {LIST_FORMATS} from './ui/user-export.js'
 
+/**
+ * Spread into every argument: an argument is never read from stdin. oclif
+ * otherwise fills a missing argument with whatever stdin holds (after waiting
+ * up to 10 ms for it), so in `while read u; do openmemory users create "$u";
+ * done < list` the first create took the rest of the list as its display name.
+ * Commands that read stdin (keys verify, users import -) do it themselves.
+ */
+export const ARG = {ignoreStdin: true} as const
+
 /** `fn`'s value; a domain error it throws becomes a FlagValueError with the same line. */
 function refusing<T>(fn: () => T): T {
   try {

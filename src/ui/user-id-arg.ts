@@ -1,4 +1,5 @@
 import {Args} from '@oclif/core'
+import {ARG} from '../flags.js'
 import {parseUserRef} from '../services/validation.js'
 
 /**
@@ -7,6 +8,7 @@ import {parseUserRef} from '../services/validation.js'
  * exists is the service's question (exit 3, with close matches).
  */
 export const existingUserArg = Args.custom<string>({
+  ...ARG,
   description: 'The user, by login name (see openmemory users list).',
   parse: async (input) => parseUserRef(input),
 })

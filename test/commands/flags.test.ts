@@ -14,6 +14,7 @@ import KeysRotate, {type KeysRotatePolicyResult} from '../../src/commands/keys/r
 import PruneInactive from '../../src/commands/prune-inactive.js'
 import UsersCreate from '../../src/commands/users/create.js'
 import UsersList from '../../src/commands/users/list.js'
+import {COMMANDS} from '../../src/commands.js'
 import {FlagValueError} from '../../src/errors.js'
 import {waitFlag} from '../../src/flags.js'
 import {parseOlderThan} from '../../src/services/duration.js'
@@ -204,5 +205,18 @@ describe('a refused flag value through oclif', () => {
     expect(refused.restored().message).toBe(
       '--lock-timeout "2m" would be 2 months: m means months; for minutes write 2min.',
     )
+  })
+})
+
+describe('arguments', () => {
+  it('are never read from stdin, on every command (src/flags.ts ARG)', () => {
+    let seen = 0
+    for (const [id, command] of Object.entries(COMMANDS)) {
+      for (const [name, arg] of Object.entries(command.args ?? {})) {
+        seen++
+        expect({id, name, ignoreStdin: arg.ignoreStdin}).toEqual({id, name, ignoreStdin: true})
+      }
+    }
+    expect(seen).toBeGreaterThan(5)
   })
 })

@@ -6,7 +6,7 @@ import UsersCreate from '../../src/commands/users/create.js'
 import UsersDelete from '../../src/commands/users/delete.js'
 import UsersList from '../../src/commands/users/list.js'
 import {createTestDatabase, type TestDatabase} from '../helpers/databases.js'
-import {runCommand} from '../helpers/run.js'
+import {runBin, runCommand} from '../helpers/run.js'
 import {count, serverAuthenticates} from '../helpers/server-rule.js'
 
 // Command tests run against PostgreSQL through --database-url; the same
@@ -227,6 +227,23 @@ describe('users create (command)', () => {
     const r = await runCommand(UsersCreate, ['--database-url', url])
     expect(r.exitCode).toBe(2)
     expect(r.stderr).toMatch(/Missing userId/)
+  })
+
+  it('never takes a missing argument from stdin (a `while read` loop feeds every create)', async () => {
+    // oclif alone fills a missing argument from stdin: the first create would take the rest of
+    // the list as its display name, and a missing userId would come from the list too.
+    const named = await runBin(['users', 'create', 'alice', '--json'], {
+      env: {DATABASE_URL: url},
+      input: 'bob\ncarol\n',
+    })
+    expect(named.exitCode).toBe(0)
+    expect(JSON.parse(named.stdout)).toMatchObject({userId: 'alice', name: 'Alice', email: null})
+    const missing = await runBin(['users', 'create'], {env: {DATABASE_URL: url}, input: 'bob\n'})
+    expect(missing.exitCode).toBe(2)
+    expect(missing.stderr).toMatch(/Missing userId/)
+    const d = await td.open()
+    expect(await count(d, 'users')).toBe(1)
+    await d.close()
   })
 
   it('lists users as tab-separated text when piped, and JSON with --json', async () => {

@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
+import {ARG} from '../../flags.js'
 import {CREATE_STEPS, createFlow, createInput, type UsersCreateCommandResult} from '../../flows/create.js'
 import {defaultContext} from '../../services/context.js'
 import {DEFAULT_APP} from '../../services/users.js'
@@ -30,9 +31,12 @@ On a terminal, a missing userId (and then name and email) is asked for.`
   ]
 
   static args = {
-    userId: Args.string({description: 'Login name: 3-20 of a-z, 0-9, _ (starting with a letter).'}),
-    name: Args.string({description: 'Display name, 1-50 characters (default: the userId title-cased).'}),
-    email: Args.string({description: 'Email address (unique, case-insensitive).'}),
+    userId: Args.string({...ARG, description: 'Login name: 3-20 of a-z, 0-9, _ (starting with a letter).'}),
+    name: Args.string({
+      ...ARG,
+      description: 'Display name, 1-50 characters (default: the userId title-cased).',
+    }),
+    email: Args.string({...ARG, description: 'Email address (unique, case-insensitive).'}),
   }
 
   static flags = {

@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
-import {integerFlag} from '../../flags.js'
+import {ARG, integerFlag} from '../../flags.js'
 import {importFlow, type UsersImportResult} from '../../flows/import.js'
 import {defaultContext} from '../../services/context.js'
 import {KEY_LENGTH} from '../../services/keys.js'
@@ -44,7 +44,7 @@ Keys go to exactly one of --key-dir, --keys-out or --seal-to with --out; they ar
   ]
 
   static args = {
-    file: Args.string({description: "CSV file to import, or '-' for stdin.", required: true}),
+    file: Args.string({...ARG, description: "CSV file to import, or '-' for stdin.", required: true}),
   }
 
   static flags = {
