@@ -5,7 +5,7 @@
  * prompt surfaces as InterruptedError (exit 130, quiet).
  */
 import {emitKeypressEvents} from 'node:readline'
-import type {Separator as PromptSeparator} from '@inquirer/prompts'
+import type {Separator as PromptSeparator} from '@inquirer/select'
 import type {Db, WithDb} from '../db/client.js'
 import {BackError, InterruptedError, MissingInputError, NotFoundError, ValidationError} from '../errors.js'
 import {colors} from './format.js'
@@ -114,7 +114,7 @@ export async function askText(opts: {
   hint?: string
 }): Promise<string> {
   if (!isInteractive(opts.json)) throw new MissingInputError(opts.name, opts.hint)
-  const {input} = await import('@inquirer/prompts')
+  const {input} = await import('./inquirer.js')
   // A refusal is shown once, beside the value (not again below it): the rule's as it is typed,
   // the database's (check) from the Enter that asked it until the value changes.
   let refused: {value: string; problem: string} | undefined
@@ -154,7 +154,7 @@ export async function askText(opts: {
  */
 export async function pause(message: string): Promise<void> {
   if (!isInteractive()) return
-  const {input} = await import('@inquirer/prompts')
+  const {input} = await import('./inquirer.js')
   await guard((context) =>
     input({message: terminalSafe(message), transformer: () => '', theme: {prefix: ''}}, context),
   )
@@ -167,7 +167,7 @@ export async function confirm(
 ): Promise<boolean> {
   if (!isInteractive(opts.json))
     throw new MissingInputError('confirmation', 'pass --yes to run without a terminal')
-  const prompts = await import('@inquirer/prompts')
+  const prompts = await import('./inquirer.js')
   const shownMessage = terminalSafe(message)
   return guard(
     (context) => prompts.confirm({message: shownMessage, default: opts.default ?? false}, context),
@@ -236,7 +236,7 @@ export async function pickUser(use: WithDb, opts: {message?: string; json?: bool
       'openmemory users create',
     ])
   }
-  const {search, Separator} = await import('@inquirer/prompts')
+  const {search, Separator} = await import('./inquirer.js')
   const message = opts.message ?? 'User (type to filter)'
   return guard(
     (context) =>
@@ -270,7 +270,7 @@ export async function choose<T>(
   opts: {default?: T; pageSize?: number} = {},
 ): Promise<T> {
   if (!isInteractive()) throw new MissingInputError('choice')
-  const {select} = await import('@inquirer/prompts')
+  const {select} = await import('./inquirer.js')
   const shownMessage = terminalSafe(message)
   const shown = choices.map((c) => ({...c, name: sanitize(c.name)}))
   return guard(

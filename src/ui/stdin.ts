@@ -11,7 +11,7 @@ export const SECRET_MAX_BYTES = 4096
 export async function readSecret(label: string): Promise<string> {
   if (process.stdin.isTTY) {
     if (!isInteractive()) return ''
-    const {password} = await import('@inquirer/prompts')
+    const {password} = await import('./inquirer.js')
     return (await password({message: label, mask: '*'}, {output: process.stderr})).trim()
   }
   return readFirstLine(process.stdin, label)
