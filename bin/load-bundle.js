@@ -77,11 +77,18 @@ function load() {
 
 /**
  * For the build: load the bundle, run `warm` (work whose functions V8 then
- * compiles, so the cache holds them too), and write the cache.
+ * compiles, so the cache holds them too), and write the cache when the
+ * process exits (a command may end it with process.exit). Returns the size.
  */
 export async function writeCodeCache(warm) {
   const {exports, script} = load()
   if (!script) throw new Error('the bundle was already loaded in this process')
+  let size = 0
+  process.once('exit', () => {
+    const data = script.createCachedData()
+    writeFileSync(CODE_CACHE, data)
+    size = data.length
+  })
   await warm(exports)
-  writeFileSync(CODE_CACHE, script.createCachedData())
+  return () => size
 }

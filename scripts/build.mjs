@@ -7,14 +7,14 @@
  *   whitespace or comments, with a source map. One file because Node 20 can
  *   only give V8's code cache to a script it compiles itself (bin/load-bundle.js);
  *   ASCII because V8 reads a one-byte source faster.
- * - dist/openmemory.cjs.cache: V8's code cache of the bundle, made after
- *   loading it and oclif's configuration, so a command compiles almost
- *   nothing at start-up.
+ * - dist/openmemory.cjs.cache: V8's code cache of the bundle, taken after one
+ *   command ran (scripts/code-cache.mjs), so a command compiles almost nothing
+ *   at start-up.
  * - dist/version.js: `--version` before anything else loads (bin/run.js).
  * - oclif's manifest, so `--help` and `--version` load no command class.
  */
-import {execFileSync} from 'node:child_process'
-import {mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {execFileSync, spawnSync} from 'node:child_process'
+import {existsSync, mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {init as lexerReady, parse as lexImports} from 'es-module-lexer'
 import * as esbuild from 'esbuild'
@@ -126,10 +126,16 @@ execFileSync(process.execPath, [path.join(root, 'node_modules/oclif/bin/run.js')
   env: {...process.env, OCLIF_SKIP_NEW_VERSION_CHECK: 'true'},
 })
 
-// The code cache, in a fresh process (V8 caches what that process compiled):
-// the bundle evaluated and oclif's configuration loaded, as every command does.
-execFileSync(process.execPath, [path.join(root, 'scripts/code-cache.mjs')], {
+// The code cache, in a fresh process (V8 caches what that process compiled): one
+// command run on a scratch embedded database (scripts/code-cache.mjs). Its output
+// is the scratch run's; the last line says what the cache holds.
+const cache = spawnSync(process.execPath, [path.join(root, 'scripts/code-cache.mjs')], {
   cwd: root,
-  stdio: 'inherit',
-  env: {...process.env, OCLIF_SKIP_NEW_VERSION_CHECK: 'true'},
+  encoding: 'utf8',
+  stdio: ['ignore', 'ignore', 'pipe'],
 })
+if (!existsSync(path.join(root, 'dist/openmemory.cjs.cache'))) {
+  process.stderr.write(cache.stderr)
+  throw new Error('the code cache was not written (scripts/code-cache.mjs)')
+}
+console.log(cache.stderr.trim().split('\n').at(-1))

@@ -24,6 +24,7 @@ import UsersList from './commands/users/list.js'
 import UsersReactivate from './commands/users/reactivate.js'
 import UsersShow from './commands/users/show.js'
 import UsersTest from './commands/users/test.js'
+import {PLUGIN_COMMANDS} from './plugin-commands.js'
 
 export const COMMANDS: Record<string, Command.Class> = {
   'audit:list': AuditList,
@@ -45,4 +46,6 @@ export const COMMANDS: Record<string, Command.Class> = {
   'users:reactivate': UsersReactivate,
   'users:show': UsersShow,
   'users:test': UsersTest,
+  // help, version, autocomplete: oclif's, bundled (src/plugin-commands.ts).
+  ...PLUGIN_COMMANDS,
 }
