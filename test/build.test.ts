@@ -77,6 +77,17 @@ describe('the built bundle', () => {
     expect(text.match(/\bImport\(/g)?.length).toBeGreaterThan(3)
   })
 
+  it("sorts oclif's command list by code point, which orders the real ids as localeCompare did", () => {
+    const manifest = JSON.parse(readFileSync(path.join(CLI_ROOT, 'oclif.manifest.json'), 'utf8'))
+    const ids = Object.keys(manifest.commands)
+    expect(ids.length).toBeGreaterThan(20)
+    const byLocale = [...ids].sort((a, b) => a.localeCompare(b))
+    expect([...ids].sort()).toEqual(byLocale)
+    const bundle = readFileSync(path.join(CLI_ROOT, 'dist/openmemory.cjs'), 'latin1')
+    expect(bundle).not.toContain('localeCompare')
+    expect(bundle).toMatch(/\.sort\(\((\w+),(\w+)\)=>\1\.id<\2\.id\?-1:\1\.id>\2\.id\?1:0\)/)
+  })
+
   it('still runs when V8 rejects the cache or there is none', () => {
     const dir = copyOfBuild()
     try {
