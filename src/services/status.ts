@@ -154,15 +154,17 @@ export function forgetSchemaFindings(database: Database): void {
 }
 
 async function readFindings(database: Database): Promise<SchemaFindings> {
-  const columns = await rows<{
-    table_name: string
-    column_name: string
-    type: string
-    not_null: boolean
-    has_default: boolean
-  }>(
-    database.db,
-    sql`
+  // Both at once: postgres.js pipelines them on the one connection (one round trip).
+  const [columns, memoryStates] = await Promise.all([
+    rows<{
+      table_name: string
+      column_name: string
+      type: string
+      not_null: boolean
+      has_default: boolean
+    }>(
+      database.db,
+      sql`
     select c.relname as table_name, a.attname as column_name,
            format_type(a.atttypid, a.atttypmod) as type, a.attnotnull as not_null,
            (a.atthasdef or a.attidentity <> '' or a.attgenerated <> '') as has_default
@@ -170,7 +172,9 @@ async function readFindings(database: Database): Promise<SchemaFindings> {
     join pg_class c on c.oid = a.attrelid
     join pg_namespace n on n.oid = c.relnamespace
     where n.nspname = 'public' and c.relkind = 'r' and a.attnum > 0 and not a.attisdropped`,
-  )
+    ),
+    memoryStateLabels(database.db),
+  ])
   const found: SchemaFindings['found'] = new Map()
   for (const c of columns) {
     if (!found.has(c.table_name)) found.set(c.table_name, new Map())
@@ -178,8 +182,6 @@ async function readFindings(database: Database): Promise<SchemaFindings> {
       .get(c.table_name)!
       .set(c.column_name, {type: c.type, notNull: c.not_null, hasDefault: c.has_default})
   }
-
-  const memoryStates = await memoryStateLabels(database.db)
 
   const missing: string[] = []
   const incompatibilities: Incompatibility[] = []

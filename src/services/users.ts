@@ -128,7 +128,7 @@ export interface CreationConflicts {
 /**
  * Which userIds and emails (case-insensitively) of the input the database
  * already has, and which userIds this tool deleted before (the deleted-id
- * guard): two queries whatever the number of users.
+ * guard): two queries whatever the number of users, sent together.
  */
 export async function findCreationConflicts(
   db: Db,
@@ -136,13 +136,26 @@ export async function findCreationConflicts(
 ): Promise<CreationConflicts> {
   const ids = JSON.stringify(input.map((r) => r.userId))
   const emails = JSON.stringify(input.flatMap((r) => (r.email ? [r.email.toLowerCase()] : [])))
-  const found = await rows<{user_id: string; email: string | null}>(
-    db,
-    sql`
+  // Both at once: postgres.js pipelines them on the one connection (one round trip).
+  const [found, gone] = await Promise.all([
+    rows<{user_id: string; email: string | null}>(
+      db,
+      sql`
       select u.user_id, u.email from ${users} u
       where u.user_id in (select jsonb_array_elements_text(${ids}::jsonb))
          or lower(u.email) in (select jsonb_array_elements_text(${emails}::jsonb))`,
-  )
+    ),
+    rows<{user_id: string; at: string}>(
+      db,
+      sql`
+      select ${auditLog.targetUserId} as user_id,
+        to_char(max(${auditLog.at}) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as at
+      from ${auditLog}
+      where ${auditLog.outcome} = 'deleted'
+        and ${auditLog.targetUserId} in (select jsonb_array_elements_text(${ids}::jsonb))
+      group by ${auditLog.targetUserId}`,
+    ),
+  ])
   const existing = new Set<string>()
   const byEmail = new Map<string, string>()
   for (const f of found) {
@@ -150,16 +163,6 @@ export async function findCreationConflicts(
     if (f.email) byEmail.set(f.email.toLowerCase(), f.user_id)
   }
   const deleted = new Map<string, string>()
-  const gone = await rows<{user_id: string; at: string}>(
-    db,
-    sql`
-      select ${auditLog.targetUserId} as user_id,
-        to_char(max(${auditLog.at}) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as at
-      from ${auditLog}
-      where ${auditLog.outcome} = 'deleted'
-        and ${auditLog.targetUserId} in (select jsonb_array_elements_text(${ids}::jsonb))
-      group by ${auditLog.targetUserId}`,
-  )
   for (const g of gone) deleted.set(g.user_id, g.at)
   return {existing, emails: byEmail, deleted}
 }
